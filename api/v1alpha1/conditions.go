@@ -1,0 +1,56 @@
+package v1alpha1
+
+// Condition types. Every kind in this group reports Ready; its reason says why
+// when it is not True.
+const (
+	// ConditionReady is True when the object does what it asks for: a
+	// JackUser can log in, a SigningKey has an active key in its Secret.
+	ConditionReady = "Ready"
+)
+
+// Reasons for JackUser conditions. A reason doubles as the reason of the
+// event that reports the same transition.
+const (
+	// ReasonUserReady: the user's password is hashed into the user directory
+	// and they can log in.
+	ReasonUserReady = "UserReady"
+	// ReasonPasswordMissing: the referenced Secret or its key does not exist,
+	// so the user cannot log in.
+	ReasonPasswordMissing = "PasswordMissing"
+	// ReasonPasswordTooWeak: the password is shorter than the policy minimum,
+	// so the user cannot log in until it is changed.
+	ReasonPasswordTooWeak = "PasswordTooWeak"
+	// ReasonDuplicateEmail: another JackUser in the namespace has the same
+	// email; only the older one can log in.
+	ReasonDuplicateEmail = "DuplicateEmail"
+	// ReasonUserDisabled: spec.disabled is true.
+	ReasonUserDisabled = "UserDisabled"
+	// ReasonDirectoryFull: the namespace's user directory Secret cannot hold
+	// another user.
+	ReasonDirectoryFull = "DirectoryFull"
+)
+
+// Reasons for SigningKey conditions and events.
+const (
+	// ReasonKeyActive: a key is active and the Secret holds the ring.
+	ReasonKeyActive = "KeyActive"
+	// ReasonSecretConflict: a Secret with the chosen name exists and is not
+	// owned by this SigningKey; the operator will not overwrite it.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonLegacySecretMissing: spec.legacySecretRef names a Secret or key
+	// that does not exist.
+	ReasonLegacySecretMissing = "LegacySecretMissing"
+	// ReasonKeyGenerationFailed: a new key could not be generated or stored.
+	ReasonKeyGenerationFailed = "KeyGenerationFailed"
+
+	// ReasonKeyPublished: a new key entered the ring, verify-only.
+	ReasonKeyPublished = "KeyPublished"
+	// ReasonRotated: a new key became active.
+	ReasonRotated = "Rotated"
+	// ReasonKeyRetired: a key stopped signing; it verifies until its tokens expire.
+	ReasonKeyRetired = "KeyRetired"
+	// ReasonKeyRemoved: a retired key left the ring after its last token expired.
+	ReasonKeyRemoved = "KeyRemoved"
+	// ReasonKeyRevoked: a key listed in spec.revokedKeyIDs was dropped at once.
+	ReasonKeyRevoked = "KeyRevoked"
+)

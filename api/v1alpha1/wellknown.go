@@ -1,0 +1,46 @@
+package v1alpha1
+
+// Annotations the operator reads.
+const (
+	// AnnotationRotate on a SigningKey asks for a rotation now. Any new value
+	// rotates once; the same value never rotates twice.
+	AnnotationRotate = "auth.jack.io/rotate"
+)
+
+// Labels the operator sets on what it creates, so they can be found and
+// watched without reading their contents.
+const (
+	// LabelSigningKey names the SigningKey a Secret or ConfigMap belongs to.
+	LabelSigningKey = "auth.jack.io/signing-key"
+	// LabelComponent says what an object is for: see the Component values.
+	LabelComponent = "auth.jack.io/component"
+	// LabelManagedBy is the recommended Kubernetes label for the tool that
+	// manages an object; the operator sets it to ManagedByValue.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the operator's value for LabelManagedBy.
+	ManagedByValue = "jack-operator"
+)
+
+// Values of LabelComponent.
+const (
+	// ComponentKeyRing marks the Secret holding a SigningKey's ring.
+	ComponentKeyRing = "key-ring"
+	// ComponentJWKS marks the ConfigMap publishing a ring's public keys.
+	ComponentJWKS = "jwks"
+	// ComponentUserDirectory marks the Secret holding a namespace's users.
+	ComponentUserDirectory = "user-directory"
+)
+
+// Data keys of the Secrets and ConfigMaps the operator writes. The sidecar
+// reads the same keys from its mounted volumes.
+const (
+	// SecretKeyJWTSecret holds the active key's material, for programs that
+	// read the JWT_SECRET variable. For HMAC keys it is the raw secret.
+	SecretKeyJWTSecret = "JWT_SECRET"
+	// SecretKeyKeyRing holds the whole ring in the key ring file format.
+	SecretKeyKeyRing = "keyring.json"
+	// ConfigMapKeyJWKS holds the ring's public keys as a JWK Set.
+	ConfigMapKeyJWKS = "jwks.json"
+	// SecretKeyUserDirectory holds a namespace's users in the user directory format.
+	SecretKeyUserDirectory = "users.json"
+)
