@@ -23,7 +23,7 @@ up() {
     (cd "$root" && go build -o "$bin/controlplane" ./hack/controlplane)
     echo "demo: starting kube-apiserver and etcd on loopback (log: $logfile)..."
     # setsid: the control plane outlives this script and its terminal.
-    setsid "$bin/controlplane" -kubeconfig "$kubeconfig" >"$logfile" 2>&1 </dev/null &
+    setsid "$bin/controlplane" -write-kubeconfig "$kubeconfig" >"$logfile" 2>&1 </dev/null &
     echo $! >"$pidfile"
     for _ in $(seq 1 180); do
       [ -f "$kubeconfig" ] && break

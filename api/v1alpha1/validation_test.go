@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -390,7 +391,11 @@ func getTable(t *testing.T, path string) table {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodGet, env.Config.Host+path, nil)
+	u, err := url.JoinPath(env.Config.Host, env.Config.APIPath, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +406,7 @@ func getTable(t *testing.T, path string) table {
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s as a table: %s", path, resp.Status)
+		t.Fatalf("GET %s as a table: %s", u, resp.Status)
 	}
 	var tbl table
 	if err := json.NewDecoder(resp.Body).Decode(&tbl); err != nil {

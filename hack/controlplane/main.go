@@ -19,7 +19,7 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", "bin/kubeconfig", "Where to write the administrator kubeconfig.")
+	kubeconfig := flag.String("write-kubeconfig", "bin/kubeconfig", "Where to write the administrator kubeconfig.")
 	flag.Parse()
 	if err := run(*kubeconfig); err != nil {
 		fmt.Fprintln(os.Stderr, "controlplane:", err)
