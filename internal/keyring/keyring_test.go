@@ -107,9 +107,9 @@ func TestParseRefusesBrokenRings(t *testing.T) {
 		data []byte
 		want string
 	}{
-		"not JSON": {[]byte("{"), "not valid JSON"},
+		"not JSON":           {[]byte("{"), "not valid JSON"},
 		"an unknown version": {edit(func(w map[string]any) { w["version"] = "keyring.auth.jack.io/v9" }), `has version "keyring.auth.jack.io/v9"`},
-		"no token lifetime": {edit(func(w map[string]any) { delete(w, "tokenTTLSeconds") }), "no token lifetime"},
+		"no token lifetime":  {edit(func(w map[string]any) { delete(w, "tokenTTLSeconds") }), "no token lifetime"},
 		"two keys with one id": {edit(func(w map[string]any) {
 			k := key0(w)
 			k2 := map[string]any{}

@@ -344,4 +344,3 @@ func (r *Ring) PublicJWKS() ([]byte, error) {
 	}
 	return json.MarshalIndent(s, "", "  ")
 }
-
