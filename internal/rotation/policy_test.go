@@ -1,0 +1,295 @@
+package rotation
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/keyring"
+)
+
+var start = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+func defaults() Settings {
+	return Settings{
+		Algorithm:  authv1alpha1.AlgorithmHS256,
+		TokenTTL:   24 * time.Hour,
+		Interval:   720 * time.Hour,
+		Prepublish: 5 * time.Minute,
+	}
+}
+
+func advance(t *testing.T, st State, s Settings, now time.Time) Result {
+	t.Helper()
+	res, err := Advance(st, s, now, keyring.Generate)
+	if err != nil {
+		t.Fatalf("Advance at %s: %v", now, err)
+	}
+	if _, err := res.Ring.Marshal(); err != nil {
+		t.Fatalf("Advance at %s made a ring that cannot be written: %v", now, err)
+	}
+	return res
+}
+
+func states(r *keyring.Ring) string {
+	var out []string
+	for _, k := range r.Keys {
+		out = append(out, string(k.State))
+	}
+	return strings.Join(out, ",")
+}
+
+func reasons(evs []Event) string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Reason)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestANewRingSignsAtOnce(t *testing.T) {
+	res := advance(t, State{}, defaults(), start)
+	if got := states(res.Ring); got != "Active" {
+		t.Fatalf("a new ring holds %q, want one Active key", got)
+	}
+	if reasons(res.Events) != authv1alpha1.ReasonRotated {
+		t.Errorf("events = %s, want Rotated", reasons(res.Events))
+	}
+	if want := start.Add(720 * time.Hour); !res.NextRotation.Equal(want) {
+		t.Errorf("next rotation = %s, want %s", res.NextRotation, want)
+	}
+	if want := start.Add(720*time.Hour - 5*time.Minute); !res.Requeue.Equal(want) {
+		t.Errorf("requeue = %s, want the scheduled publication at %s", res.Requeue, want)
+	}
+}
+
+func TestNothingChangesBetweenDeadlines(t *testing.T) {
+	first := advance(t, State{}, defaults(), start)
+	before, _ := first.Ring.Marshal()
+	again := advance(t, first.State, defaults(), start.Add(time.Hour))
+	after, _ := again.Ring.Marshal()
+	if string(before) != string(after) || len(again.Events) != 0 {
+		t.Errorf("an hour later with nothing due the ring changed (events %s)", reasons(again.Events))
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	s := defaults()
+	cases := map[string]struct {
+		// steps after the first key exists, each an offset from start and a change to settings.
+		steps      []step
+		wantStates string
+		wantEvents string // of the last step
+	}{
+		"a manual rotation publishes a key that does not sign yet": {
+			steps:      []step{{at: time.Hour, rotate: "1"}},
+			wantStates: "Active,Published",
+			wantEvents: "KeyPublished",
+		},
+		"the same rotate value never rotates twice": {
+			steps:      []step{{at: time.Hour, rotate: "1"}, {at: 2 * time.Hour, rotate: "1"}, {at: 3 * time.Hour, rotate: "1"}},
+			wantStates: "Retired,Active",
+			wantEvents: "",
+		},
+		"a published key signs when its prepublish window is over and the old key retires": {
+			steps:      []step{{at: time.Hour, rotate: "1"}, {at: time.Hour + 5*time.Minute, rotate: "1"}},
+			wantStates: "Retired,Active",
+			wantEvents: "KeyRetired,Rotated",
+		},
+		"a retired key stays until its last token expired, plus leeway": {
+			steps: []step{{at: time.Hour, rotate: "1"}, {at: time.Hour + 5*time.Minute, rotate: "1"},
+				{at: time.Hour + 5*time.Minute + 24*time.Hour + Leeway - time.Second, rotate: "1"}},
+			wantStates: "Retired,Active",
+			wantEvents: "",
+		},
+		"a retired key leaves once its last token expired": {
+			steps: []step{{at: time.Hour, rotate: "1"}, {at: time.Hour + 5*time.Minute, rotate: "1"},
+				{at: time.Hour + 5*time.Minute + 24*time.Hour + Leeway, rotate: "1"}},
+			wantStates: "Active",
+			wantEvents: "KeyRemoved",
+		},
+		"the schedule publishes prepublish ahead of the interval": {
+			steps:      []step{{at: 720*time.Hour - 5*time.Minute}},
+			wantStates: "Active,Published",
+			wantEvents: "KeyPublished",
+		},
+		"changing the algorithm rotates to a key of the new one": {
+			steps:      []step{{at: time.Hour, alg: authv1alpha1.AlgorithmES256}, {at: time.Hour + 5*time.Minute, alg: authv1alpha1.AlgorithmES256}},
+			wantStates: "Retired,Active",
+			wantEvents: "KeyRetired,Rotated",
+		},
+		"a waiting key of the old algorithm is dropped when the algorithm changes": {
+			steps:      []step{{at: time.Hour, rotate: "1"}, {at: time.Hour + time.Minute, rotate: "1", alg: authv1alpha1.AlgorithmEdDSA}},
+			wantStates: "Active,Published",
+			wantEvents: "KeyRemoved,KeyPublished",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			res := advance(t, State{}, s, start)
+			for _, st := range tc.steps {
+				settings := s
+				settings.RotateRequest = st.rotate
+				if st.alg != "" {
+					settings.Algorithm = st.alg
+				}
+				res = advance(t, res.State, settings, start.Add(st.at))
+			}
+			if got := states(res.Ring); got != tc.wantStates {
+				t.Errorf("ring holds %s, want %s", got, tc.wantStates)
+			}
+			if got := reasons(res.Events); got != tc.wantEvents {
+				t.Errorf("last step's events = %q, want %q", got, tc.wantEvents)
+			}
+		})
+	}
+}
+
+type step struct {
+	at     time.Duration
+	rotate string
+	alg    authv1alpha1.Algorithm
+}
+
+func TestRevokingTheActiveKeyPromotesAWaitingKeyAtOnce(t *testing.T) {
+	s := defaults()
+	res := advance(t, State{}, s, start)
+	first := res.Ring.Active().ID
+	s.RotateRequest = "1"
+	res = advance(t, res.State, s, start.Add(time.Hour))
+	waiting := res.Ring.Keys[1].ID
+	s.RevokedKeyIDs = []string{first}
+	res = advance(t, res.State, s, start.Add(time.Hour+time.Minute))
+	if res.Ring.Find(first) != nil {
+		t.Fatalf("revoked key %s is still in the ring", first)
+	}
+	if a := res.Ring.Active(); a == nil || a.ID != waiting {
+		t.Fatalf("active key = %v, want the waiting key %s", a, waiting)
+	}
+	if got := reasons(res.Events); got != "KeyRevoked,Rotated" {
+		t.Errorf("events = %s, want KeyRevoked,Rotated", got)
+	}
+}
+
+func TestRevokingTheOnlyKeyMakesAFreshOneSignWithoutPrepublish(t *testing.T) {
+	s := defaults()
+	res := advance(t, State{}, s, start)
+	first := res.Ring.Active().ID
+	s.RevokedKeyIDs = []string{first}
+	res = advance(t, res.State, s, start.Add(time.Hour))
+	a := res.Ring.Active()
+	if a == nil || a.ID == first || states(res.Ring) != "Active" {
+		t.Fatalf("after revoking the only key the ring holds %s (active %v)", states(res.Ring), a)
+	}
+	if !a.ActivatedAt.Equal(start.Add(time.Hour)) {
+		t.Errorf("the fresh key activates at %s, want at once", a.ActivatedAt)
+	}
+}
+
+func TestLegacySecretIsImportedOnceAsARetiredKey(t *testing.T) {
+	s := defaults()
+	s.LegacySecret = []byte("the-old-jack-secret")
+	res := advance(t, State{}, s, start)
+	if got := states(res.Ring); got != "Retired,Active" && got != "Active,Retired" {
+		t.Fatalf("ring holds %s, want a retired legacy key and an active key", got)
+	}
+	var legacy *keyring.Key
+	for i := range res.Ring.Keys {
+		if res.Ring.Keys[i].Legacy {
+			legacy = &res.Ring.Keys[i]
+		}
+	}
+	if legacy == nil || !legacy.ExpiresAt.Equal(start.Add(24*time.Hour+Leeway)) {
+		t.Fatalf("legacy key = %+v, want one that expires after tokenTTL plus leeway", legacy)
+	}
+	if !res.LegacyImported {
+		t.Fatal("the import is not remembered")
+	}
+	// After it expired it is removed, and never imported again.
+	res = advance(t, res.State, s, start.Add(25*time.Hour))
+	res = advance(t, res.State, s, start.Add(26*time.Hour))
+	if got := states(res.Ring); got != "Active" {
+		t.Errorf("a day later the ring holds %s, want only the active key", got)
+	}
+}
+
+func TestShorteningTokenTTLDoesNotCutOffOldTokens(t *testing.T) {
+	s := defaults()
+	s.TokenTTL = 72 * time.Hour
+	res := advance(t, State{}, s, start)
+	s.TokenTTL = time.Hour
+	s.RotateRequest = "1"
+	res = advance(t, res.State, s, start.Add(time.Hour))
+	res = advance(t, res.State, s, start.Add(time.Hour+5*time.Minute))
+	for _, k := range res.Ring.Keys {
+		if k.State == authv1alpha1.KeyRetired {
+			if want := start.Add(time.Hour + 5*time.Minute + 72*time.Hour + Leeway); !k.ExpiresAt.Equal(want) {
+				t.Errorf("retired key expires at %s, want %s (the 72h tokens it signed must stay valid)", k.ExpiresAt, want)
+			}
+		}
+	}
+}
+
+// token is one issued token in the month simulation.
+type token struct {
+	kid string
+	exp time.Time
+}
+
+// TestAMonthOfRotationsNeverDropsALiveKey drives a ring through 40 days of
+// scheduled rotations, manual rotations, an algorithm change and a
+// revocation, issuing a token with the signing key every hour, and checks
+// after every step that every live token's key is in the ring and verifies.
+func TestAMonthOfRotationsNeverDropsALiveKey(t *testing.T) {
+	s := defaults()
+	s.Interval = 240 * time.Hour
+	res := advance(t, State{}, s, start)
+	var live []token
+	rotations := 0
+	for h := 1; h <= 40*24; h++ {
+		now := start.Add(time.Duration(h) * time.Hour)
+		switch h {
+		case 100, 101, 300: // manual, the same value again, and another
+			s.RotateRequest = map[int]string{100: "a", 101: "a", 300: "b"}[h]
+		case 500:
+			s.Algorithm = authv1alpha1.AlgorithmES256
+		case 700:
+			// Revoke the signing key: its tokens die with it, on purpose.
+			victim := res.Ring.Active().ID
+			s.RevokedKeyIDs = append(s.RevokedKeyIDs, victim)
+			live = slices.DeleteFunc(live, func(tk token) bool { return tk.kid == victim })
+		}
+		res = advance(t, res.State, s, now)
+		for _, e := range res.Events {
+			if e.Reason == authv1alpha1.ReasonRotated {
+				rotations++
+			}
+		}
+		live = slices.DeleteFunc(live, func(tk token) bool { return !now.Before(tk.exp) })
+		for _, tk := range live {
+			k := res.Ring.Find(tk.kid)
+			if k == nil || !k.Verifies(now) {
+				t.Fatalf("hour %d: a live token (exp %s) was signed by key %s, which the ring no longer verifies; ring: %s", h, tk.exp, tk.kid, states(res.Ring))
+			}
+		}
+		active := res.Ring.Active()
+		if active == nil {
+			t.Fatalf("hour %d: no key signs", h)
+		}
+		if active.Algorithm != s.Algorithm && res.Ring.Keys[len(res.Ring.Keys)-1].State != authv1alpha1.KeyPublished {
+			t.Fatalf("hour %d: signing with %s while %s is asked for and no rotation is under way", h, active.Algorithm, s.Algorithm)
+		}
+		if len(res.Ring.Keys) > 4 {
+			t.Fatalf("hour %d: the ring grew to %d keys (%s)", h, len(res.Ring.Keys), states(res.Ring))
+		}
+		live = append(live, token{kid: active.ID, exp: now.Add(s.TokenTTL)})
+	}
+	// Manual at 100h and 300h (the repeated value at 101h does nothing), the
+	// algorithm at 500h, the revocation at 700h, and the schedule at 940h
+	// (every earlier scheduled one was pre-empted by a rotation that reset it).
+	if rotations != 5 {
+		t.Errorf("%d rotations in 40 days, want 5", rotations)
+	}
+}
