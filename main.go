@@ -4,6 +4,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -14,7 +15,11 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/controllers"
 )
+
+// Leader election and the events the operator reports.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // leaderElectionID names the Lease that elects the one replica that acts.
 const leaderElectionID = "jack-operator.auth.jack.io"
@@ -60,6 +65,12 @@ func run(metricsAddr, probeAddr string, leaderElect bool) error {
 	})
 	if err != nil {
 		return err
+	}
+	if err := (&controllers.SigningKeyReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("signingkey-controller"),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the SigningKey controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

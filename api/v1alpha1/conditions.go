@@ -53,4 +53,10 @@ const (
 	ReasonKeyRemoved = "KeyRemoved"
 	// ReasonKeyRevoked: a key listed in spec.revokedKeyIDs was dropped at once.
 	ReasonKeyRevoked = "KeyRevoked"
+	// ReasonSecretRepaired: the key ring Secret had been edited or deleted and
+	// was restored from the operator's backup of the ring.
+	ReasonSecretRepaired = "SecretRepaired"
+	// ReasonKeyRingLost: neither the key ring Secret nor its backup held a
+	// readable ring, so a new ring was started and earlier tokens are refused.
+	ReasonKeyRingLost = "KeyRingLost"
 )

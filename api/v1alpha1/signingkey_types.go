@@ -63,9 +63,11 @@ type SigningKeySpec struct {
 	// secretName is the Secret, in this namespace, that the operator creates
 	// and owns. It holds JWT_SECRET (the active key, for programs that read
 	// that variable) and the whole key ring. Defaults to the SigningKey's
-	// name followed by "-jwt". It cannot be changed later.
+	// name followed by "-jwt". It cannot be changed later. The operator also
+	// keeps a backup of the ring in "<secretName>-backup" and publishes public
+	// keys in the ConfigMap "<secretName>-jwks".
 	// +optional
-	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MaxLength=246
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="secretName must be the name of a Secret: lower-case letters, digits, '-' and '.'"
 	SecretName string `json:"secretName,omitempty"`
 
@@ -78,14 +80,14 @@ type SigningKeySpec struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="tokenTTL must be a positive duration such as 24h or 90m"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('720h'))",message="tokenTTL must be between 1m and 720h (30 days)"
-	TokenTTL metav1.Duration `json:"tokenTTL,omitempty"`
+	TokenTTL metav1.Duration `json:"tokenTTL,omitzero"`
 
 	// rotation says when keys are replaced. A new key is published (verifies
 	// only) for rotation.prepublish before it signs, so every verifier has it
 	// first.
 	// +optional
 	// +kubebuilder:default={}
-	Rotation RotationPolicy `json:"rotation,omitempty"`
+	Rotation RotationPolicy `json:"rotation,omitzero"`
 
 	// issuer, when set, is the "iss" claim of every token issued with this
 	// key ring, and verifiers refuse tokens with another issuer.
@@ -128,7 +130,7 @@ type RotationPolicy struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="rotation.interval must be a positive duration such as 720h"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1h') && duration(self) <= duration('8760h'))",message="rotation.interval must be between 1h and 8760h (a year)"
-	Interval metav1.Duration `json:"interval,omitempty"`
+	Interval metav1.Duration `json:"interval,omitzero"`
 
 	// prepublish is how long a new key only verifies before it starts to
 	// sign, from 10s to 24h. Defaults to 5m. It must cover the time the
@@ -140,7 +142,7 @@ type RotationPolicy struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="rotation.prepublish must be a positive duration such as 5m"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('10s') && duration(self) <= duration('24h'))",message="rotation.prepublish must be between 10s and 24h"
-	Prepublish metav1.Duration `json:"prepublish,omitempty"`
+	Prepublish metav1.Duration `json:"prepublish,omitzero"`
 }
 
 // LegacySecretReference points at the key of a Secret that holds a
@@ -250,7 +252,7 @@ type SigningKeyStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sk,categories=jack
-// +kubebuilder:validation:XValidation:rule="has(self.spec.secretName) || size(self.metadata.name) <= 249",message="a SigningKey whose name is longer than 249 characters needs spec.secretName: the default Secret name adds \"-jwt\""
+// +kubebuilder:validation:XValidation:rule="has(self.spec.secretName) || size(self.metadata.name) <= 242",message="a SigningKey whose name is longer than 242 characters needs a shorter spec.secretName: the Secrets it owns are named after it with suffixes of up to 11 characters"
 // +kubebuilder:printcolumn:name="Algorithm",type=string,JSONPath=`.spec.algorithm`
 // +kubebuilder:printcolumn:name="Active Key",type=string,JSONPath=`.status.activeKeyID`
 // +kubebuilder:printcolumn:name="Last Rotation",type=date,JSONPath=`.status.lastRotationTime`
@@ -264,7 +266,7 @@ type SigningKey struct {
 	// spec is the desired state of the key ring.
 	// +optional
 	// +kubebuilder:default={}
-	Spec SigningKeySpec `json:"spec,omitempty"`
+	Spec SigningKeySpec `json:"spec,omitzero"`
 
 	// status is what the operator last observed and did.
 	// +optional
@@ -284,6 +286,12 @@ type SigningKeyList struct {
 // Secret when spec.secretName is not set.
 const DefaultSecretNameSuffix = "-jwt"
 
+// Suffixes of the other objects a SigningKey owns, after its Secret's name.
+const (
+	BackupSecretSuffix  = "-backup"
+	JWKSConfigMapSuffix = "-jwks"
+)
+
 // SecretName is the Secret that holds this SigningKey's ring: spec.secretName,
 // or the SigningKey's name followed by DefaultSecretNameSuffix.
 func (k *SigningKey) SecretName() string {
@@ -292,6 +300,13 @@ func (k *SigningKey) SecretName() string {
 	}
 	return k.Name + DefaultSecretNameSuffix
 }
+
+// BackupSecretName is the Secret holding the operator's copy of the ring,
+// from which the main Secret is repaired if it is edited or deleted.
+func (k *SigningKey) BackupSecretName() string { return k.SecretName() + BackupSecretSuffix }
+
+// JWKSConfigMapName is the ConfigMap publishing the ring's public keys.
+func (k *SigningKey) JWKSConfigMapName() string { return k.SecretName() + JWKSConfigMapSuffix }
 
 func init() {
 	SchemeBuilder.Register(&SigningKey{}, &SigningKeyList{})

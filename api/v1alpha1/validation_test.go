@@ -370,8 +370,8 @@ func TestSigningKeySecretNameCannotChange(t *testing.T) {
 
 func TestSigningKeyWithAVeryLongNameNeedsASecretName(t *testing.T) {
 	ns := newNamespace(t)
-	sk := validSigningKey(ns, strings.Repeat("k", 250))
-	assertRefused(t, k8s.Create(context.Background(), sk), refusal{"<nil>", "needs spec.secretName"})
+	sk := validSigningKey(ns, strings.Repeat("k", 243))
+	assertRefused(t, k8s.Create(context.Background(), sk), refusal{"<nil>", "needs a shorter spec.secretName"})
 }
 
 // table is the part of a meta.k8s.io Table that kubectl prints.

@@ -7,6 +7,17 @@ const (
 	AnnotationRotate = "auth.jack.io/rotate"
 )
 
+// Annotations the operator keeps on the key ring Secrets, so that what it
+// has done is stored atomically with the ring it did it to.
+const (
+	// AnnotationHandledRotateRequest is the last AnnotationRotate value
+	// acted on.
+	AnnotationHandledRotateRequest = "auth.jack.io/handled-rotate-request"
+	// AnnotationLegacyImported is "true" once spec.legacySecretRef was
+	// imported, so an expired legacy key is never imported again.
+	AnnotationLegacyImported = "auth.jack.io/legacy-imported"
+)
+
 // Labels the operator sets on what it creates, so they can be found and
 // watched without reading their contents.
 const (
@@ -25,6 +36,9 @@ const (
 const (
 	// ComponentKeyRing marks the Secret holding a SigningKey's ring.
 	ComponentKeyRing = "key-ring"
+	// ComponentKeyRingBackup marks the operator's own copy of a ring, which
+	// nothing else reads.
+	ComponentKeyRingBackup = "key-ring-backup"
 	// ComponentJWKS marks the ConfigMap publishing a ring's public keys.
 	ComponentJWKS = "jwks"
 	// ComponentUserDirectory marks the Secret holding a namespace's users.
