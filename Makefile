@@ -51,11 +51,11 @@ test: tools manifests generate vet ## Build the test binaries if missing, then r
 ##@ Run it locally
 
 .PHONY: demo
-demo: tools manifests ## Start a local API server on loopback with the CRDs and samples; prints how to use and stop it.
+demo: tools manifests ## Start a local API server on loopback, the operator, the CRDs and samples; prints what to try.
 	@hack/demo.sh up
 
 .PHONY: demo-down
-demo-down: ## Stop the local API server started by make demo and remove its data.
+demo-down: ## Stop the operator and local API server started by make demo and remove their data.
 	@hack/demo.sh down
 
 ##@ Build

@@ -10,9 +10,29 @@ bin=$root/bin
 kubeconfig=$bin/kubeconfig
 pidfile=$bin/demo.pid
 logfile=$bin/demo.log
+manager_pidfile=$bin/demo-manager.pid
+manager_log=$bin/manager.log
+metrics_addr=127.0.0.1:18080
 kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+manager_running() { [ -f "$manager_pidfile" ] && kill -0 "$(cat "$manager_pidfile")" 2>/dev/null; }
+
+stop_pid() { # pidfile what
+  local pid
+  pid=$(cat "$1")
+  echo "demo: stopping $2 (pid $pid)..."
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "demo: $2 did not stop within 60s; killing it" >&2
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+  fi
+  rm -f "$1"
+}
 
 up() {
   if running; then
@@ -38,42 +58,55 @@ up() {
     [ -f "$kubeconfig" ] || { echo "demo: the control plane did not start within 180s; see $logfile" >&2; exit 1; }
   fi
 
+  if manager_running; then
+    echo "demo: the operator is already running (pid $(cat "$manager_pidfile"))"
+  else
+    echo "demo: building and starting the operator (log: $manager_log)..."
+    (cd "$root" && go build -o "$bin/manager" .)
+    setsid "$bin/manager" --kubeconfig "$kubeconfig" --metrics-bind-address "$metrics_addr" \
+      --health-probe-bind-address 127.0.0.1:18081 --zap-devel=false >"$manager_log" 2>&1 </dev/null &
+    echo $! >"$manager_pidfile"
+  fi
+
   echo "demo: applying the samples (config/samples)..."
   kubectl apply -k "$root/config/samples"
+  echo "demo: waiting for the SigningKey to be Ready..."
+  if ! kubectl wait --for=condition=Ready signingkey/jack --timeout=60s; then
+    echo "demo: the SigningKey did not become Ready; the operator's log ($manager_log) ends with:" >&2
+    tail -20 "$manager_log" >&2
+    exit 1
+  fi
   echo
   kubectl get jackusers,signingkeys
   cat <<MSG
 
-The local API server is running with the jack-operator CRDs and samples.
+A local API server and the operator are running, with the samples applied.
 Try it:
   export KUBECONFIG=$kubeconfig
-  bin/kubectl get jackusers,signingkeys            # short: bin/kubectl get jack
-  bin/kubectl explain jackuser.spec.role
+  bin/kubectl get jack                                 # JackUsers and SigningKeys
+  bin/kubectl get secret jack-jwt -o jsonpath='{.data.keyring\.json}' | base64 -d | grep -E '"(kid|alg|state)"'
+  bin/kubectl annotate signingkey jack auth.jack.io/rotate="\$(date +%s)"   # rotate now
+  bin/kubectl get signingkey jack -o jsonpath='{range .status.keys[*]}{.id}{"\\t"}{.state}{"\\n"}{end}'
+  bin/kubectl events --for signingkey/jack             # Rotated, KeyPublished, KeyRetired...
+  curl -s http://$metrics_addr/metrics | grep ^jack_   # rotation metrics
+  bin/kubectl explain signingkey.spec.rotation
   bin/kubectl patch jackuser sam --type=merge -p '{"spec":{"role":"boss"}}'   # refused with a sentence
 
-Stop it and remove its data:
+Stop it all and remove its data:
   make demo-down
 MSG
 }
 
 down() {
+  manager_running && stop_pid "$manager_pidfile" "the operator"
+  rm -f "$manager_pidfile"
   if ! running; then
-    echo "demo: not running"
+    echo "demo: the control plane is not running"
     rm -f "$pidfile" "$kubeconfig"
     return
   fi
-  pid=$(cat "$pidfile")
-  echo "demo: stopping the control plane (pid $pid)..."
-  kill -TERM "$pid"
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "demo: the control plane did not stop within 60s; killing it" >&2
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
-  fi
-  rm -f "$pidfile" "$kubeconfig"
+  stop_pid "$pidfile" "the control plane"
+  rm -f "$kubeconfig"
   echo "demo: stopped"
 }
 
