@@ -55,6 +55,7 @@ const (
 	SecretKeyKeyRing = "keyring.json"
 	// ConfigMapKeyJWKS holds the ring's public keys as a JWK Set.
 	ConfigMapKeyJWKS = "jwks.json"
-	// SecretKeyUserDirectory holds a namespace's users in the user directory format.
-	SecretKeyUserDirectory = "users.json"
+	// SecretKeyUserDirectory holds a namespace's users in the user directory
+	// format, gzip-compressed.
+	SecretKeyUserDirectory = "users.json.gz"
 )

@@ -15,10 +15,15 @@ import (
 // Version identifies this file format. Readers refuse any other version.
 const Version = "userdir.auth.jack.io/v1"
 
-// MaxSize is the most bytes a directory file may have: the API server
-// refuses a Secret whose data exceeds 1 MiB, and the directory is all of its
-// Secret's data.
+// MaxSize is the most bytes an encoded (compressed) directory may have: the
+// API server refuses a Secret whose data exceeds 1 MiB, and the directory is
+// all of its Secret's data.
 const MaxSize = 1 << 20
+
+// maxJSONSize bounds the uncompressed JSON a reader accepts, so a tampered
+// file cannot make the sidecar inflate gigabytes. Real directories compress
+// about fourfold, so this leaves ample room above MaxSize.
+const maxJSONSize = 32 << 20
 
 // ErrTooLarge is the error, possibly wrapped, for a directory that does not
 // fit in a Secret.
@@ -64,7 +69,7 @@ type file struct {
 	Users   []User `json:"users"`
 }
 
-// Marshal writes the directory in the file format. The output is
+// Marshal writes the directory as JSON, the file format before compression. The output is
 // deterministic, whatever the order of Users, the case of their emails or
 // the time zone of their times, so an unchanged directory is never
 // rewritten. It refuses a directory that Parse would refuse, or that would
@@ -88,18 +93,14 @@ func (d *Directory) Marshal() ([]byte, error) {
 	if err := enc.Encode(file{Version: Version, Users: users}); err != nil {
 		return nil, fmt.Errorf("writing the user directory: %w", err)
 	}
-	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if len(out) > MaxSize {
-		return nil, fmt.Errorf("%w: %d users take %d bytes, and a Secret holds at most %d", ErrTooLarge, len(users), len(out), MaxSize)
-	}
-	return out, nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // Parse reads a directory file. Errors name a user by id, or by email when
 // it has no id, and never quote a hash.
 func Parse(data []byte) (*Directory, error) {
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("%w: it has %d bytes, and a Secret holds at most %d", ErrTooLarge, len(data), MaxSize)
+	if len(data) > maxJSONSize {
+		return nil, fmt.Errorf("%w: its JSON has %d bytes, and a reader accepts at most %d", ErrTooLarge, len(data), maxJSONSize)
 	}
 	var f file
 	if err := json.Unmarshal(data, &f); err != nil {

@@ -2,6 +2,7 @@ package userdir
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -162,7 +163,7 @@ func TestParseRefusesBrokenDirectories(t *testing.T) {
 		"no id":                        {edit(func(u []any) { user(u, 0)["id"] = "" }), `user with email "alice@example.com" has no id`},
 		"no email":                     {edit(func(u []any) { delete(user(u, 0), "email") }), `user "admin-1" has no email`},
 		"no id and no email":           {edit(func(u []any) { user(u, 1)["id"], user(u, 1)["email"] = "", "" }), "user 1 of the directory has no id and no email"},
-		"more than a Secret holds":     {append(data, bytes.Repeat([]byte(" "), MaxSize)...), "too large for a Secret"},
+		"more than a reader accepts":   {append(data, bytes.Repeat([]byte(" "), maxJSONSize)...), "too large for a Secret"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -255,31 +256,60 @@ func realistic(n int) *Directory {
 	return d
 }
 
-func TestThreeThousandRealisticUsersFitInASecret(t *testing.T) {
+func TestFiveThousandRealisticUsersFitInASecret(t *testing.T) {
 	if password.NeedsRehash(fakeHash(1), password.DefaultParams) {
 		t.Fatal("the test's hashes are not in the real format at the default cost")
 	}
-	const n = 3000
-	data := mustMarshal(t, realistic(n))
-	t.Logf("%d realistic users take %d bytes, %d per user", n, len(data), len(data)/n)
+	const n = 5000
+	data, err := realistic(n).Encode()
+	if err != nil {
+		t.Fatalf("Encode of %d realistic users: %v", n, err)
+	}
+	t.Logf("%d realistic users take %d bytes encoded, %d per user", n, len(data), len(data)/n)
 	if len(data) > MaxSize {
 		t.Errorf("%d users take %d bytes, more than a Secret holds", n, len(data))
 	}
-	d, err := Parse(data)
+	d, err := Decode(data)
 	if err != nil || len(d.Users) != n {
-		t.Fatalf("Parse = %d users, %v", len(d.Users), err)
+		t.Fatalf("Decode = %v users, %v", d, err)
+	}
+	again, _ := d.Encode()
+	if !bytes.Equal(again, data) {
+		t.Error("encoding is not deterministic")
 	}
 }
 
-// At about 300 bytes a user, 5,000 users take some 1.4 MiB: the operator must
-// learn that from Marshal, with the size, not from the API server.
-func TestMarshalRefusesADirectoryTooLargeForASecret(t *testing.T) {
-	const n = 5000
-	_, err := realistic(n).Marshal()
-	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "5000 users take") {
-		t.Fatalf("Marshal of %d realistic users: %v, want ErrTooLarge with the size", n, err)
+// The operator must learn that a namespace outgrew its Secret from Encode,
+// with the size, not from the API server.
+func TestEncodeRefusesADirectoryTooLargeForASecret(t *testing.T) {
+	const n = 20000
+	_, err := realistic(n).Encode()
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "20000 users take") {
+		t.Fatalf("Encode of %d realistic users: %v, want ErrTooLarge with the size", n, err)
 	}
 	t.Log(err)
+}
+
+func TestDecodeRefusesWhatIsNotADirectory(t *testing.T) {
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	_, _ = zw.Write(bytes.Repeat([]byte(" "), maxJSONSize+10))
+	_ = zw.Close()
+	cases := map[string]struct {
+		data []byte
+		want string
+	}{
+		"plain JSON":                 {mustMarshal(t, sample()), "not gzip-compressed"},
+		"gzip that inflates too far": {bomb.Bytes(), "inflates to more than"},
+		"more than a Secret holds":   {bytes.Repeat([]byte{0x1f}, MaxSize+1), "a Secret holds at most"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Decode(tc.data); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Decode error = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
 }
 
 func FuzzParse(f *testing.F) {
