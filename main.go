@@ -13,9 +13,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers"
+	"github.com/jack-io/jack-operator/internal/password"
 )
 
 // Leader election and the events the operator reports.
@@ -24,29 +26,43 @@ import (
 // leaderElectionID names the Lease that elects the one replica that acts.
 const leaderElectionID = "jack-operator.auth.jack.io"
 
+// options are the operator's command-line settings.
+type options struct {
+	metricsAddr       string
+	probeAddr         string
+	leaderElect       bool
+	webhooks          bool
+	webhookHost       string
+	webhookPort       int
+	webhookCertDir    string
+	minPasswordLength int
+}
+
 func main() {
-	var (
-		metricsAddr string
-		probeAddr   string
-		leaderElect bool
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" turns it off.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica acts; turn on when running more than one.")
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" turns it off.")
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica acts; turn on when running more than one.")
+	flag.BoolVar(&o.webhooks, "enable-webhooks", true, "Serve the admission webhooks (JackUser uniqueness).")
+	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server listens on; empty for all.")
+	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
+	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory holding the webhook server's tls.crt and tls.key; empty for controller-runtime's default.")
+	flag.IntVar(&o.minPasswordLength, "min-password-length", password.DefaultMinLength, "Shortest JackUser password accepted, in characters.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-	log := ctrl.Log.WithName("setup")
-
-	if err := run(metricsAddr, probeAddr, leaderElect); err != nil {
-		log.Error(err, "operator stopped")
+	if err := run(o); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "operator stopped")
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr string, leaderElect bool) error {
+func run(o options) error {
+	if o.minPasswordLength < 1 {
+		return fmt.Errorf("--min-password-length must be at least 1, not %d", o.minPasswordLength)
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -57,11 +73,12 @@ func run(metricsAddr, probeAddr string, leaderElect bool) error {
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
-		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress:        probeAddr,
-		LeaderElection:                leaderElect,
+		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionReleaseOnCancel: true,
+		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir}),
 	})
 	if err != nil {
 		return err
@@ -72,13 +89,29 @@ func run(metricsAddr, probeAddr string, leaderElect bool) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the SigningKey controller: %w", err)
 	}
+	if err := (&controllers.JackUserReconciler{
+		Client:            mgr.GetClient(),
+		Recorder:          mgr.GetEventRecorder("jackuser-controller"),
+		MinPasswordLength: o.minPasswordLength,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the JackUser controller: %w", err)
+	}
+	if o.webhooks {
+		if err := controllers.SetupJackUserWebhookWithManager(mgr, mgr.GetClient()); err != nil {
+			return fmt.Errorf("setting up the JackUser webhook: %w", err)
+		}
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	readyCheck := healthz.Ping
+	if o.webhooks {
+		readyCheck = mgr.GetWebhookServer().StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("readyz", readyCheck); err != nil {
 		return err
 	}
 
-	ctrl.Log.WithName("setup").Info("starting the operator", "leaderElection", leaderElect)
+	ctrl.Log.WithName("setup").Info("starting the operator", "leaderElection", o.leaderElect, "webhooks", o.webhooks)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

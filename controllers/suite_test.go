@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,8 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/testenv"
 )
 
@@ -28,6 +31,11 @@ import (
 // objects in other namespaces, so the two never race.
 
 const liveNS = "live"
+
+// testHashParams make argon2id cheap, so tests of what the controller does
+// with hashes don't spend their time making them. The benchmark uses the
+// real defaults.
+var testHashParams = password.Params{Memory: 64, Iterations: 1, Threads: 1}
 
 var (
 	env    *testenv.Env
@@ -47,7 +55,7 @@ func runSuite(m *testing.M) int {
 		}
 	}
 	var err error
-	env, err = testenv.Start(scheme)
+	env, err = testenv.Start(scheme, testenv.WithWebhooks())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot start the test API server:", err)
 		return 1
@@ -69,8 +77,6 @@ func runSuite(m *testing.M) int {
 	// seconds; a cluster has long done that when a user applies a resource.
 	for _, o := range []client.Object{
 		&authv1alpha1.SigningKey{ObjectMeta: metav1.ObjectMeta{Name: "warm-up", Namespace: "default"}},
-		&authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: "warm-up", Namespace: "default"}, Spec: authv1alpha1.JackUserSpec{
-			Email: "warm@example.com", Name: "Warm Up", Role: authv1alpha1.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "none"}}},
 	} {
 		if err := k8s.Create(ctx, o); err != nil {
 			fmt.Fprintln(os.Stderr, "warming up the API server:", err)
@@ -83,6 +89,9 @@ func runSuite(m *testing.M) int {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{liveNS: {}}},
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: env.Webhook.Host, Port: env.Webhook.Port, CertDir: env.Webhook.CertDir,
+		}),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "creating the manager:", err)
@@ -90,6 +99,31 @@ func runSuite(m *testing.M) int {
 	}
 	if err := (&SigningKeyReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("signingkey-controller")}).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, "setting up the SigningKey controller:", err)
+		return 1
+	}
+	if err := (&JackUserReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("jackuser-controller"), HashParams: testHashParams,
+	}).SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, "setting up the JackUser controller:", err)
+		return 1
+	}
+	// The manager's cache holds only liveNS; the webhook must see every
+	// namespace, as it does in a cluster, so it reads a cache of its own.
+	allNamespaces, err := cache.New(env.Config, cache.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating the webhook's cache:", err)
+		return 1
+	}
+	if err := IndexJackUsers(allNamespaces); err != nil {
+		fmt.Fprintln(os.Stderr, "indexing the webhook's cache:", err)
+		return 1
+	}
+	if err := mgr.Add(allNamespaces); err != nil {
+		fmt.Fprintln(os.Stderr, "adding the webhook's cache:", err)
+		return 1
+	}
+	if err := SetupJackUserWebhookWithManager(mgr, allNamespaces); err != nil {
+		fmt.Fprintln(os.Stderr, "setting up the JackUser webhook:", err)
 		return 1
 	}
 	var wg sync.WaitGroup
@@ -103,11 +137,17 @@ func runSuite(m *testing.M) int {
 	defer wg.Wait()
 	defer cancel()
 	// Tests that time the controller start once it is ready, as in a running operator.
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
+	if !mgr.GetCache().WaitForCacheSync(ctx) || !allNamespaces.WaitForCacheSync(ctx) {
 		fmt.Fprintln(os.Stderr, "the manager's cache did not sync")
 		return 1
 	}
 	<-mgr.Elected()
+	warmUser := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: "warm-up", Namespace: "default"}, Spec: authv1alpha1.JackUserSpec{
+		Email: "warm@example.com", Name: "Warm Up", Role: authv1alpha1.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "none"}}}
+	if err := createWhenWebhookServes(ctx, warmUser); err != nil {
+		fmt.Fprintln(os.Stderr, "warming up the API server:", err)
+		return 1
+	}
 	return m.Run()
 }
 
@@ -118,4 +158,17 @@ func newNamespace(t *testing.T) string {
 		t.Fatalf("creating namespace: %v", err)
 	}
 	return ns.Name
+}
+
+// createWhenWebhookServes creates an object, retrying while the webhook
+// server is still starting.
+func createWhenWebhookServes(ctx context.Context, o client.Object) error {
+	var err error
+	for range 100 {
+		if err = k8s.Create(ctx, o); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }

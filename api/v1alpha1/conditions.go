@@ -28,6 +28,15 @@ const (
 	// ReasonDirectoryFull: the namespace's user directory Secret cannot hold
 	// another user.
 	ReasonDirectoryFull = "DirectoryFull"
+	// ReasonDuplicateID: another JackUser in the namespace has the same id;
+	// only the older one can log in.
+	ReasonDuplicateID = "DuplicateID"
+	// ReasonDirectoryConflict: a Secret with the user directory's name exists
+	// and is not the operator's; it will not be overwritten.
+	ReasonDirectoryConflict = "DirectoryConflict"
+	// ReasonSessionsEnded (event): the user's sessions were ended because
+	// their password changed or they were disabled.
+	ReasonSessionsEnded = "SessionsEnded"
 )
 
 // Reasons for SigningKey conditions and events.

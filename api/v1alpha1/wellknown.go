@@ -32,6 +32,10 @@ const (
 	ManagedByValue = "jack-operator"
 )
 
+// UserDirectorySecretName is the Secret, one per namespace with JackUsers,
+// that holds the namespace's user directory. Only sidecars mount it.
+const UserDirectorySecretName = "jack-user-directory"
+
 // Values of LabelComponent.
 const (
 	// ComponentKeyRing marks the Secret holding a SigningKey's ring.

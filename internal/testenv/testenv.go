@@ -31,13 +31,38 @@ type Env struct {
 	KubeConfig []byte
 	// RepoRoot is the project's root directory.
 	RepoRoot string
+	// Webhook is where the API server calls the admission webhooks of
+	// config/webhook: a webhook server must listen on Host:Port with the
+	// certificate in CertDir, which the API server trusts.
+	Webhook WebhookServing
 
 	env *envtest.Environment
 }
 
+// Option changes what Start sets up.
+type Option func(*options)
+
+type options struct{ webhooks bool }
+
+// WithWebhooks installs the admission webhooks of config/webhook, pointed at
+// a local server the caller must run (see Env.Webhook). Without it, objects
+// are admitted without them.
+func WithWebhooks() Option { return func(o *options) { o.webhooks = true } }
+
+// WebhookServing is the address and certificate a local webhook server uses.
+type WebhookServing struct {
+	Host    string
+	Port    int
+	CertDir string
+}
+
 // Start runs etcd and kube-apiserver from bin/ and installs the CRDs found in
 // config/crd/bases. The scheme must know the project's kinds.
-func Start(scheme *runtime.Scheme) (*Env, error) {
+func Start(scheme *runtime.Scheme, opts ...Option) (*Env, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -59,6 +84,11 @@ func Start(scheme *runtime.Scheme) (*Env, error) {
 		ControlPlaneStartTimeout: startTimeout,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
+	if o.webhooks {
+		env.WebhookInstallOptions = envtest.WebhookInstallOptions{
+			Paths: []string{filepath.Join(root, "config", "webhook", "manifests.yaml")},
+		}
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
@@ -68,7 +98,11 @@ func Start(scheme *runtime.Scheme) (*Env, error) {
 		_ = env.Stop()
 		return nil, fmt.Errorf("building a client for the test API server: %w", err)
 	}
-	return &Env{Config: cfg, Client: c, KubeConfig: env.KubeConfig, RepoRoot: root, env: env}, nil
+	wh := env.WebhookInstallOptions
+	return &Env{
+		Config: cfg, Client: c, KubeConfig: env.KubeConfig, RepoRoot: root, env: env,
+		Webhook: WebhookServing{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir},
+	}, nil
 }
 
 // Stop ends the API server and etcd and removes their data.

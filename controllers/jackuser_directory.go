@@ -1,0 +1,126 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/userdir"
+)
+
+// directoryState is a namespace's directory Secret as found.
+type directoryState struct {
+	secret *corev1.Secret // nil when it does not exist yet
+	dir    *userdir.Directory
+	// conflict explains why a Secret of the directory's name is not ours.
+	conflict string
+}
+
+func (r *JackUserReconciler) currentDirectory(ctx context.Context, ns string) (directoryState, error) {
+	st := directoryState{dir: &userdir.Directory{}}
+	var s corev1.Secret
+	err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: authv1alpha1.UserDirectorySecretName}, &s)
+	switch {
+	case apierrors.IsNotFound(err):
+		return st, nil
+	case err != nil:
+		return st, fmt.Errorf("reading the user directory of %s: %w", ns, err)
+	}
+	st.secret = &s
+	if s.Labels[authv1alpha1.LabelManagedBy] != authv1alpha1.ManagedByValue || s.Labels[authv1alpha1.LabelComponent] != authv1alpha1.ComponentUserDirectory {
+		st.conflict = fmt.Sprintf("Secret %s already exists and was not made by jack-operator; the operator will not overwrite it. Delete or rename it", s.Name)
+		return st, nil
+	}
+	dir, err := userdir.Decode(s.Data[authv1alpha1.SecretKeyUserDirectory])
+	if err != nil {
+		// Rebuilt from the JackUsers: hashes are recomputed, and when
+		// sessions last ended is recovered from each user's status.
+		logf.FromContext(ctx).Error(err, "the user directory is unreadable; rebuilding it", "namespace", ns)
+		return st, nil
+	}
+	st.dir = dir
+	return st, nil
+}
+
+// fitDirectory encodes the users the directory includes. If they do not fit
+// in a Secret, the newest are left out (and told so) until the rest fit.
+func fitDirectory(plans []userPlan) ([]byte, error) {
+	included := make([]int, 0, len(plans))
+	for i := range plans {
+		if !plans[i].excluded {
+			included = append(included, i)
+		}
+	}
+	encode := func(n int) ([]byte, error) {
+		d := &userdir.Directory{Users: make([]userdir.User, 0, n)}
+		for _, i := range included[:n] {
+			d.Users = append(d.Users, plans[i].entry)
+		}
+		return d.Encode()
+	}
+	data, err := encode(len(included))
+	if !errors.Is(err, userdir.ErrTooLarge) {
+		return data, err
+	}
+	fits := sort.Search(len(included)+1, func(n int) bool {
+		_, err := encode(n)
+		return errors.Is(err, userdir.ErrTooLarge)
+	}) - 1
+	for _, i := range included[fits:] {
+		plans[i].excluded = true
+		plans[i].reason = authv1alpha1.ReasonDirectoryFull
+		plans[i].message = fmt.Sprintf("the namespace's user directory holds %d users and has no room for more (a Secret holds 1 MiB); move some users to another namespace", fits)
+	}
+	return encode(fits)
+}
+
+func countIncluded(plans []userPlan) int {
+	n := 0
+	for i := range plans {
+		if !plans[i].excluded {
+			n++
+		}
+	}
+	return n
+}
+
+// writeDirectory stores the encoded directory, only when its bytes changed,
+// with the resourceVersion it was read at. It reports whether it wrote.
+func (r *JackUserReconciler) writeDirectory(ctx context.Context, ns string, existing *corev1.Secret, encoded []byte) (bool, error) {
+	labels := map[string]string{
+		authv1alpha1.LabelManagedBy: authv1alpha1.ManagedByValue,
+		authv1alpha1.LabelComponent: authv1alpha1.ComponentUserDirectory,
+	}
+	data := map[string][]byte{authv1alpha1.SecretKeyUserDirectory: encoded}
+	if existing == nil {
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: authv1alpha1.UserDirectorySecretName, Namespace: ns, Labels: labels},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       data,
+		}
+		if err := r.Create(ctx, s); err != nil {
+			return false, fmt.Errorf("creating the user directory of %s: %w", ns, err)
+		}
+		directoryWrites.WithLabelValues(ns).Inc()
+		return true, nil
+	}
+	if bytes.Equal(existing.Data[authv1alpha1.SecretKeyUserDirectory], encoded) && len(existing.Data) == 1 {
+		return false, nil
+	}
+	updated := existing.DeepCopy()
+	updated.Data = data
+	if err := r.Update(ctx, updated); err != nil {
+		return false, fmt.Errorf("updating the user directory of %s: %w", ns, err)
+	}
+	directoryWrites.WithLabelValues(ns).Inc()
+	return true, nil
+}
