@@ -230,7 +230,9 @@ func (r *JackUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.MinWriteInterval = DefaultMinWriteInterval
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authv1alpha1.JackUser{}, passwordSecretIndex,
-		func(o client.Object) []string { return []string{o.(*authv1alpha1.JackUser).Spec.PasswordSecretRef.Name} }); err != nil {
+		func(o client.Object) []string {
+			return []string{o.(*authv1alpha1.JackUser).Spec.PasswordSecretRef.Name}
+		}); err != nil {
 		return err
 	}
 	if err := IndexJackUsers(mgr.GetFieldIndexer()); err != nil {
