@@ -43,7 +43,7 @@ up() {
     (cd "$root" && go build -o "$bin/controlplane" ./hack/controlplane)
     echo "demo: starting kube-apiserver and etcd on loopback (log: $logfile)..."
     # setsid: the control plane outlives this script and its terminal.
-    setsid "$bin/controlplane" -write-kubeconfig "$kubeconfig" >"$logfile" 2>&1 </dev/null &
+    setsid "$bin/controlplane" -write-kubeconfig "$kubeconfig" -write-webhook-env "$bin/demo-webhook.env" >"$logfile" 2>&1 </dev/null &
     echo $! >"$pidfile"
     for _ in $(seq 1 180); do
       [ -f "$kubeconfig" ] && break
@@ -63,16 +63,31 @@ up() {
   else
     echo "demo: building and starting the operator (log: $manager_log)..."
     (cd "$root" && go build -o "$bin/manager" .)
+    # shellcheck source=/dev/null
+    . "$bin/demo-webhook.env"
     setsid "$bin/manager" --kubeconfig "$kubeconfig" --metrics-bind-address "$metrics_addr" \
-      --health-probe-bind-address 127.0.0.1:18081 --zap-devel=false >"$manager_log" 2>&1 </dev/null &
+      --health-probe-bind-address 127.0.0.1:18081 --zap-devel=false \
+      --webhook-host "$WEBHOOK_HOST" --webhook-port "$WEBHOOK_PORT" --webhook-cert-dir "$WEBHOOK_CERT_DIR" \
+      >"$manager_log" 2>&1 </dev/null &
     echo $! >"$manager_pidfile"
   fi
+  # The JackUser webhook refuses every JackUser while it is down, so wait for it.
+  for _ in $(seq 1 60); do
+    curl -sf http://127.0.0.1:18081/readyz >/dev/null && break
+    if ! manager_running; then
+      echo "demo: the operator stopped; its log ($manager_log) ends with:" >&2
+      tail -20 "$manager_log" >&2
+      exit 1
+    fi
+    sleep 1
+  done
 
   echo "demo: applying the samples (config/samples)..."
   kubectl apply -k "$root/config/samples"
-  echo "demo: waiting for the SigningKey to be Ready..."
-  if ! kubectl wait --for=condition=Ready signingkey/jack --timeout=60s; then
-    echo "demo: the SigningKey did not become Ready; the operator's log ($manager_log) ends with:" >&2
+  echo "demo: waiting for the SigningKey and the JackUsers to be Ready..."
+  if ! kubectl wait --for=condition=Ready signingkey/jack --timeout=60s ||
+     ! kubectl wait --for=condition=Ready jackusers --all --timeout=60s; then
+    echo "demo: the samples did not become Ready; the operator's log ($manager_log) ends with:" >&2
     tail -20 "$manager_log" >&2
     exit 1
   fi
@@ -84,6 +99,14 @@ A local API server and the operator are running, with the samples applied.
 Try it:
   export KUBECONFIG=$kubeconfig
   bin/kubectl get jack                                 # JackUsers and SigningKeys
+  bin/kubectl patch jackuser sam --type=merge -p '{"spec":{"disabled":true}}'  # sam's sessions end
+  bin/kubectl get jackuser sam -o jsonpath='{.status.sessionsValidAfter}{"\\n"}'
+  bin/kubectl apply -f - <<EOF   # refused: emails are unique per namespace
+apiVersion: auth.jack.io/v1alpha1
+kind: JackUser
+metadata: {name: sam2}
+spec: {email: SAM@example.com, name: Sam Two, role: staff, passwordSecretRef: {name: sam-password}}
+EOF
   bin/kubectl get secret jack-jwt -o jsonpath='{.data.keyring\.json}' | base64 -d | grep -E '"(kid|alg|state)"'
   bin/kubectl annotate signingkey jack auth.jack.io/rotate="\$(date +%s)"   # rotate now
   bin/kubectl get signingkey jack -o jsonpath='{range .status.keys[*]}{.id}{"\\t"}{.state}{"\\n"}{end}'
