@@ -1,0 +1,120 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Code is an error code of the contract. Clients switch on it.
+type Code string
+
+// The codes of Jack's contract (DESIGN.md), then the sidecar's own.
+const (
+	CodeInvalidCredentials Code = "INVALID_CREDENTIALS"
+	CodeTokenExpired       Code = "TOKEN_EXPIRED"
+	CodeTokenInvalid       Code = "TOKEN_INVALID"
+	CodeTokenMissing       Code = "TOKEN_MISSING"
+	CodeForbidden          Code = "FORBIDDEN"
+
+	CodeBadRequest           Code = "BAD_REQUEST"
+	CodeValidation           Code = "VALIDATION_ERROR"
+	CodePayloadTooLarge      Code = "PAYLOAD_TOO_LARGE"
+	CodeUnsupportedMediaType Code = "UNSUPPORTED_MEDIA_TYPE"
+	CodeMethodNotAllowed     Code = "METHOD_NOT_ALLOWED"
+	CodeNotFound             Code = "NOT_FOUND"
+	CodeTooManyRequests      Code = "TOO_MANY_REQUESTS"
+	CodeNotReady             Code = "SERVICE_UNAVAILABLE"
+	CodeUpstreamUnavailable  Code = "UPSTREAM_UNAVAILABLE"
+	CodeInternal             Code = "INTERNAL_ERROR"
+)
+
+// statuses maps each code to its HTTP status.
+var statuses = map[Code]int{
+	CodeInvalidCredentials:   http.StatusUnauthorized,
+	CodeTokenExpired:         http.StatusUnauthorized,
+	CodeTokenInvalid:         http.StatusUnauthorized,
+	CodeTokenMissing:         http.StatusUnauthorized,
+	CodeForbidden:            http.StatusForbidden,
+	CodeBadRequest:           http.StatusBadRequest,
+	CodeValidation:           http.StatusBadRequest,
+	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	CodeNotFound:             http.StatusNotFound,
+	CodeTooManyRequests:      http.StatusTooManyRequests,
+	CodeNotReady:             http.StatusServiceUnavailable,
+	CodeUpstreamUnavailable:  http.StatusBadGateway,
+	CodeInternal:             http.StatusInternalServerError,
+}
+
+// Status is the HTTP status of a code.
+func (c Code) Status() int {
+	if s, ok := statuses[c]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// MessageTokenExpired is the contract's exact message for TOKEN_EXPIRED.
+const MessageTokenExpired = "Your session has expired. Please login again."
+
+// Error is a failure to report in the error envelope.
+type Error struct {
+	Code    Code
+	Message string
+	// RetryAfter, when set, is sent as the Retry-After header (seconds).
+	RetryAfter time.Duration
+	// Allow, when set, is sent as the Allow header (405).
+	Allow string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Errorf builds an Error.
+func Errorf(code Code, message string) *Error { return &Error{Code: code, Message: message} }
+
+type errorEnvelope struct {
+	Success bool      `json:"success"`
+	Error   errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+type dataEnvelope struct {
+	Success bool `json:"success"`
+	Data    any  `json:"data"`
+}
+
+// WriteError sends e in the error envelope with its status.
+func WriteError(w http.ResponseWriter, e *Error) {
+	h := w.Header()
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if e.Allow != "" {
+		h.Set("Allow", e.Allow)
+	}
+	if e.Code == CodeTokenMissing || e.Code == CodeTokenInvalid || e.Code == CodeTokenExpired {
+		h.Set("WWW-Authenticate", `Bearer realm="jack"`)
+	}
+	write(w, e.Code.Status(), errorEnvelope{Error: errorBody{Code: e.Code, Message: e.Message}})
+}
+
+// WriteData sends data in the success envelope.
+func WriteData(w http.ResponseWriter, status int, data any) {
+	write(w, status, dataEnvelope{Success: true, Data: data})
+}
+
+func write(w http.ResponseWriter, status int, body any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
