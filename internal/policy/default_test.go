@@ -1,0 +1,96 @@
+package policy
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+)
+
+// seed is Jack's documented role table, collection by collection: what the
+// default policy must grant, and nothing more.
+var seed = map[authv1alpha1.Role]map[string]bool{
+	authv1alpha1.RoleAdmin: {
+		"conversations": true, "tasks": true, "guests": true, "reports": true, "settings": true, "users": true,
+	},
+	authv1alpha1.RoleManager: {
+		"conversations": true, "tasks": true, "guests": true, "reports": true, "settings": false, "users": false,
+	},
+	authv1alpha1.RoleStaff: {
+		"conversations": true, "tasks": true, "guests": false, "reports": false, "settings": false, "users": false,
+	},
+}
+
+func TestTheDefaultPolicyIsJacksSeedTable(t *testing.T) {
+	if got := slices.Sorted(maps.Keys(seed)); !slices.Equal(got, slices.Sorted(slices.Values(authv1alpha1.Roles))) {
+		t.Fatalf("the seed table covers roles %v; a new role needs its row here", got)
+	}
+	p := Default()
+	for _, role := range authv1alpha1.Roles {
+		for _, collection := range slices.Sorted(maps.Keys(seed[role])) {
+			allowed := seed[role][collection]
+			for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+				// The collection itself, a member, and something below a member.
+				for _, path := range []string{
+					"/api/v1/" + collection,
+					"/api/v1/" + collection + "/42",
+					"/api/v1/" + collection + "/42/notes",
+				} {
+					verb := "may not"
+					if allowed {
+						verb = "may"
+					}
+					t.Run(fmt.Sprintf("%s %s %s %s", role, verb, method, path), func(t *testing.T) {
+						if got := p.Allowed(role, method, path); got != allowed {
+							t.Errorf("Allowed = %v, want %v", got, allowed)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+func TestTheDefaultPolicyGrantsNothingElse(t *testing.T) {
+	cases := map[string]struct {
+		role    authv1alpha1.Role
+		path    string
+		allowed bool
+	}{
+		"admin may call any other route under /api/v1":        {authv1alpha1.RoleAdmin, "/api/v1/audit/2026", true},
+		"admin may call /api/v1 itself":                       {authv1alpha1.RoleAdmin, "/api/v1", true},
+		"admin may not call outside /api/v1":                  {authv1alpha1.RoleAdmin, "/api/v2/tasks", false},
+		"admin may not call the root":                         {authv1alpha1.RoleAdmin, "/", false},
+		"a manager may not call an unlisted route":            {authv1alpha1.RoleManager, "/api/v1/audit", false},
+		"a manager may not call /api/v1 itself":               {authv1alpha1.RoleManager, "/api/v1", false},
+		"staff may not reach a collection sharing a prefix":   {authv1alpha1.RoleStaff, "/api/v1/tasksettings", false},
+		"staff may not reach a route named like a collection": {authv1alpha1.RoleStaff, "/api/v1/settings/tasks", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := Default().Allowed(tc.role, "GET", tc.path); got != tc.allowed {
+				t.Errorf("Allowed(%s, GET, %s) = %v, want %v", tc.role, tc.path, got, tc.allowed)
+			}
+		})
+	}
+}
+
+func TestDefaultFileIsTheDefaultPolicy(t *testing.T) {
+	data := DefaultFile()
+	p, err := Parse(data)
+	if err != nil {
+		t.Fatalf("DefaultFile does not parse: %v", err)
+	}
+	a, _ := p.Marshal()
+	b, _ := Default().Marshal()
+	if !bytes.Equal(a, b) {
+		t.Errorf("DefaultFile and Default differ:\n%s\n%s", a, b)
+	}
+	data[0] = '!'
+	if again := DefaultFile(); again[0] == '!' {
+		t.Error("DefaultFile hands out the embedded bytes, which a caller can change")
+	}
+}
