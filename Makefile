@@ -61,8 +61,17 @@ demo-down: ## Stop the operator and local API server started by make demo and re
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator binary into bin/.
+build: ## Build the operator (bin/manager) and the sidecar (bin/jack-auth).
 	go build -o $(BIN)/manager .
+	go build -o $(BIN)/jack-auth ./sidecar
+
+.PHONY: bench
+bench: ## Run the Go benchmarks of the hot paths (token, policy, forward auth).
+	go test -run '^$$' -bench . -benchmem ./internal/token/ ./internal/policy/ ./sidecar/internal/server/
+
+.PHONY: load-auth
+load-auth: build ## Load /auth beside a bare net/http handler and print requests/s and their ratio.
+	go run ./hack/loadauth -sidecar $(BIN)/jack-auth
 
 .PHONY: tools
 tools: ## Build controller-gen, etcd, kube-apiserver and kubectl from source into bin/ (skips what is up to date).

@@ -63,3 +63,19 @@ const (
 	// format, gzip-compressed.
 	SecretKeyUserDirectory = "users.json.gz"
 )
+
+// Headers the sidecar sets on requests it lets through to Jack (proxy mode)
+// or on its forward-auth answers. A client's own copies are always removed
+// first, so Jack can trust them.
+const (
+	HeaderUserID    = "X-Jack-User-Id"
+	HeaderUserEmail = "X-Jack-User-Email"
+	HeaderUserRole  = "X-Jack-User-Role"
+	// The de-facto forward-auth names (oauth2-proxy's), for proxies
+	// configured for them.
+	HeaderAuthRequestUser  = "X-Auth-Request-User"
+	HeaderAuthRequestEmail = "X-Auth-Request-Email"
+)
+
+// IdentityHeaders lists every header the sidecar sets to say who is calling.
+var IdentityHeaders = []string{HeaderUserID, HeaderUserEmail, HeaderUserRole, HeaderAuthRequestUser, HeaderAuthRequestEmail}

@@ -1,0 +1,242 @@
+// Command loadauth measures the sidecar's forward-auth endpoint under load
+// beside a bare net/http handler, in the same run on the same machine, and
+// prints requests per second for each and their ratio.
+//
+//	go build -o bin/jack-auth ./sidecar && go run ./hack/loadauth -sidecar bin/jack-auth
+//
+// (make load-auth does both.) The bare handler answers 200 with the same
+// identity headers and no work, so the ratio is what verification costs.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/keyring"
+	"github.com/jack-io/jack-operator/internal/password"
+	"github.com/jack-io/jack-operator/internal/token"
+	"github.com/jack-io/jack-operator/internal/userdir"
+)
+
+func main() {
+	sidecar := flag.String("sidecar", "bin/jack-auth", "The sidecar binary.")
+	duration := flag.Duration("duration", 5*time.Second, "How long each measurement runs.")
+	bare := flag.Bool("bare", false, "Serve the bare handler (used by the measurement itself).")
+	flag.Parse()
+	if *bare {
+		serveBare()
+		return
+	}
+	if err := run(*sidecar, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "loadauth:", err)
+		os.Exit(1)
+	}
+}
+
+// serveBare is the baseline: the cheapest handler that answers like /auth.
+func serveBare() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ln.Addr().String())
+	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set(authv1alpha1.HeaderUserID, "staff-500")
+		h.Set(authv1alpha1.HeaderUserEmail, "user500@example.com")
+		h.Set(authv1alpha1.HeaderUserRole, "staff")
+		w.WriteHeader(http.StatusOK)
+	}))
+}
+
+func run(sidecar string, d time.Duration) error {
+	dir, err := os.MkdirTemp("", "loadauth")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	tok, err := writeFixtures(dir)
+	if err != nil {
+		return err
+	}
+
+	side := exec.Command(sidecar, "serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+		"--keys", filepath.Join(dir, "keyring.json"), "--users", filepath.Join(dir, "users.json.gz"))
+	sideAddr, err := startAndRead(side, func(line string) (string, bool) {
+		var l struct{ Msg, Listen string }
+		return l.Listen, json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving"
+	}, true)
+	if err != nil {
+		return fmt.Errorf("starting the sidecar: %w", err)
+	}
+	defer func() { _ = side.Process.Kill(); _ = side.Wait() }()
+
+	self, _ := os.Executable()
+	bare := exec.Command(self, "-bare")
+	bareAddr, err := startAndRead(bare, func(line string) (string, bool) { return line, true }, false)
+	if err != nil {
+		return fmt.Errorf("starting the bare handler: %w", err)
+	}
+	defer func() { _ = bare.Process.Kill(); _ = bare.Wait() }()
+
+	time.Sleep(500 * time.Millisecond) // let the sidecar load its files
+	fmt.Printf("GET /auth with a valid HS256 token, 1,000 users, %s per run, 2 cores shared with the load generator\n", d)
+	fmt.Printf("%-12s %14s %14s %8s\n", "connections", "bare req/s", "sidecar req/s", "ratio")
+	for _, conns := range []int{8, 64} {
+		b, err := load("http://"+bareAddr+"/auth", "", conns, d)
+		if err != nil {
+			return err
+		}
+		s, err := load("http://"+sideAddr+"/auth", tok, conns, d)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-12d %14.0f %14.0f %8.2f\n", conns, b, s, s/b)
+	}
+	rss, peak := memory(side.Process.Pid)
+	fmt.Printf("sidecar memory with 1,000 users after the load: RSS %s, peak %s\n", rss, peak)
+	return nil
+}
+
+// memory reads a process's resident set size now and at its peak.
+func memory(pid int) (rss, peak string) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown", "unknown"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			rss = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			peak = strings.TrimSpace(v)
+		}
+	}
+	return rss, peak
+}
+
+func startAndRead(cmd *exec.Cmd, match func(string) (string, bool), stderr bool) (string, error) {
+	var r io.ReadCloser
+	var err error
+	if stderr {
+		r, err = cmd.StderrPipe()
+	} else {
+		r, err = cmd.StdoutPipe()
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			if v, ok := match(sc.Text()); ok {
+				found <- v
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	select {
+	case v := <-found:
+		return v, nil
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		return "", fmt.Errorf("%s did not say where it listens", cmd.Path)
+	}
+}
+
+// load sends requests from conns keep-alive connections for d and returns
+// the rate of 200 answers; any other answer is an error.
+func load(url, tok string, conns int, d time.Duration) (float64, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var ok atomic.Int64
+	var failed atomic.Value
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conns {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("X-Original-Method", "GET")
+			req.Header.Set("X-Original-URI", "/api/v1/tasks/42")
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			for time.Now().Before(deadline) {
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Store(err.Error())
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Store(fmt.Sprintf("status %d from %s", resp.StatusCode, url))
+					return
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if f := failed.Load(); f != nil {
+		return 0, fmt.Errorf("%v", f)
+	}
+	return float64(ok.Load()) / time.Since(start).Seconds(), nil
+}
+
+// writeFixtures writes a key ring and a directory of 1,000 users and
+// returns a token for one of them.
+func writeFixtures(dir string) (string, error) {
+	now := time.Now().UTC().Truncate(time.Second)
+	k, err := keyring.Generate(authv1alpha1.AlgorithmHS256, "k1")
+	if err != nil {
+		return "", err
+	}
+	k.State, k.PublishedAt, k.ActivatedAt = authv1alpha1.KeyActive, now, now
+	ring := &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{k}}
+	ringJSON, err := ring.Marshal()
+	if err != nil {
+		return "", err
+	}
+	hash, err := password.Hash("load test password", password.DefaultParams)
+	if err != nil {
+		return "", err
+	}
+	users := &userdir.Directory{}
+	for i := range 1000 {
+		users.Users = append(users.Users, userdir.User{ID: fmt.Sprintf("staff-%d", i), Email: fmt.Sprintf("user%d@example.com", i),
+			Name: "User", Role: authv1alpha1.RoleStaff, PasswordHash: hash, PasswordVersion: "1"})
+	}
+	usersData, err := users.Encode()
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keyring.json"), ringJSON, 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "users.json.gz"), usersData, 0o600); err != nil {
+		return "", err
+	}
+	tok, _, err := token.Sign(ring, users.Users[500], now)
+	return tok, err
+}

@@ -1,0 +1,231 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jack-io/jack-operator/internal/keyring"
+	"github.com/jack-io/jack-operator/internal/livefile"
+	"github.com/jack-io/jack-operator/internal/policy"
+	"github.com/jack-io/jack-operator/internal/userdir"
+	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
+	"github.com/jack-io/jack-operator/sidecar/internal/server"
+)
+
+// files is the server's Source: the latest good load of each watched file.
+type files struct {
+	keys   *livefile.File[*server.Keys]
+	users  *livefile.File[*server.Users]
+	policy *livefile.File[*policy.Policy] // nil: the default policy
+}
+
+func (f *files) Keys() (*server.Keys, bool)   { return f.keys.Load() }
+func (f *files) Users() (*server.Users, bool) { return f.users.Load() }
+
+func (f *files) Policy() *policy.Policy {
+	if f.policy != nil {
+		if p, ok := f.policy.Load(); ok {
+			return p
+		}
+	}
+	return policy.Default()
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, c *Completed, log logr.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	fm := newFileMetrics(reg)
+
+	src, err := watchFiles(ctx, c, log, fm)
+	if err != nil {
+		return err
+	}
+	revs, err := revocation.Open(c.RevocationsFile, time.Now())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = revs.Close() }()
+	go pruneRevocations(ctx, revs, log)
+
+	handler, err := server.New(server.Config{
+		Source: src, Revocations: revs, Upstream: c.UpstreamURL, Log: log.WithName("server"), Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	main := &http.Server{Addr: c.Listen, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	ops := &http.Server{Addr: c.MetricsListen, Handler: opsHandler(reg, src), ReadHeaderTimeout: 10 * time.Second}
+
+	mainLn, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", c.Listen, err)
+	}
+	opsLn, err := net.Listen("tcp", c.MetricsListen)
+	if err != nil {
+		_ = mainLn.Close()
+		return fmt.Errorf("listening on %s: %w", c.MetricsListen, err)
+	}
+	log.Info("serving", "listen", mainLn.Addr().String(), "metrics", opsLn.Addr().String(), "upstream", c.Upstream, "tls", c.TLSCertFile != "")
+
+	errs := make(chan error, 2)
+	go func() {
+		if c.TLSCertFile != "" {
+			errs <- main.ServeTLS(mainLn, c.TLSCertFile, c.TLSKeyFile)
+		} else {
+			errs <- main.Serve(mainLn)
+		}
+	}()
+	go func() { errs <- ops.Serve(opsLn) }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	log.Info("shutting down", "timeout", c.ShutdownTimeout)
+	shutdownCtx, stop := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer stop()
+	return errors.Join(main.Shutdown(shutdownCtx), ops.Shutdown(shutdownCtx))
+}
+
+func watchFiles(ctx context.Context, c *Completed, log logr.Logger, fm *fileMetrics) (*files, error) {
+	keys, err := livefile.Watch(ctx, livefile.Options[*server.Keys]{
+		Path: c.KeysFile, Log: log.WithName("keys"), OnReload: fm.onReload("keys"),
+		Parse: func(b []byte) (*server.Keys, error) {
+			ring, err := keyring.Parse(b)
+			if err != nil {
+				return nil, err
+			}
+			fm.keys(ring)
+			return server.NewKeys(ring), nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	users, err := livefile.Watch(ctx, livefile.Options[*server.Users]{
+		Path: c.UsersFile, Log: log.WithName("users"), OnReload: fm.onReload("users"),
+		Parse: func(b []byte) (*server.Users, error) {
+			d, err := userdir.Decode(b)
+			if err != nil {
+				return nil, err
+			}
+			fm.users.Set(float64(len(d.Users)))
+			return server.NewUsers(d), nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := &files{keys: keys, users: users}
+	if c.PolicyFile != "" {
+		f.policy, err = livefile.Watch(ctx, livefile.Options[*policy.Policy]{
+			Path: c.PolicyFile, Log: log.WithName("policy"), OnReload: fm.onReload("policy"), Parse: policy.Parse,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func pruneRevocations(ctx context.Context, revs *revocation.File, log logr.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := revs.Prune(time.Now()); err != nil {
+				log.Error(err, "pruning expired revocations")
+			}
+		}
+	}
+}
+
+// opsHandler serves /metrics, /healthz and /readyz. Ready means the keys and
+// users have loaded; a file whose latest version failed to load is reported
+// in the body (the last good one is still served).
+func opsHandler(reg *prometheus.Registry, src *files) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		statuses := map[string]livefile.Status{"keys": src.keys.Status(), "users": src.users.Status()}
+		if src.policy != nil {
+			statuses["policy"] = src.policy.Status()
+		}
+		ready := statuses["keys"].Loaded && statuses["users"].Loaded
+		type fileReport struct {
+			Loaded    bool      `json:"loaded"`
+			LoadedAt  time.Time `json:"loadedAt,omitzero"`
+			LastError string    `json:"lastError,omitempty"`
+		}
+		report := map[string]any{"ready": ready}
+		for name, st := range statuses {
+			report[name] = fileReport{Loaded: st.Loaded, LoadedAt: st.LoadedAt, LastError: st.LastError}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(report)
+	})
+	return mux
+}
+
+type fileMetrics struct {
+	reloads *prometheus.CounterVec
+	keyIDs  *prometheus.GaugeVec
+	users   prometheus.Gauge
+}
+
+func newFileMetrics(reg prometheus.Registerer) *fileMetrics {
+	m := &fileMetrics{
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jack_sidecar_file_reloads_total", Help: "Loads of the watched files, by file and result (ok or error; on error the last good version is kept).",
+		}, []string{"file", "result"}),
+		keyIDs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "jack_sidecar_loaded_keys", Help: "Keys of the loaded ring: 1 per key id and state.",
+		}, []string{"kid", "state"}),
+		users: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jack_sidecar_users", Help: "Users in the loaded directory."}),
+	}
+	reg.MustRegister(m.reloads, m.keyIDs, m.users)
+	return m
+}
+
+func (m *fileMetrics) onReload(file string) func(bool, error) {
+	return func(ok bool, _ error) {
+		result := "ok"
+		if !ok {
+			result = "error"
+		}
+		m.reloads.WithLabelValues(file, result).Inc()
+	}
+}
+
+func (m *fileMetrics) keys(r *keyring.Ring) {
+	m.keyIDs.Reset()
+	for _, k := range r.Keys {
+		m.keyIDs.WithLabelValues(k.ID, string(k.State)).Set(1)
+	}
+}

@@ -1,0 +1,203 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jack-io/jack-operator/internal/password"
+	"github.com/jack-io/jack-operator/internal/token"
+	"github.com/jack-io/jack-operator/internal/userdir"
+	"github.com/jack-io/jack-operator/sidecar/internal/api"
+)
+
+// maxLoginBody bounds a login request: an email and a password fit in far less.
+const maxLoginBody = 4 << 10
+
+var (
+	errBadCredentials = &api.Error{Code: api.CodeInvalidCredentials, Message: "The email or password is incorrect."}
+	errThrottled      = &api.Error{Code: api.CodeTooManyRequests, Message: "Too many login attempts. Try again later."}
+)
+
+type loginRequest struct {
+	Email    *string `json:"email"`
+	Password *string `json:"password"`
+}
+
+// session is the data of a login or refresh answer, exactly as Jack's
+// clients expect it.
+type session struct {
+	Token     string      `json:"token"`
+	ExpiresAt string      `json:"expiresAt"`
+	User      sessionUser `json:"user"`
+}
+
+type sessionUser struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+// login checks an email and password and answers with a token. Unknown
+// emails, disabled users and wrong passwords cost the same argon2id work and
+// get the same answer, so none can be told apart.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	req, apiErr := decodeLogin(w, r)
+	if apiErr != nil {
+		api.WriteError(w, apiErr)
+		return
+	}
+	now := s.now()
+	client, account := clientKey(r), strings.ToLower(*req.Email)
+	if ok, wait := s.clientLimit.Take(client, now); !ok {
+		s.throttled(w, "client", wait)
+		return
+	}
+	if ok, wait := s.accountLimit.Check(account, now); !ok {
+		s.throttled(w, "account", wait)
+		return
+	}
+	users, ok := s.src.Users()
+	if !ok {
+		api.WriteError(w, errUsersNotReady)
+		return
+	}
+	keys, ok := s.src.Keys()
+	if !ok {
+		api.WriteError(w, errKeysNotLoaded)
+		return
+	}
+
+	select {
+	case s.hashSlots <- struct{}{}:
+		defer func() { <-s.hashSlots }()
+	case <-r.Context().Done():
+		return
+	}
+	u, found := users.Index.ByEmail(account)
+	if !s.passwordMatches(u, found, *req.Password) {
+		s.accountLimit.Take(account, now)
+		s.metrics.logins.WithLabelValues("refused").Inc()
+		api.WriteError(w, errBadCredentials)
+		return
+	}
+	s.metrics.logins.WithLabelValues("ok").Inc()
+	s.issue(w, keys, *u)
+}
+
+func (s *Server) passwordMatches(u *userdir.User, found bool, pw string) bool {
+	if !found || u.Disabled || u.PasswordHash == "" {
+		password.DummyVerify(pw)
+		return false
+	}
+	ok, err := password.Verify(u.PasswordHash, pw)
+	return err == nil && ok
+}
+
+// issue signs a token for u and writes the session answer.
+func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User) {
+	tok, claims, err := token.Sign(keys.Ring, u, s.now())
+	if err != nil {
+		s.log.Error(err, "signing a token", "user", u.ID)
+		api.WriteError(w, &api.Error{Code: api.CodeInternal, Message: "The token could not be signed."})
+		return
+	}
+	api.WriteData(w, http.StatusOK, session{
+		Token:     tok,
+		ExpiresAt: claims.ExpiresAt.UTC().Format(time.RFC3339),
+		User:      sessionUser{ID: u.ID, Name: u.Name, Email: u.Email, Role: string(u.Role)},
+	})
+}
+
+func (s *Server) throttled(w http.ResponseWriter, scope string, wait time.Duration) {
+	s.metrics.throttled.WithLabelValues(scope).Inc()
+	e := *errThrottled
+	e.RetryAfter = wait
+	api.WriteError(w, &e)
+}
+
+// decodeLogin reads a login body strictly: JSON, small, two strings.
+func decodeLogin(w http.ResponseWriter, r *http.Request) (*loginRequest, *api.Error) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return nil, &api.Error{Code: api.CodeUnsupportedMediaType, Message: "Send the login as JSON with Content-Type: application/json."}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLoginBody))
+	var req loginRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, bodyError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, &api.Error{Code: api.CodeBadRequest, Message: "The request body must hold one JSON object."}
+	}
+	switch {
+	case req.Email == nil || req.Password == nil || *req.Email == "" || *req.Password == "":
+		return nil, &api.Error{Code: api.CodeValidation, Message: "email and password are required."}
+	case len(*req.Email) > 254:
+		return nil, &api.Error{Code: api.CodeValidation, Message: "email must have at most 254 characters."}
+	case len(*req.Password) > 1024:
+		return nil, &api.Error{Code: api.CodeValidation, Message: "password must have at most 1024 bytes."}
+	}
+	return &req, nil
+}
+
+func bodyError(err error) *api.Error {
+	var tooBig *http.MaxBytesError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		return &api.Error{Code: api.CodePayloadTooLarge, Message: "The request body is larger than 4 KiB."}
+	case errors.As(err, &typ):
+		return &api.Error{Code: api.CodeBadRequest, Message: typ.Field + " must be a string."}
+	case errors.Is(err, io.EOF):
+		return &api.Error{Code: api.CodeBadRequest, Message: "The request body is empty; send {\"email\":...,\"password\":...}."}
+	default:
+		return &api.Error{Code: api.CodeBadRequest, Message: "The request body is not valid JSON."}
+	}
+}
+
+// clientKey is the address a request came from, for per-client throttling.
+func clientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// refresh answers a verified request with a new token for the same user,
+// with the user's current name and role. The old token is not extended and
+// stays valid until its own expiry unless it is logged out.
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
+	id, apiErr := s.authenticate(r)
+	if apiErr != nil {
+		api.WriteError(w, apiErr)
+		return
+	}
+	keys, ok := s.src.Keys()
+	if !ok {
+		api.WriteError(w, errKeysNotLoaded)
+		return
+	}
+	s.issue(w, keys, id.User)
+}
+
+// logout revokes the presented token until it expires.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	id, apiErr := s.authenticate(r)
+	if apiErr != nil {
+		api.WriteError(w, apiErr)
+		return
+	}
+	if err := s.revocations.Revoke(id.Claims.ID, id.Claims.ExpiresAt); err != nil {
+		s.log.Error(err, "recording a logout", "user", id.User.ID)
+		api.WriteError(w, &api.Error{Code: api.CodeInternal, Message: "The logout could not be recorded; the token is still valid."})
+		return
+	}
+	api.WriteData(w, http.StatusOK, map[string]string{"message": "Logged out."})
+}

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	// byRoute caches the per-route children, so a request resolves no labels.
+	byRoute sync.Map // routeCode → prometheus.Counter, or route → prometheus.Observer
+
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	logins        *prometheus.CounterVec
+	throttled     *prometheus.CounterVec
+	tokenRefusals *prometheus.CounterVec
+	forbidden     prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jack_sidecar_requests_total", Help: "Requests by route and HTTP status.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "jack_sidecar_request_duration_seconds", Help: "Time to answer, by route (proxied requests include Jack's time).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"route"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jack_sidecar_logins_total", Help: "Login attempts that reached a password check, by result.",
+		}, []string{"result"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jack_sidecar_throttled_total", Help: "Login attempts refused by a throttle, by scope (client or account).",
+		}, []string{"scope"}),
+		tokenRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jack_sidecar_token_refusals_total", Help: "Tokens refused, by reason.",
+		}, []string{"reason"}),
+		forbidden: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jack_sidecar_forbidden_total", Help: "Verified requests the role policy refused.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.logins, m.throttled, m.tokenRefusals, m.forbidden} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// route names a request for metrics without unbounded labels.
+func route(path string) string {
+	switch {
+	case path == "/auth" || strings.HasPrefix(path, "/auth/"):
+		return "forward-auth"
+	case strings.HasPrefix(path, "/api/v1/auth/"):
+		return strings.TrimPrefix(path, "/api/v1/auth/")
+	default:
+		return "proxy"
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) withMetrics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		rt := route(r.URL.Path)
+		if rt != "forward-auth" && rt != "proxy" && rt != "login" && rt != "refresh" && rt != "logout" {
+			rt = "other"
+		}
+		s.metrics.count(rt, max(rec.status, 200))
+		s.metrics.observe(rt, time.Since(start))
+	})
+}
+
+type routeCode struct {
+	route string
+	code  int
+}
+
+func (m *metrics) count(route string, code int) {
+	key := routeCode{route, code}
+	c, ok := m.byRoute.Load(key)
+	if !ok {
+		c, _ = m.byRoute.LoadOrStore(key, m.requests.WithLabelValues(route, strconv.Itoa(code)))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
+func (m *metrics) observe(route string, d time.Duration) {
+	o, ok := m.byRoute.Load(route)
+	if !ok {
+		o, _ = m.byRoute.LoadOrStore(route, m.duration.WithLabelValues(route))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
+}
