@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,6 +69,11 @@ type Error struct {
 	RetryAfter time.Duration
 	// Allow, when set, is sent as the Allow header (405).
 	Allow string
+
+	// encoded is the envelope, kept once written: the errors that answer
+	// bad tokens are package variables, and a flood of bad tokens must not
+	// cost a JSON encoding each.
+	encoded atomic.Pointer[[]byte]
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
@@ -90,6 +96,15 @@ type dataEnvelope struct {
 	Data    any  `json:"data"`
 }
 
+// Header values shared by every answer. net/http never modifies a header's
+// value slice, so one slice serves every response.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+	noSniff         = []string{"nosniff"}
+	bearerChallenge = []string{`Bearer realm="jack"`}
+)
+
 // WriteError sends e in the error envelope with its status.
 func WriteError(w http.ResponseWriter, e *Error) {
 	h := w.Header()
@@ -100,21 +115,29 @@ func WriteError(w http.ResponseWriter, e *Error) {
 		h.Set("Allow", e.Allow)
 	}
 	if e.Code == CodeTokenMissing || e.Code == CodeTokenInvalid || e.Code == CodeTokenExpired {
-		h.Set("WWW-Authenticate", `Bearer realm="jack"`)
+		h["Www-Authenticate"] = bearerChallenge
 	}
-	write(w, e.Code.Status(), errorEnvelope{Error: errorBody{Code: e.Code, Message: e.Message}})
+	body := e.encoded.Load()
+	if body == nil {
+		b, _ := json.Marshal(errorEnvelope{Error: errorBody{Code: e.Code, Message: e.Message}})
+		b = append(b, '\n')
+		e.encoded.Store(&b)
+		body = &b
+	}
+	writeHeaders(h)
+	w.WriteHeader(e.Code.Status())
+	_, _ = w.Write(*body)
 }
 
 // WriteData sends data in the success envelope.
 func WriteData(w http.ResponseWriter, status int, data any) {
-	write(w, status, dataEnvelope{Success: true, Data: data})
+	writeHeaders(w.Header())
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(dataEnvelope{Success: true, Data: data})
 }
 
-func write(w http.ResponseWriter, status int, body any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+func writeHeaders(h http.Header) {
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	h["X-Content-Type-Options"] = noSniff
 }

@@ -117,9 +117,7 @@ func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User) {
 
 func (s *Server) throttled(w http.ResponseWriter, scope string, wait time.Duration) {
 	s.metrics.throttled.WithLabelValues(scope).Inc()
-	e := *errThrottled
-	e.RetryAfter = wait
-	api.WriteError(w, &e)
+	api.WriteError(w, &api.Error{Code: errThrottled.Code, Message: errThrottled.Message, RetryAfter: wait})
 }
 
 // decodeLogin reads a login body strictly: JSON, small, two strings.
