@@ -672,3 +672,34 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestThePolicyIsReloadedWithoutARestart(t *testing.T) {
+	f := newFixture(t)
+	strict := "version: policy.auth.jack.io/v1\nrules:\n  - roles: [staff]\n    methods: [GET]\n    paths: [\"/api/v1/tasks/**\"]\n"
+	vol := kubelettest.NewVolume(t, filepath.Join(t.TempDir(), "policy"), map[string][]byte{authv1alpha1.ConfigMapKeyPolicy: []byte(strict)})
+	s := f.start("--policy", vol.Path(authv1alpha1.ConfigMapKeyPolicy))
+	staff := bearer(f.sign("staff-1", time.Now()))
+	ask := func(method, uri string) int {
+		return s.do("GET", "/auth", mergeHeaders(staff, map[string]string{"X-Original-Method": method, "X-Original-URI": uri}), "").Status
+	}
+	if ask("GET", "/api/v1/tasks/1") != 200 || ask("POST", "/api/v1/tasks") != 403 || ask("GET", "/api/v1/guests") != 403 {
+		t.Fatal("the mounted policy is not the one applied")
+	}
+	vol.Update(map[string][]byte{authv1alpha1.ConfigMapKeyPolicy: []byte(strict + "  - roles: [staff]\n    methods: [\"*\"]\n    paths: [\"/api/v1/guests/**\"]\n")})
+	eventually(t, func() bool { return ask("POST", "/api/v1/guests") == 200 }, "the new policy to allow staff guests")
+	// A broken policy keeps the last good one.
+	vol.Update(map[string][]byte{authv1alpha1.ConfigMapKeyPolicy: []byte("version: nope\n")})
+	time.Sleep(500 * time.Millisecond)
+	if ask("POST", "/api/v1/guests") != 200 || ask("POST", "/api/v1/tasks") != 403 {
+		t.Fatal("a broken policy file changed what is allowed")
+	}
+	resp, err := http.Get(s.ops + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !strings.Contains(string(body), `"policy"`) || !strings.Contains(string(body), "lastError") {
+		t.Errorf("/readyz does not report the broken policy: %s", body)
+	}
+}

@@ -59,6 +59,8 @@ const (
 	SecretKeyKeyRing = "keyring.json"
 	// ConfigMapKeyJWKS holds the ring's public keys as a JWK Set.
 	ConfigMapKeyJWKS = "jwks.json"
+	// ConfigMapKeyPolicy holds the sidecar's role policy (internal/policy format).
+	ConfigMapKeyPolicy = "policy.yaml"
 	// SecretKeyUserDirectory holds a namespace's users in the user directory
 	// format, gzip-compressed.
 	SecretKeyUserDirectory = "users.json.gz"

@@ -31,10 +31,10 @@ var errBadOriginal = &api.Error{Code: api.CodeBadRequest, Message: "The original
 // ext_authz (the original path appended to /auth, with its method).
 func originalRequest(r *http.Request) (method, escapedPath string, ok bool) {
 	h := r.Header
-	method = firstNonEmpty(h.Get("X-Original-Method"), h.Get("X-Forwarded-Method"), r.Method)
-	uri := firstNonEmpty(h.Get("X-Original-URI"), h.Get("X-Forwarded-Uri"))
+	method = firstNonEmpty(header(h, "X-Original-Method"), header(h, "X-Forwarded-Method"), r.Method)
+	uri := firstNonEmpty(header(h, "X-Original-Uri"), header(h, "X-Forwarded-Uri"))
 	if uri == "" {
-		if full := h.Get("X-Original-URL"); full != "" {
+		if full := header(h, "X-Original-Url"); full != "" {
 			u, err := url.Parse(full)
 			if err != nil {
 				return "", "", false
