@@ -87,7 +87,7 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 // needsToken is false for what Jack serves to anyone: the login, and
 // whatever is outside its API (the web app's assets).
 func needsToken(path string) bool {
-	return strings.HasPrefix(path+"/", apiPrefix) && path != loginPath
+	return (strings.HasPrefix(path, apiPrefix) || path == strings.TrimSuffix(apiPrefix, "/")) && path != loginPath
 }
 
 // authorize verifies the token and asks the policy about method and path.
