@@ -19,40 +19,6 @@ import (
 	"github.com/jack-io/jack-operator/internal/password"
 )
 
-// countingClient counts the writes a reconcile makes.
-type countingClient struct {
-	client.Client
-	directoryWrites, statusWrites atomic.Int64
-}
-
-func (c *countingClient) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
-	if o.GetName() == authv1alpha1.UserDirectorySecretName {
-		c.directoryWrites.Add(1)
-	}
-	return c.Client.Create(ctx, o, opts...)
-}
-
-func (c *countingClient) Update(ctx context.Context, o client.Object, opts ...client.UpdateOption) error {
-	if o.GetName() == authv1alpha1.UserDirectorySecretName {
-		c.directoryWrites.Add(1)
-	}
-	return c.Client.Update(ctx, o, opts...)
-}
-
-func (c *countingClient) Status() client.SubResourceWriter {
-	return &countingStatus{SubResourceWriter: c.Client.Status(), c: c}
-}
-
-type countingStatus struct {
-	client.SubResourceWriter
-	c *countingClient
-}
-
-func (s *countingStatus) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-	s.c.statusWrites.Add(1)
-	return s.SubResourceWriter.Patch(ctx, o, p, opts...)
-}
-
 // BenchmarkReconcile5000UsersFromCold reconciles a namespace of 5,000
 // JackUsers that has no user directory yet, as after installing the operator
 // over existing users: every password is hashed with the real argon2id
@@ -100,7 +66,15 @@ func BenchmarkReconcile5000UsersFromCold(b *testing.B) {
 		if err := cached.List(ctx, &secrets, client.InNamespace(ns)); err != nil {
 			b.Fatal(err)
 		}
-		counting := &countingClient{Client: cached}
+		var directoryWrites, statusWrites atomic.Int64
+		counting := &hookedClient{Client: cached, beforeWrite: func(o client.Object) error {
+			if _, ok := o.(*authv1alpha1.JackUser); ok {
+				statusWrites.Add(1)
+			} else if o.GetName() == authv1alpha1.UserDirectorySecretName {
+				directoryWrites.Add(1)
+			}
+			return nil
+		}}
 		r := &JackUserReconciler{Client: counting, Recorder: &recordedEvents{}, Clock: clock.RealClock{},
 			HashParams: password.DefaultParams, MinPasswordLength: password.DefaultMinLength}
 		req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: authv1alpha1.UserDirectorySecretName}}
@@ -129,8 +103,8 @@ func BenchmarkReconcile5000UsersFromCold(b *testing.B) {
 		warm := time.Since(warmStart)
 		stop()
 
-		b.ReportMetric(float64(counting.directoryWrites.Load()), "directory-writes")
-		b.ReportMetric(float64(counting.statusWrites.Load()), "status-writes")
+		b.ReportMetric(float64(directoryWrites.Load()), "directory-writes")
+		b.ReportMetric(float64(statusWrites.Load()), "status-writes")
 		b.ReportMetric(cold.Seconds(), "cold-s")
 		b.ReportMetric(warm.Seconds(), "warm-s")
 	}

@@ -371,11 +371,7 @@ func TestAPasswordChangeReachesTheDirectoryWithinASecond(t *testing.T) {
 
 func getUser(t *testing.T, name string) *authv1alpha1.JackUser {
 	t.Helper()
-	u := &authv1alpha1.JackUser{}
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: liveNS, Name: name}, u); err != nil {
-		t.Fatal(err)
-	}
-	return u
+	return getObject(t, liveNS, name, &authv1alpha1.JackUser{})
 }
 
 // TestABurstOfAThousandUsersIsAHandfulOfWrites creates 1,000 users as fast

@@ -79,20 +79,12 @@ func (h *userHarness) createUser(name, email string, role authv1alpha1.Role, sec
 
 func (h *userHarness) user(name string) *authv1alpha1.JackUser {
 	h.t.Helper()
-	u := &authv1alpha1.JackUser{}
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, u); err != nil {
-		h.t.Fatal(err)
-	}
-	return u
+	return getObject(h.t, h.ns, name, &authv1alpha1.JackUser{})
 }
 
 func (h *userHarness) updateUser(name string, change func(*authv1alpha1.JackUser)) {
 	h.t.Helper()
-	u := h.user(name)
-	change(u)
-	if err := k8s.Update(context.Background(), u); err != nil {
-		h.t.Fatal(err)
-	}
+	updateObject(h.t, h.user(name), change)
 }
 
 // directory decodes the namespace's user directory Secret.

@@ -99,11 +99,7 @@ func TestManualRotationThroughTheManager(t *testing.T) {
 
 func getKey(t *testing.T, key *authv1alpha1.SigningKey) *authv1alpha1.SigningKey {
 	t.Helper()
-	out := &authv1alpha1.SigningKey{}
-	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(key), out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return getObject(t, key.Namespace, key.Name, &authv1alpha1.SigningKey{})
 }
 
 func waitFor(t *testing.T, f func() string) string {
@@ -188,51 +184,19 @@ func TestAMonthOfRotationsKeepsEveryKeyALiveTokenNeeds(t *testing.T) {
 	}
 }
 
-// failingClient passes writes through until the n-th, which fails as if the
-// operator crashed there; every later write fails too.
-type failingClient struct {
-	client.Client
-	failAt, writes int
-}
-
 var errCrash = errors.New("simulated crash")
 
-func (c *failingClient) write() error {
-	c.writes++
-	if c.writes >= c.failAt {
-		return errCrash
-	}
-	return nil
-}
-
-func (c *failingClient) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
-	if err := c.write(); err != nil {
-		return err
-	}
-	return c.Client.Create(ctx, o, opts...)
-}
-
-func (c *failingClient) Update(ctx context.Context, o client.Object, opts ...client.UpdateOption) error {
-	if err := c.write(); err != nil {
-		return err
-	}
-	return c.Client.Update(ctx, o, opts...)
-}
-
-func (c *failingClient) Status() client.SubResourceWriter {
-	return &failingStatus{SubResourceWriter: c.Client.Status(), c: c}
-}
-
-type failingStatus struct {
-	client.SubResourceWriter
-	c *failingClient
-}
-
-func (s *failingStatus) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-	if err := s.c.write(); err != nil {
-		return err
-	}
-	return s.SubResourceWriter.Patch(ctx, o, p, opts...)
+// crashAt returns a client whose n-th write, and every later one, fails as
+// if the operator had crashed there.
+func crashAt(n int) client.Client {
+	writes := 0
+	return &hookedClient{Client: k8s, beforeWrite: func(client.Object) error {
+		writes++
+		if writes >= n {
+			return errCrash
+		}
+		return nil
+	}}
 }
 
 // TestACrashBetweenAnyTwoWritesEndsInACorrectRing interrupts a reconcile at
@@ -244,8 +208,7 @@ func TestACrashBetweenAnyTwoWritesEndsInACorrectRing(t *testing.T) {
 		t.Run("creating the ring, crash at write "+string(rune('0'+failAt)), func(t *testing.T) {
 			h := newHarness(t)
 			h.create("jack", authv1alpha1.SigningKeySpec{Algorithm: authv1alpha1.AlgorithmES256})
-			fc := &failingClient{Client: k8s, failAt: failAt}
-			_, err := h.reconcileWith(fc, "jack")
+			_, err := h.reconcileWith(crashAt(failAt), "jack")
 			crashed := errors.Is(err, errCrash)
 			var committed *keyring.Ring
 			if backup, ok := h.secret("jack-jwt-backup"); ok {
@@ -271,8 +234,7 @@ func TestACrashBetweenAnyTwoWritesEndsInACorrectRing(t *testing.T) {
 			h.reconcile("jack")
 			before := h.ring("jack")
 			h.clock.Step(5 * time.Minute)
-			fc := &failingClient{Client: k8s, failAt: failAt}
-			_, _ = h.reconcileWith(fc, "jack")
+			_, _ = h.reconcileWith(crashAt(failAt), "jack")
 			h.reconcile("jack")
 			h.reconcile("jack") // and nothing more happens
 			after := h.ring("jack")

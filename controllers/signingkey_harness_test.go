@@ -105,21 +105,13 @@ func (h *harness) create(name string, spec authv1alpha1.SigningKeySpec) *authv1a
 
 func (h *harness) get(name string) *authv1alpha1.SigningKey {
 	h.t.Helper()
-	key := &authv1alpha1.SigningKey{}
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: name}, key); err != nil {
-		h.t.Fatal(err)
-	}
-	return key
+	return getObject(h.t, h.ns, name, &authv1alpha1.SigningKey{})
 }
 
 // update changes a SigningKey as a user would with kubectl.
 func (h *harness) update(name string, change func(*authv1alpha1.SigningKey)) {
 	h.t.Helper()
-	key := h.get(name)
-	change(key)
-	if err := k8s.Update(context.Background(), key); err != nil {
-		h.t.Fatal(err)
-	}
+	updateObject(h.t, h.get(name), change)
 }
 
 func (h *harness) secret(name string) (*corev1.Secret, bool) {
