@@ -1,0 +1,121 @@
+package inject
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+)
+
+// settings are what a pod's annotations may override, resolved.
+type settings struct {
+	mode         authv1alpha1.SidecarMode
+	upstreamPort int32
+	resources    corev1.ResourceRequirements
+}
+
+// resourceAnnotations are the per-pod resource overrides, in the order their
+// problems are reported.
+var resourceAnnotations = []struct {
+	annotation string
+	name       corev1.ResourceName
+	limit      bool
+}{
+	{authv1alpha1.AnnotationSidecarCPURequest, corev1.ResourceCPU, false},
+	{authv1alpha1.AnnotationSidecarCPULimit, corev1.ResourceCPU, true},
+	{authv1alpha1.AnnotationSidecarMemoryRequest, corev1.ResourceMemory, false},
+	{authv1alpha1.AnnotationSidecarMemoryLimit, corev1.ResourceMemory, true},
+}
+
+// parseOverrides applies a pod's annotations to the configuration's
+// defaults. It reports every problem, one sentence each naming the
+// annotation, so a user fixes them all at once. Values are trimmed of
+// surrounding white space (a YAML block scalar ends in a newline).
+func parseOverrides(annotations map[string]string, cfg Config) (settings, []string) {
+	s := settings{mode: cfg.Mode, upstreamPort: cfg.UpstreamPort, resources: *cfg.Resources.DeepCopy()}
+	var problems []string
+	if v, ok := annotations[authv1alpha1.AnnotationMode]; ok {
+		m := authv1alpha1.SidecarMode(strings.TrimSpace(v))
+		if validMode(m) {
+			s.mode = m
+		} else {
+			problems = append(problems, fmt.Sprintf("the annotation %s is %s; set it to %q or %q",
+				authv1alpha1.AnnotationMode, quote(v), authv1alpha1.SidecarModeProxy, authv1alpha1.SidecarModeForwardAuth))
+		}
+	}
+	if v, ok := annotations[authv1alpha1.AnnotationUpstreamPort]; ok {
+		port, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		switch {
+		case err != nil || port < 1 || port > 65535:
+			problems = append(problems, fmt.Sprintf("the annotation %s is %s; set it to the port Jack listens on, a number from 1 to 65535",
+				authv1alpha1.AnnotationUpstreamPort, quote(v)))
+		case int32(port) == cfg.Port || int32(port) == cfg.MetricsPort:
+			problems = append(problems, fmt.Sprintf("the annotation %s is %d, a port the jack-auth sidecar itself listens on; set it to the port Jack listens on, on 127.0.0.1",
+				authv1alpha1.AnnotationUpstreamPort, port))
+		default:
+			s.upstreamPort = int32(port)
+		}
+	}
+	for _, r := range resourceAnnotations {
+		v, ok := annotations[r.annotation]
+		if !ok {
+			continue
+		}
+		q, err := resource.ParseQuantity(strings.TrimSpace(v))
+		if err != nil || q.Sign() <= 0 {
+			example := map[corev1.ResourceName]string{corev1.ResourceCPU: "100m", corev1.ResourceMemory: "64Mi"}[r.name]
+			problems = append(problems, fmt.Sprintf("the annotation %s is %s; set it to a quantity more than zero, such as %s",
+				r.annotation, quote(v), example))
+			continue
+		}
+		list := &s.resources.Requests
+		if r.limit {
+			list = &s.resources.Limits
+		}
+		if *list == nil {
+			*list = corev1.ResourceList{}
+		}
+		(*list)[r.name] = q
+	}
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, hasReq := s.resources.Requests[name]
+		lim, hasLim := s.resources.Limits[name]
+		if hasReq && hasLim && req.Cmp(lim) > 0 {
+			reqAnn, limAnn := authv1alpha1.AnnotationSidecarCPURequest, authv1alpha1.AnnotationSidecarCPULimit
+			if name == corev1.ResourceMemory {
+				reqAnn, limAnn = authv1alpha1.AnnotationSidecarMemoryRequest, authv1alpha1.AnnotationSidecarMemoryLimit
+			}
+			problems = append(problems, fmt.Sprintf("the sidecar's %s request %s would be more than its limit %s; set the annotations %s and %s so that the request is at most the limit",
+				name, req.String(), lim.String(), reqAnn, limAnn))
+		}
+	}
+	return s, problems
+}
+
+// quote quotes a value a pod set, cut short: messages go into events and
+// admission answers, which must stay readable.
+func quote(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
+}
+
+// names lists names for a message, at most ten of them.
+func names(list []string) string {
+	const max = 10
+	if len(list) <= max {
+		return strings.Join(list, ", ")
+	}
+	return strings.Join(list[:max], ", ") + fmt.Sprintf(" and %d more", len(list)-max)
+}
