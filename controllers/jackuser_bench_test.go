@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/password"
 )
@@ -42,7 +43,7 @@ func BenchmarkReconcile5000UsersFromCold(b *testing.B) {
 				b.Fatal(err)
 			}
 			u := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: authv1alpha1.JackUserSpec{
-				Email: name + "@example.com", Name: name, Role: authv1alpha1.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: name}}}
+				Email: name + "@example.com", Name: name, Role: jack.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: name}}}
 			if err := k8s.Create(ctx, u); err != nil {
 				b.Fatal(err)
 			}
@@ -70,14 +71,14 @@ func BenchmarkReconcile5000UsersFromCold(b *testing.B) {
 		counting := &hookedClient{Client: cached, beforeWrite: func(o client.Object) error {
 			if _, ok := o.(*authv1alpha1.JackUser); ok {
 				statusWrites.Add(1)
-			} else if o.GetName() == authv1alpha1.UserDirectorySecretName {
+			} else if o.GetName() == jack.UserDirectorySecretName {
 				directoryWrites.Add(1)
 			}
 			return nil
 		}}
 		r := &JackUserReconciler{Client: counting, Recorder: &recordedEvents{}, Clock: clock.RealClock{},
 			HashParams: password.DefaultParams, MinPasswordLength: password.DefaultMinLength}
-		req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: authv1alpha1.UserDirectorySecretName}}
+		req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: jack.UserDirectorySecretName}}
 
 		b.StartTimer()
 		start := time.Now()
@@ -90,7 +91,7 @@ func BenchmarkReconcile5000UsersFromCold(b *testing.B) {
 		// Once the cache holds the directory, another reconcile hashes nothing.
 		for range 100 {
 			var s corev1.Secret
-			if cached.Get(ctx, client.ObjectKey{Namespace: ns, Name: authv1alpha1.UserDirectorySecretName}, &s) == nil {
+			if cached.Get(ctx, client.ObjectKey{Namespace: ns, Name: jack.UserDirectorySecretName}, &s) == nil {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)

@@ -24,6 +24,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/userdir"
@@ -249,7 +250,7 @@ func (r *JackUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // secretMatters is true for the directory Secret and for Secrets a JackUser
 // names as its password.
 func (r *JackUserReconciler) secretMatters(ctx context.Context, o client.Object) bool {
-	if o.GetName() == authv1alpha1.UserDirectorySecretName {
+	if o.GetName() == jack.UserDirectorySecretName {
 		return true
 	}
 	var users authv1alpha1.JackUserList
@@ -267,7 +268,7 @@ func (r *JackUserReconciler) enqueueNamespace(matters func(context.Context, clie
 		if o == nil || !matters(ctx, o) {
 			return
 		}
-		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: authv1alpha1.UserDirectorySecretName}}, r.BatchDelay)
+		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: jack.UserDirectorySecretName}}, r.BatchDelay)
 	}
 	return handler.Funcs{
 		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )
@@ -25,11 +26,11 @@ import (
 func TestAUsersLifeShowsInTheDirectory(t *testing.T) {
 	h := newUserHarness(t)
 	h.setPassword("alice-pw", "correct horse battery")
-	h.createUser("alice", "Alice@Example.com", authv1alpha1.RoleStaff, "alice-pw")
+	h.createUser("alice", "Alice@Example.com", jack.RoleStaff, "alice-pw")
 	h.reconcile()
 
 	e := h.entry("alice@example.com")
-	if e == nil || e.Email != "alice@example.com" || e.Role != authv1alpha1.RoleStaff || e.Name != "alice" || e.Disabled {
+	if e == nil || e.Email != "alice@example.com" || e.Role != jack.RoleStaff || e.Name != "alice" || e.Disabled {
 		t.Fatalf("after create the directory holds %+v", e)
 	}
 	if !verifies(t, e, "correct horse battery") {
@@ -48,10 +49,10 @@ func TestAUsersLifeShowsInTheDirectory(t *testing.T) {
 	id := u.Status.ID
 
 	// A promotion is visible at once and ends no session.
-	h.updateUser("alice", func(u *authv1alpha1.JackUser) { u.Spec.Role = authv1alpha1.RoleManager })
+	h.updateUser("alice", func(u *authv1alpha1.JackUser) { u.Spec.Role = jack.RoleManager })
 	h.clock.Step(time.Minute)
 	h.reconcile()
-	if e := h.entry("alice@example.com"); e.Role != authv1alpha1.RoleManager || !e.SessionsValidAfter.IsZero() || e.ID != id {
+	if e := h.entry("alice@example.com"); e.Role != jack.RoleManager || !e.SessionsValidAfter.IsZero() || e.ID != id {
 		t.Fatalf("after a role change the directory holds %+v", e)
 	}
 
@@ -119,7 +120,7 @@ func TestAUsersLifeShowsInTheDirectory(t *testing.T) {
 
 func TestMissingAndWeakPasswordsAreConditions(t *testing.T) {
 	h := newUserHarness(t)
-	h.createUser("bob", "bob@example.com", authv1alpha1.RoleStaff, "bob-pw")
+	h.createUser("bob", "bob@example.com", jack.RoleStaff, "bob-pw")
 	h.reconcile()
 	assertNoLogin := func(when, reason, says string) {
 		t.Helper()
@@ -168,7 +169,7 @@ func TestDuplicateEmailsAreCaughtEvenPastAdmission(t *testing.T) {
 	h := newUserHarness(t)
 	h.setPassword("pw", "a good long password")
 	older := authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: "older", Namespace: h.ns, UID: "u-1", CreationTimestamp: metav1.NewTime(epoch)},
-		Spec: authv1alpha1.JackUserSpec{Email: "Dup@Example.com", Name: "Older", Role: authv1alpha1.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "pw", Key: "password"}}}
+		Spec: authv1alpha1.JackUserSpec{Email: "Dup@Example.com", Name: "Older", Role: jack.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "pw", Key: "password"}}}
 	newer := *older.DeepCopy()
 	newer.Name, newer.UID, newer.CreationTimestamp = "newer", "u-2", metav1.NewTime(epoch.Add(time.Second))
 	newer.Spec.Email = "dup@EXAMPLE.com"
@@ -191,7 +192,7 @@ func TestDuplicateEmailsAreCaughtEvenPastAdmission(t *testing.T) {
 func TestTheDirectoryIsWrittenOnlyWhenItChanges(t *testing.T) {
 	h := newUserHarness(t)
 	h.setPassword("pw", "a good long password")
-	h.createUser("carol", "carol@example.com", authv1alpha1.RoleAdmin, "pw")
+	h.createUser("carol", "carol@example.com", jack.RoleAdmin, "pw")
 	h.reconcile()
 	_, before := h.directory()
 	writes := testutil.ToFloat64(directoryWrites.WithLabelValues(h.ns))
@@ -202,7 +203,7 @@ func TestTheDirectoryIsWrittenOnlyWhenItChanges(t *testing.T) {
 	if after.ResourceVersion != before.ResourceVersion || testutil.ToFloat64(directoryWrites.WithLabelValues(h.ns)) != writes {
 		t.Error("reconciling an unchanged namespace rewrote its directory")
 	}
-	if after.Labels[authv1alpha1.LabelComponent] != authv1alpha1.ComponentUserDirectory {
+	if after.Labels[jack.LabelComponent] != jack.ComponentUserDirectory {
 		t.Errorf("the directory Secret lacks its component label: %v", after.Labels)
 	}
 }
@@ -210,7 +211,7 @@ func TestTheDirectoryIsWrittenOnlyWhenItChanges(t *testing.T) {
 func TestSessionsEndedSurviveALostDirectory(t *testing.T) {
 	h := newUserHarness(t)
 	h.setPassword("pw", "the first password")
-	h.createUser("dan", "dan@example.com", authv1alpha1.RoleStaff, "pw")
+	h.createUser("dan", "dan@example.com", jack.RoleStaff, "pw")
 	h.reconcile()
 	h.setPassword("pw", "the second password")
 	h.clock.Step(time.Minute)
@@ -232,9 +233,9 @@ func TestSessionsEndedSurviveALostDirectory(t *testing.T) {
 func TestAGivenIDIsUsedAndAGeneratedOneIsStable(t *testing.T) {
 	h := newUserHarness(t)
 	h.setPassword("pw", "a good long password")
-	h.createUser("erin", "erin@example.com", authv1alpha1.RoleManager, "pw")
+	h.createUser("erin", "erin@example.com", jack.RoleManager, "pw")
 	u := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: "finn", Namespace: h.ns}, Spec: authv1alpha1.JackUserSpec{
-		Email: "finn@example.com", Name: "Finn", Role: authv1alpha1.RoleStaff, ID: "staff-123", PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "pw"}}}
+		Email: "finn@example.com", Name: "Finn", Role: jack.RoleStaff, ID: "staff-123", PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "pw"}}}
 	if err := k8s.Create(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestNoPasswordOrHashInStatusEventsOrLogs(t *testing.T) {
 	h := newUserHarness(t)
 	passwords := []string{"first secret password", "second secret password", "weak"}
 	h.setPassword("pw", passwords[0])
-	h.createUser("gil", "gil@example.com", authv1alpha1.RoleStaff, "pw")
+	h.createUser("gil", "gil@example.com", jack.RoleStaff, "pw")
 	h.reconcile()
 	var hashes []string
 	for _, pw := range passwords[1:] {
@@ -291,7 +292,7 @@ func TestADuplicateEmailIsRefusedAtAdmission(t *testing.T) {
 	ctx := context.Background()
 	mk := func(name, email string) *authv1alpha1.JackUser {
 		return &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: liveNS}, Spec: authv1alpha1.JackUserSpec{
-			Email: email, Name: name, Role: authv1alpha1.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: name + "-pw"}}}
+			Email: email, Name: name, Role: jack.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: name + "-pw"}}}
 	}
 	if err := createWhenWebhookServes(ctx, mk("hana", "hana@example.com")); err != nil {
 		t.Fatal(err)
@@ -328,17 +329,17 @@ func TestAPasswordChangeReachesTheDirectoryWithinASecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: "jo", Namespace: liveNS}, Spec: authv1alpha1.JackUserSpec{
-		Email: "jo@example.com", Name: "Jo", Role: authv1alpha1.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "jo-pw"}}}
+		Email: "jo@example.com", Name: "Jo", Role: jack.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "jo-pw"}}}
 	if err := createWhenWebhookServes(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 	current := func(pw string) func() string {
 		return func() string {
 			s := &corev1.Secret{}
-			if k8s.Get(ctx, client.ObjectKey{Namespace: liveNS, Name: authv1alpha1.UserDirectorySecretName}, s) != nil {
+			if k8s.Get(ctx, client.ObjectKey{Namespace: liveNS, Name: jack.UserDirectorySecretName}, s) != nil {
 				return ""
 			}
-			d, err := userdir.Decode(s.Data[authv1alpha1.SecretKeyUserDirectory])
+			d, err := userdir.Decode(s.Data[jack.SecretKeyUserDirectory])
 			if err != nil {
 				return ""
 			}
@@ -394,7 +395,7 @@ func TestABurstOfAThousandUsersIsAHandfulOfWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		u := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: liveNS}, Spec: authv1alpha1.JackUserSpec{
-			Email: name + "@example.com", Name: name, Role: authv1alpha1.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: name}}}
+			Email: name + "@example.com", Name: name, Role: jack.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: name}}}
 		if err := k8s.Create(ctx, u); err != nil {
 			t.Fatal(err)
 		}
@@ -419,8 +420,8 @@ func TestABurstOfAThousandUsersIsAHandfulOfWrites(t *testing.T) {
 
 func tryDirectory(ns string) (*userdir.Directory, error) {
 	s := &corev1.Secret{}
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: authv1alpha1.UserDirectorySecretName}, s); err != nil {
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: jack.UserDirectorySecretName}, s); err != nil {
 		return nil, err
 	}
-	return userdir.Decode(s.Data[authv1alpha1.SecretKeyUserDirectory])
+	return userdir.Decode(s.Data[jack.SecretKeyUserDirectory])
 }

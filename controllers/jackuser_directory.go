@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )
@@ -28,7 +29,7 @@ type directoryState struct {
 func (r *JackUserReconciler) currentDirectory(ctx context.Context, ns string) (directoryState, error) {
 	st := directoryState{dir: &userdir.Directory{}}
 	var s corev1.Secret
-	err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: authv1alpha1.UserDirectorySecretName}, &s)
+	err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: jack.UserDirectorySecretName}, &s)
 	switch {
 	case apierrors.IsNotFound(err):
 		return st, nil
@@ -36,11 +37,11 @@ func (r *JackUserReconciler) currentDirectory(ctx context.Context, ns string) (d
 		return st, fmt.Errorf("reading the user directory of %s: %w", ns, err)
 	}
 	st.secret = &s
-	if s.Labels[authv1alpha1.LabelManagedBy] != authv1alpha1.ManagedByValue || s.Labels[authv1alpha1.LabelComponent] != authv1alpha1.ComponentUserDirectory {
+	if s.Labels[jack.LabelManagedBy] != jack.ManagedByValue || s.Labels[jack.LabelComponent] != jack.ComponentUserDirectory {
 		st.conflict = fmt.Sprintf("Secret %s already exists and was not made by jack-operator; the operator will not overwrite it. Delete or rename it", s.Name)
 		return st, nil
 	}
-	dir, err := userdir.Decode(s.Data[authv1alpha1.SecretKeyUserDirectory])
+	dir, err := userdir.Decode(s.Data[jack.SecretKeyUserDirectory])
 	if err != nil {
 		// Rebuilt from the JackUsers: hashes are recomputed, and when
 		// sessions last ended is recovered from each user's status.
@@ -97,13 +98,13 @@ func countIncluded(plans []userPlan) int {
 // with the resourceVersion it was read at. It reports whether it wrote.
 func (r *JackUserReconciler) writeDirectory(ctx context.Context, ns string, existing *corev1.Secret, encoded []byte) (bool, error) {
 	labels := map[string]string{
-		authv1alpha1.LabelManagedBy: authv1alpha1.ManagedByValue,
-		authv1alpha1.LabelComponent: authv1alpha1.ComponentUserDirectory,
+		jack.LabelManagedBy: jack.ManagedByValue,
+		jack.LabelComponent: jack.ComponentUserDirectory,
 	}
-	data := map[string][]byte{authv1alpha1.SecretKeyUserDirectory: encoded}
+	data := map[string][]byte{jack.SecretKeyUserDirectory: encoded}
 	if existing == nil {
 		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: authv1alpha1.UserDirectorySecretName, Namespace: ns, Labels: labels},
+			ObjectMeta: metav1.ObjectMeta{Name: jack.UserDirectorySecretName, Namespace: ns, Labels: labels},
 			Type:       corev1.SecretTypeOpaque,
 			Data:       data,
 		}
@@ -113,7 +114,7 @@ func (r *JackUserReconciler) writeDirectory(ctx context.Context, ns string, exis
 		directoryWrites.WithLabelValues(ns).Inc()
 		return true, nil
 	}
-	if bytes.Equal(existing.Data[authv1alpha1.SecretKeyUserDirectory], encoded) && len(existing.Data) == 1 {
+	if bytes.Equal(existing.Data[jack.SecretKeyUserDirectory], encoded) && len(existing.Data) == 1 {
 		return false, nil
 	}
 	updated := existing.DeepCopy()

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/userdir"
@@ -41,7 +42,7 @@ func (h *userHarness) reconcile() {
 	h.t.Helper()
 	log := funcr.New(func(prefix, args string) { h.logs.WriteString(prefix + " " + args + "\n") }, funcr.Options{Verbosity: 5})
 	ctx := logf.IntoContext(context.Background(), log)
-	res, err := h.r.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: h.ns, Name: authv1alpha1.UserDirectorySecretName}})
+	res, err := h.r.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Namespace: h.ns, Name: jack.UserDirectorySecretName}})
 	if err != nil {
 		h.t.Fatalf("reconcile of %s: %v", h.ns, err)
 	}
@@ -67,7 +68,7 @@ func (h *userHarness) setPassword(secret, pw string) {
 	}
 }
 
-func (h *userHarness) createUser(name, email string, role authv1alpha1.Role, secret string) {
+func (h *userHarness) createUser(name, email string, role jack.Role, secret string) {
 	h.t.Helper()
 	u := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns}, Spec: authv1alpha1.JackUserSpec{
 		Email: email, Name: name, Role: role, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: secret},
@@ -96,10 +97,10 @@ func (h *userHarness) directory() (*userdir.Directory, *corev1.Secret) {
 func readDirectory(t *testing.T, ns string) (*userdir.Directory, *corev1.Secret) {
 	t.Helper()
 	s := &corev1.Secret{}
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: authv1alpha1.UserDirectorySecretName}, s); err != nil {
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: jack.UserDirectorySecretName}, s); err != nil {
 		t.Fatalf("reading the user directory: %v", err)
 	}
-	d, err := userdir.Decode(s.Data[authv1alpha1.SecretKeyUserDirectory])
+	d, err := userdir.Decode(s.Data[jack.SecretKeyUserDirectory])
 	if err != nil {
 		t.Fatalf("decoding the user directory: %v", err)
 	}

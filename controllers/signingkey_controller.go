@@ -17,6 +17,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/rotation"
@@ -155,7 +156,7 @@ func (r *SigningKeyReconciler) settings(ctx context.Context, key *authv1alpha1.S
 		Issuer:        spec.Issuer,
 		Audience:      spec.Audience,
 		RevokedKeyIDs: spec.RevokedKeyIDs,
-		RotateRequest: key.Annotations[authv1alpha1.AnnotationRotate],
+		RotateRequest: key.Annotations[jack.AnnotationRotate],
 	}
 	ref := spec.LegacySecretRef
 	if ref == nil {

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/rotation"
@@ -37,8 +38,8 @@ func TestANewSigningKeyIsReadyWithItsSecretWithinTwoSeconds(t *testing.T) {
 		if cond := findReady(key); cond != nil && cond.Status == metav1.ConditionTrue &&
 			k8s.Get(ctx, client.ObjectKey{Namespace: liveNS, Name: "quick-jwt"}, &secret) == nil {
 			ready = time.Since(start)
-			if len(secret.Data[authv1alpha1.SecretKeyJWTSecret]) != 32 {
-				t.Errorf("JWT_SECRET holds %d bytes, want a 256-bit HS256 key", len(secret.Data[authv1alpha1.SecretKeyJWTSecret]))
+			if len(secret.Data[jack.SecretKeyJWTSecret]) != 32 {
+				t.Errorf("JWT_SECRET holds %d bytes, want a 256-bit HS256 key", len(secret.Data[jack.SecretKeyJWTSecret]))
 			}
 			if !metav1.IsControlledBy(&secret, key) {
 				t.Errorf("the Secret is not owned by the SigningKey, so deleting the SigningKey would leave it behind")
@@ -86,7 +87,7 @@ func TestManualRotationThroughTheManager(t *testing.T) {
 			return ""
 		}
 		for _, ks := range k.Status.Keys {
-			if ks.ID != first && ks.State == authv1alpha1.KeyPublished {
+			if ks.ID != first && ks.State == jack.KeyPublished {
 				return "published"
 			}
 		}
@@ -142,12 +143,12 @@ func TestAMonthOfRotationsKeepsEveryKeyALiveTokenNeeds(t *testing.T) {
 		case 100, 101, 300:
 			value := map[int]string{100: "first", 101: "first", 300: "second"}[hour]
 			h.update("jack", func(k *authv1alpha1.SigningKey) {
-				metav1.SetMetaDataAnnotation(&k.ObjectMeta, authv1alpha1.AnnotationRotate, value)
+				metav1.SetMetaDataAnnotation(&k.ObjectMeta, jack.AnnotationRotate, value)
 			})
 		case 400:
 			h.update("jack", func(k *authv1alpha1.SigningKey) { k.Spec.TokenTTL = metav1.Duration{Duration: 48 * time.Hour} })
 		case 500:
-			h.update("jack", func(k *authv1alpha1.SigningKey) { k.Spec.Algorithm = authv1alpha1.AlgorithmES256 })
+			h.update("jack", func(k *authv1alpha1.SigningKey) { k.Spec.Algorithm = jack.AlgorithmES256 })
 		case 700:
 			victim := h.get("jack").Status.ActiveKeyID
 			h.update("jack", func(k *authv1alpha1.SigningKey) { k.Spec.RevokedKeyIDs = []string{victim} })
@@ -176,7 +177,7 @@ func TestAMonthOfRotationsKeepsEveryKeyALiveTokenNeeds(t *testing.T) {
 		ttl := h.get("jack").Spec.TokenTTL.Duration
 		live = append(live, liveToken{kid: ring.Active().ID, exp: now.Add(ttl)})
 	}
-	if ring := h.ring("jack"); ring.Active().Algorithm != authv1alpha1.AlgorithmES256 {
+	if ring := h.ring("jack"); ring.Active().Algorithm != jack.AlgorithmES256 {
 		t.Errorf("after the algorithm change the active key is %s", ring.Active().Algorithm)
 	}
 	if rotated != 5 {
@@ -207,12 +208,12 @@ func TestACrashBetweenAnyTwoWritesEndsInACorrectRing(t *testing.T) {
 	for failAt := 1; failAt <= 5; failAt++ {
 		t.Run("creating the ring, crash at write "+string(rune('0'+failAt)), func(t *testing.T) {
 			h := newHarness(t)
-			h.create("jack", authv1alpha1.SigningKeySpec{Algorithm: authv1alpha1.AlgorithmES256})
+			h.create("jack", authv1alpha1.SigningKeySpec{Algorithm: jack.AlgorithmES256})
 			_, err := h.reconcileWith(crashAt(failAt), "jack")
 			crashed := errors.Is(err, errCrash)
 			var committed *keyring.Ring
 			if backup, ok := h.secret("jack-jwt-backup"); ok {
-				committed, _ = keyring.Parse(backup.Data[authv1alpha1.SecretKeyKeyRing])
+				committed, _ = keyring.Parse(backup.Data[jack.SecretKeyKeyRing])
 			}
 			h.reconcile("jack")
 			ring := h.ring("jack")
@@ -229,7 +230,7 @@ func TestACrashBetweenAnyTwoWritesEndsInACorrectRing(t *testing.T) {
 			h.reconcile("jack")
 			// A manual rotation: publish a key, then let it take over.
 			h.update("jack", func(k *authv1alpha1.SigningKey) {
-				metav1.SetMetaDataAnnotation(&k.ObjectMeta, authv1alpha1.AnnotationRotate, "one")
+				metav1.SetMetaDataAnnotation(&k.ObjectMeta, jack.AnnotationRotate, "one")
 			})
 			h.reconcile("jack")
 			before := h.ring("jack")
@@ -239,10 +240,10 @@ func TestACrashBetweenAnyTwoWritesEndsInACorrectRing(t *testing.T) {
 			h.reconcile("jack") // and nothing more happens
 			after := h.ring("jack")
 			old, next := before.Active(), before.Find(h.get("jack").Status.ActiveKeyID)
-			if len(after.Keys) != 2 || next == nil || next.ID == old.ID || next.State != authv1alpha1.KeyPublished {
+			if len(after.Keys) != 2 || next == nil || next.ID == old.ID || next.State != jack.KeyPublished {
 				t.Fatalf("after the crash the ring holds %s; the published key should have taken over", ringStates(after))
 			}
-			if k := after.Find(old.ID); k == nil || k.State != authv1alpha1.KeyRetired {
+			if k := after.Find(old.ID); k == nil || k.State != jack.KeyRetired {
 				t.Fatalf("after the crash the old key %s is not retired: %s", old.ID, ringStates(after))
 			}
 			if !after.Active().SameMaterial(next) {
@@ -266,7 +267,7 @@ func TestAnEditedOrDeletedSecretIsRepairedWithEveryKey(t *testing.T) {
 	h.create("jack", authv1alpha1.SigningKeySpec{})
 	h.reconcile("jack")
 	h.update("jack", func(k *authv1alpha1.SigningKey) {
-		metav1.SetMetaDataAnnotation(&k.ObjectMeta, authv1alpha1.AnnotationRotate, "x")
+		metav1.SetMetaDataAnnotation(&k.ObjectMeta, jack.AnnotationRotate, "x")
 	})
 	h.reconcile("jack")
 	want, _ := h.ring("jack").Marshal()
@@ -275,14 +276,14 @@ func TestAnEditedOrDeletedSecretIsRepairedWithEveryKey(t *testing.T) {
 	cases := map[string]func(){
 		"JWT_SECRET overwritten by hand": func() {
 			s, _ := h.secret("jack-jwt")
-			s.Data[authv1alpha1.SecretKeyJWTSecret] = []byte("hunter2")
+			s.Data[jack.SecretKeyJWTSecret] = []byte("hunter2")
 			if err := k8s.Update(ctx, s); err != nil {
 				t.Fatal(err)
 			}
 		},
 		"the ring replaced with garbage": func() {
 			s, _ := h.secret("jack-jwt")
-			s.Data[authv1alpha1.SecretKeyKeyRing] = []byte("{not json")
+			s.Data[jack.SecretKeyKeyRing] = []byte("{not json")
 			if err := k8s.Update(ctx, s); err != nil {
 				t.Fatal(err)
 			}
@@ -361,7 +362,7 @@ func TestALegacySecretKeepsOldTokensWorkingUntilTheyExpire(t *testing.T) {
 			imported = &ring.Keys[i]
 		}
 	}
-	if imported == nil || imported.State != authv1alpha1.KeyRetired {
+	if imported == nil || imported.State != jack.KeyRetired {
 		t.Fatalf("the legacy secret was not imported as a retired key: %s", ringStates(ring))
 	}
 	if got := imported.VerificationKey().([]byte); string(got) != "jack-dev-secret-from-before" {
@@ -389,7 +390,7 @@ func TestALegacySecretKeepsOldTokensWorkingUntilTheyExpire(t *testing.T) {
 
 func TestAnAsymmetricRingPublishesItsPublicKeys(t *testing.T) {
 	h := newHarness(t)
-	h.create("jack", authv1alpha1.SigningKeySpec{Algorithm: authv1alpha1.AlgorithmEdDSA})
+	h.create("jack", authv1alpha1.SigningKeySpec{Algorithm: jack.AlgorithmEdDSA})
 	h.reconcile("jack")
 	var cm corev1.ConfigMap
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: h.ns, Name: "jack-jwt-jwks"}, &cm); err != nil {
@@ -398,12 +399,12 @@ func TestAnAsymmetricRingPublishesItsPublicKeys(t *testing.T) {
 	var set struct {
 		Keys []map[string]string `json:"keys"`
 	}
-	if err := json.Unmarshal([]byte(cm.Data[authv1alpha1.ConfigMapKeyJWKS]), &set); err != nil {
+	if err := json.Unmarshal([]byte(cm.Data[jack.ConfigMapKeyJWKS]), &set); err != nil {
 		t.Fatal(err)
 	}
 	active := h.ring("jack").Active()
 	if len(set.Keys) != 1 || set.Keys[0]["kid"] != active.ID || set.Keys[0]["crv"] != "Ed25519" {
-		t.Fatalf("JWKS = %s, want the active Ed25519 key", cm.Data[authv1alpha1.ConfigMapKeyJWKS])
+		t.Fatalf("JWKS = %s, want the active Ed25519 key", cm.Data[jack.ConfigMapKeyJWKS])
 	}
 	if _, private := set.Keys[0]["d"]; private {
 		t.Fatal("the public JWKS carries the private key")
@@ -422,7 +423,7 @@ func TestNoKeyMaterialInStatusEventsOrLogs(t *testing.T) {
 	h.create("jack", authv1alpha1.SigningKeySpec{LegacySecretRef: &authv1alpha1.LegacySecretReference{Name: "old"}})
 	var events []string
 	secrets := map[string][]byte{"legacy": []byte("old-secret-value")}
-	for _, alg := range []authv1alpha1.Algorithm{"HS256", "HS512", "RS256", "ES256", "EdDSA"} {
+	for _, alg := range []jack.Algorithm{"HS256", "HS512", "RS256", "ES256", "EdDSA"} {
 		h.update("jack", func(k *authv1alpha1.SigningKey) { k.Spec.Algorithm = alg })
 		h.reconcile("jack")
 		h.clock.Step(5 * time.Minute)

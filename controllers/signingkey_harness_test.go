@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
@@ -129,12 +130,12 @@ func (h *harness) ring(name string) *keyring.Ring {
 	if !ok {
 		h.t.Fatalf("Secret %s does not exist", key.SecretName())
 	}
-	ring, err := keyring.Parse(main.Data[authv1alpha1.SecretKeyKeyRing])
+	ring, err := keyring.Parse(main.Data[jack.SecretKeyKeyRing])
 	if err != nil {
 		h.t.Fatalf("Secret %s holds no readable ring: %v", key.SecretName(), err)
 	}
 	backup, ok := h.secret(key.BackupSecretName())
-	if !ok || !bytes.Equal(backup.Data[authv1alpha1.SecretKeyKeyRing], main.Data[authv1alpha1.SecretKeyKeyRing]) {
+	if !ok || !bytes.Equal(backup.Data[jack.SecretKeyKeyRing], main.Data[jack.SecretKeyKeyRing]) {
 		h.t.Fatalf("the backup Secret does not hold the same ring as %s", key.SecretName())
 	}
 	active := ring.Active()
@@ -142,13 +143,13 @@ func (h *harness) ring(name string) *keyring.Ring {
 		h.t.Fatalf("no key is active in %s", key.SecretName())
 	}
 	want, _ := active.JWTSecret()
-	if !bytes.Equal(main.Data[authv1alpha1.SecretKeyJWTSecret], want) {
+	if !bytes.Equal(main.Data[jack.SecretKeyJWTSecret], want) {
 		h.t.Fatalf("JWT_SECRET is not the active key %s", active.ID)
 	}
 	if key.Status.ActiveKeyID != active.ID {
 		h.t.Fatalf("status.activeKeyID = %q, the ring's active key is %q", key.Status.ActiveKeyID, active.ID)
 	}
-	inStatus := map[string]authv1alpha1.KeyState{}
+	inStatus := map[string]jack.KeyState{}
 	for _, k := range key.Status.Keys {
 		inStatus[k.ID] = k.State
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/rotation"
 )
@@ -83,7 +84,7 @@ func recordSigningKeyMetrics(key *authv1alpha1.SigningKey, res *rotation.Result)
 	signingKeyActivated.WithLabelValues(ns, name).Set(float64(active.ActivatedAt.Unix()))
 	signingKeyActiveAge.set(ns, name, active.ActivatedAt)
 	signingKeyNextRotation.WithLabelValues(ns, name).Set(float64(res.NextRotation.Unix()))
-	counts := map[authv1alpha1.KeyState]int{authv1alpha1.KeyPublished: 0, authv1alpha1.KeyActive: 0, authv1alpha1.KeyRetired: 0}
+	counts := map[jack.KeyState]int{jack.KeyPublished: 0, jack.KeyActive: 0, jack.KeyRetired: 0}
 	for _, k := range res.Ring.Keys {
 		counts[k.State]++
 	}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/rotation"
@@ -97,15 +98,15 @@ func (rs ringSecrets) state() (st rotation.State, lost bool) {
 		if s == nil {
 			continue
 		}
-		ring, err := keyring.Parse(s.Data[authv1alpha1.SecretKeyKeyRing])
+		ring, err := keyring.Parse(s.Data[jack.SecretKeyKeyRing])
 		if err != nil {
 			lost = true
 			continue
 		}
 		return rotation.State{
 			Ring:                 ring,
-			HandledRotateRequest: s.Annotations[authv1alpha1.AnnotationHandledRotateRequest],
-			LegacyImported:       s.Annotations[authv1alpha1.AnnotationLegacyImported] == "true",
+			HandledRotateRequest: s.Annotations[jack.AnnotationHandledRotateRequest],
+			LegacyImported:       s.Annotations[jack.AnnotationLegacyImported] == "true",
 		}, false
 	}
 	return rotation.State{}, lost
@@ -122,13 +123,13 @@ func (r *SigningKeyReconciler) writeRing(ctx context.Context, s *signingKeyScope
 	if err != nil {
 		return err
 	}
-	annotations := map[string]string{authv1alpha1.AnnotationHandledRotateRequest: res.HandledRotateRequest}
+	annotations := map[string]string{jack.AnnotationHandledRotateRequest: res.HandledRotateRequest}
 	if res.LegacyImported {
-		annotations[authv1alpha1.AnnotationLegacyImported] = "true"
+		annotations[jack.AnnotationLegacyImported] = "true"
 	}
 
-	backupData := map[string][]byte{authv1alpha1.SecretKeyKeyRing: ringJSON}
-	if err := r.applySecret(ctx, key, s.secrets.backup, key.BackupSecretName(), authv1alpha1.ComponentKeyRingBackup, annotations, backupData); err != nil {
+	backupData := map[string][]byte{jack.SecretKeyKeyRing: ringJSON}
+	if err := r.applySecret(ctx, key, s.secrets.backup, key.BackupSecretName(), jack.ComponentKeyRingBackup, annotations, backupData); err != nil {
 		return err
 	}
 	r.recordRotationEvents(key, res.Events)
@@ -137,7 +138,7 @@ func (r *SigningKeyReconciler) writeRing(ctx context.Context, s *signingKeyScope
 	if err != nil {
 		return err
 	}
-	mainData := map[string][]byte{authv1alpha1.SecretKeyKeyRing: ringJSON, authv1alpha1.SecretKeyJWTSecret: jwtSecret}
+	mainData := map[string][]byte{jack.SecretKeyKeyRing: ringJSON, jack.SecretKeyJWTSecret: jwtSecret}
 	if m := s.secrets.main; m != nil && s.secrets.backup != nil && !sameData(m.Data, expectedMainData(s.secrets.backup)) {
 		r.Recorder.Eventf(key, nil, corev1.EventTypeWarning, authv1alpha1.ReasonSecretRepaired, "Reconcile",
 			"Secret %s did not hold the key ring the operator wrote; restored it from the backup", key.SecretName())
@@ -145,7 +146,7 @@ func (r *SigningKeyReconciler) writeRing(ctx context.Context, s *signingKeyScope
 		r.Recorder.Eventf(key, nil, corev1.EventTypeWarning, authv1alpha1.ReasonSecretRepaired, "Reconcile",
 			"Secret %s was missing; recreated it from the backup with every key", key.SecretName())
 	}
-	if err := r.applySecret(ctx, key, s.secrets.main, key.SecretName(), authv1alpha1.ComponentKeyRing, annotations, mainData); err != nil {
+	if err := r.applySecret(ctx, key, s.secrets.main, key.SecretName(), jack.ComponentKeyRing, annotations, mainData); err != nil {
 		return err
 	}
 
@@ -158,7 +159,7 @@ func (r *SigningKeyReconciler) writeRing(ctx context.Context, s *signingKeyScope
 
 // expectedMainData is what the main Secret holds when it matches a backup.
 func expectedMainData(backup *corev1.Secret) map[string][]byte {
-	ringJSON := backup.Data[authv1alpha1.SecretKeyKeyRing]
+	ringJSON := backup.Data[jack.SecretKeyKeyRing]
 	ring, err := keyring.Parse(ringJSON)
 	if err != nil || ring.Active() == nil {
 		return nil
@@ -167,7 +168,7 @@ func expectedMainData(backup *corev1.Secret) map[string][]byte {
 	if err != nil {
 		return nil
 	}
-	return map[string][]byte{authv1alpha1.SecretKeyKeyRing: ringJSON, authv1alpha1.SecretKeyJWTSecret: jwtSecret}
+	return map[string][]byte{jack.SecretKeyKeyRing: ringJSON, jack.SecretKeyJWTSecret: jwtSecret}
 }
 
 func sameData(a, b map[string][]byte) bool {
@@ -205,8 +206,8 @@ func (r *SigningKeyReconciler) applySecret(ctx context.Context, key *authv1alpha
 func (r *SigningKeyReconciler) applyJWKS(ctx context.Context, key *authv1alpha1.SigningKey, existing *corev1.ConfigMap, jwks []byte) error {
 	name := key.JWKSConfigMapName()
 	want := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: key.Namespace, Labels: ownedLabels(key, authv1alpha1.ComponentJWKS)},
-		Data:       map[string]string{authv1alpha1.ConfigMapKeyJWKS: string(jwks)},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: key.Namespace, Labels: ownedLabels(key, jack.ComponentJWKS)},
+		Data:       map[string]string{jack.ConfigMapKeyJWKS: string(jwks)},
 	}
 	if existing == nil {
 		if err := controllerutil.SetControllerReference(key, want, r.Scheme()); err != nil {
@@ -231,9 +232,9 @@ func (r *SigningKeyReconciler) applyJWKS(ctx context.Context, key *authv1alpha1.
 
 func ownedLabels(key *authv1alpha1.SigningKey, component string) map[string]string {
 	return map[string]string{
-		authv1alpha1.LabelManagedBy:  authv1alpha1.ManagedByValue,
-		authv1alpha1.LabelSigningKey: labelValue(key.Name),
-		authv1alpha1.LabelComponent:  component,
+		jack.LabelManagedBy:  jack.ManagedByValue,
+		jack.LabelSigningKey: labelValue(key.Name),
+		jack.LabelComponent:  component,
 	}
 }
 

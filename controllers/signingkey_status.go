@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/rotation"
@@ -31,7 +32,7 @@ func notReady(reason, message string) readiness {
 func activeReadiness(ring *keyring.Ring) readiness {
 	verifying := 0
 	for _, k := range ring.Keys {
-		if k.State != authv1alpha1.KeyActive {
+		if k.State != jack.KeyActive {
 			verifying++
 		}
 	}
@@ -98,7 +99,7 @@ func keyStatuses(ring *keyring.Ring, previous []authv1alpha1.KeyStatus, revoked 
 	}
 	for _, p := range previous {
 		if slices.Contains(revoked, p.ID) && ring.Find(p.ID) == nil {
-			p.State = authv1alpha1.KeyRevoked
+			p.State = jack.KeyRevoked
 			out = append(out, p)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/testenv"
@@ -143,7 +144,7 @@ func runSuite(m *testing.M) int {
 	}
 	<-mgr.Elected()
 	warmUser := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: "warm-up", Namespace: "default"}, Spec: authv1alpha1.JackUserSpec{
-		Email: "warm@example.com", Name: "Warm Up", Role: authv1alpha1.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "none"}}}
+		Email: "warm@example.com", Name: "Warm Up", Role: jack.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "none"}}}
 	if err := createWhenWebhookServes(ctx, warmUser); err != nil {
 		fmt.Fprintln(os.Stderr, "warming up the API server:", err)
 		return 1

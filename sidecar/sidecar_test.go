@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/livefile/kubelettest"
 	"github.com/jack-io/jack-operator/internal/password"
@@ -65,15 +65,15 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	k, err := keyring.Generate(authv1alpha1.AlgorithmHS256, "k1")
+	k, err := keyring.Generate(jack.AlgorithmHS256, "k1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.State, k.PublishedAt, k.ActivatedAt, k.MaxTokenTTL = authv1alpha1.KeyActive, now, now, time.Hour
+	k.State, k.PublishedAt, k.ActivatedAt, k.MaxTokenTTL = jack.KeyActive, now, now, time.Hour
 	f := &fixture{t: t, ring: &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{k}}, users: &userdir.Directory{}, pws: map[string]string{}}
 	for _, u := range []struct {
 		id, email string
-		role      authv1alpha1.Role
+		role      jack.Role
 	}{{"admin-1", "ada@example.com", "admin"}, {"manager-1", "max@example.com", "manager"}, {"staff-1", "sam@example.com", "staff"}} {
 		pw := "password of " + u.id
 		h, err := password.Hash(pw, cheap)
@@ -84,8 +84,8 @@ func newFixture(t *testing.T) *fixture {
 		f.users.Users = append(f.users.Users, userdir.User{ID: u.id, Email: u.email, Name: "Name of " + u.id, Role: u.role, PasswordHash: h, PasswordVersion: "1"})
 	}
 	root := t.TempDir()
-	f.keys = kubelettest.NewVolume(t, filepath.Join(root, "keys"), map[string][]byte{authv1alpha1.SecretKeyKeyRing: f.ringBytes()})
-	f.dir = kubelettest.NewVolume(t, filepath.Join(root, "users"), map[string][]byte{authv1alpha1.SecretKeyUserDirectory: f.userBytes()})
+	f.keys = kubelettest.NewVolume(t, filepath.Join(root, "keys"), map[string][]byte{jack.SecretKeyKeyRing: f.ringBytes()})
+	f.dir = kubelettest.NewVolume(t, filepath.Join(root, "users"), map[string][]byte{jack.SecretKeyUserDirectory: f.userBytes()})
 	return f
 }
 
@@ -111,7 +111,7 @@ func (f *fixture) updateUser(id string, change func(*userdir.User)) {
 			change(&f.users.Users[i])
 		}
 	}
-	f.dir.Update(map[string][]byte{authv1alpha1.SecretKeyUserDirectory: f.userBytes()})
+	f.dir.Update(map[string][]byte{jack.SecretKeyUserDirectory: f.userBytes()})
 }
 
 // sign makes a token as the sidecar would at time at.
@@ -139,7 +139,7 @@ type sidecar struct {
 func (f *fixture) start(extra ...string) *sidecar {
 	f.t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-		"--keys", f.keys.Path(authv1alpha1.SecretKeyKeyRing), "--users", f.dir.Path(authv1alpha1.SecretKeyUserDirectory)}, extra...)
+		"--keys", f.keys.Path(jack.SecretKeyKeyRing), "--users", f.dir.Path(jack.SecretKeyUserDirectory)}, extra...)
 	s := &sidecar{t: f.t, cmd: exec.Command(binary, args...)}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
@@ -406,7 +406,7 @@ func TestForwardAuthInEveryDialect(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := s.do("GET", tc.path, mergeHeaders(bearer(staff), tc.headers, map[string]string{authv1alpha1.HeaderUserRole: "admin"}), "")
+			r := s.do("GET", tc.path, mergeHeaders(bearer(staff), tc.headers, map[string]string{jack.HeaderUserRole: "admin"}), "")
 			if tc.status != 200 {
 				wantError(t, r, tc.status, tc.code)
 				return
@@ -415,8 +415,8 @@ func TestForwardAuthInEveryDialect(t *testing.T) {
 				t.Fatalf("got %d %s", r.Status, r.Raw)
 			}
 			want := map[string]string{
-				authv1alpha1.HeaderUserID: "staff-1", authv1alpha1.HeaderUserEmail: "sam@example.com", authv1alpha1.HeaderUserRole: "staff",
-				authv1alpha1.HeaderAuthRequestUser: "staff-1", authv1alpha1.HeaderAuthRequestEmail: "sam@example.com",
+				jack.HeaderUserID: "staff-1", jack.HeaderUserEmail: "sam@example.com", jack.HeaderUserRole: "staff",
+				jack.HeaderAuthRequestUser: "staff-1", jack.HeaderAuthRequestEmail: "sam@example.com",
 			}
 			for h, v := range want {
 				if got := r.Header.Get(h); got != v {
@@ -434,16 +434,16 @@ func TestForwardAuthInEveryDialect(t *testing.T) {
 func TestTheProxyForwardsVerifiedIdentityAndNothingForged(t *testing.T) {
 	var mu sync.Mutex
 	var seen []http.Header
-	jack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	jackApp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen = append(seen, r.Header.Clone())
 		mu.Unlock()
 		_, _ = fmt.Fprintf(w, `{"path":%q}`, r.URL.Path)
 	}))
-	defer jack.Close()
+	defer jackApp.Close()
 	f := newFixture(t)
-	s := f.start("--upstream", jack.URL)
-	forged := map[string]string{authv1alpha1.HeaderUserID: "admin-1", authv1alpha1.HeaderUserRole: "admin", authv1alpha1.HeaderAuthRequestUser: "admin-1"}
+	s := f.start("--upstream", jackApp.URL)
+	forged := map[string]string{jack.HeaderUserID: "admin-1", jack.HeaderUserRole: "admin", jack.HeaderAuthRequestUser: "admin-1"}
 
 	r := s.do("GET", "/api/v1/tasks/3", mergeHeaders(bearer(f.sign("staff-1", time.Now())), forged), "")
 	if r.Status != 200 || !strings.Contains(r.Raw, "/api/v1/tasks/3") {
@@ -460,13 +460,13 @@ func TestTheProxyForwardsVerifiedIdentityAndNothingForged(t *testing.T) {
 	if len(seen) != 2 {
 		t.Fatalf("Jack saw %d requests, want the 2 that were allowed", len(seen))
 	}
-	if got := seen[0].Get(authv1alpha1.HeaderUserID) + "/" + seen[0].Get(authv1alpha1.HeaderUserRole); got != "staff-1/staff" {
+	if got := seen[0].Get(jack.HeaderUserID) + "/" + seen[0].Get(jack.HeaderUserRole); got != "staff-1/staff" {
 		t.Errorf("Jack saw identity %s, want staff-1/staff", got)
 	}
-	if got := seen[0].Values(authv1alpha1.HeaderUserID); len(got) != 1 {
+	if got := seen[0].Values(jack.HeaderUserID); len(got) != 1 {
 		t.Errorf("Jack saw %d X-Jack-User-Id values; the forged one must be gone", len(got))
 	}
-	for _, h := range authv1alpha1.IdentityHeaders {
+	for _, h := range jack.IdentityHeaders {
 		if v := seen[1].Get(h); v != "" {
 			t.Errorf("a forged %s reached Jack outside the API: %q", h, v)
 		}
@@ -479,8 +479,8 @@ func TestBadTokens(t *testing.T) {
 	now := time.Now()
 	good := f.sign("manager-1", now)
 	parts := strings.Split(good, ".")
-	other, _ := keyring.Generate(authv1alpha1.AlgorithmHS256, "k1")
-	other.State = authv1alpha1.KeyActive
+	other, _ := keyring.Generate(jack.AlgorithmHS256, "k1")
+	other.State = jack.KeyActive
 	forger := &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{other}}
 	forged, _, _ := token.Sign(forger, userdir.User{ID: "admin-1", Email: "ada@example.com", Role: "admin"}, now)
 	unknown := *forger
@@ -527,9 +527,9 @@ func TestBadTokens(t *testing.T) {
 	if r := check(good); r.Status != 200 {
 		t.Fatalf("the good token was refused: %s", r.Raw)
 	}
-	f.updateUser("manager-1", func(u *userdir.User) { u.Role = authv1alpha1.RoleStaff })
+	f.updateUser("manager-1", func(u *userdir.User) { u.Role = jack.RoleStaff })
 	eventually(t, func() bool { return check(good).Status == 403 }, "a demotion to staff to forbid guests")
-	f.updateUser("manager-1", func(u *userdir.User) { u.Role = authv1alpha1.RoleManager; u.SessionsValidAfter = now.Add(time.Second) })
+	f.updateUser("manager-1", func(u *userdir.User) { u.Role = jack.RoleManager; u.SessionsValidAfter = now.Add(time.Second) })
 	eventually(t, func() bool { return check(good).Body.Error.Code == "TOKEN_EXPIRED" }, "a password change to end the session")
 	f.updateUser("manager-1", func(u *userdir.User) { u.SessionsValidAfter = time.Time{}; u.Disabled = true })
 	eventually(t, func() bool { return check(good).Body.Error.Code == "TOKEN_INVALID" }, "a disabled user to be refused")
@@ -592,13 +592,13 @@ func TestKeysSwappedDuringTrafficFailNoRequest(t *testing.T) {
 		})
 	}
 	for i := range 30 {
-		k, err := keyring.Generate(authv1alpha1.AlgorithmHS256, fmt.Sprintf("k%d", i+2))
+		k, err := keyring.Generate(jack.AlgorithmHS256, fmt.Sprintf("k%d", i+2))
 		if err != nil {
 			t.Fatal(err)
 		}
-		k.State, k.PublishedAt = authv1alpha1.KeyPublished, time.Now().UTC().Truncate(time.Second)
+		k.State, k.PublishedAt = jack.KeyPublished, time.Now().UTC().Truncate(time.Second)
 		f.ring.Keys = append(f.ring.Keys, k)
-		f.keys.Update(map[string][]byte{authv1alpha1.SecretKeyKeyRing: f.ringBytes()})
+		f.keys.Update(map[string][]byte{jack.SecretKeyKeyRing: f.ringBytes()})
 		time.Sleep(30 * time.Millisecond)
 	}
 	cancel()
@@ -615,7 +615,7 @@ func TestReadyzWaitsForKeysAndUsers(t *testing.T) {
 	emptyKeys := kubelettest.NewVolume(t, filepath.Join(root, "k"), map[string][]byte{"other": []byte("x")})
 	f.keys = emptyKeys
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-		"--keys", emptyKeys.Path(authv1alpha1.SecretKeyKeyRing), "--users", f.dir.Path(authv1alpha1.SecretKeyUserDirectory)}
+		"--keys", emptyKeys.Path(jack.SecretKeyKeyRing), "--users", f.dir.Path(jack.SecretKeyUserDirectory)}
 	cmd := exec.Command(binary, args...)
 	logs := &lockedBuffer{}
 	cmd.Stderr = logs
@@ -642,7 +642,7 @@ func TestReadyzWaitsForKeysAndUsers(t *testing.T) {
 	if resp.StatusCode != 503 {
 		t.Fatalf("/readyz without keys = %d, want 503", resp.StatusCode)
 	}
-	emptyKeys.Update(map[string][]byte{authv1alpha1.SecretKeyKeyRing: f.ringBytes()})
+	emptyKeys.Update(map[string][]byte{jack.SecretKeyKeyRing: f.ringBytes()})
 	eventually(t, func() bool {
 		r, err := http.Get(ops + "/readyz")
 		if err != nil {
@@ -676,8 +676,8 @@ func (b *lockedBuffer) String() string {
 func TestThePolicyIsReloadedWithoutARestart(t *testing.T) {
 	f := newFixture(t)
 	strict := "version: policy.auth.jack.io/v1\nrules:\n  - roles: [staff]\n    methods: [GET]\n    paths: [\"/api/v1/tasks/**\"]\n"
-	vol := kubelettest.NewVolume(t, filepath.Join(t.TempDir(), "policy"), map[string][]byte{authv1alpha1.ConfigMapKeyPolicy: []byte(strict)})
-	s := f.start("--policy", vol.Path(authv1alpha1.ConfigMapKeyPolicy))
+	vol := kubelettest.NewVolume(t, filepath.Join(t.TempDir(), "policy"), map[string][]byte{jack.ConfigMapKeyPolicy: []byte(strict)})
+	s := f.start("--policy", vol.Path(jack.ConfigMapKeyPolicy))
 	staff := bearer(f.sign("staff-1", time.Now()))
 	ask := func(method, uri string) int {
 		return s.do("GET", "/auth", mergeHeaders(staff, map[string]string{"X-Original-Method": method, "X-Original-URI": uri}), "").Status
@@ -685,10 +685,10 @@ func TestThePolicyIsReloadedWithoutARestart(t *testing.T) {
 	if ask("GET", "/api/v1/tasks/1") != 200 || ask("POST", "/api/v1/tasks") != 403 || ask("GET", "/api/v1/guests") != 403 {
 		t.Fatal("the mounted policy is not the one applied")
 	}
-	vol.Update(map[string][]byte{authv1alpha1.ConfigMapKeyPolicy: []byte(strict + "  - roles: [staff]\n    methods: [\"*\"]\n    paths: [\"/api/v1/guests/**\"]\n")})
+	vol.Update(map[string][]byte{jack.ConfigMapKeyPolicy: []byte(strict + "  - roles: [staff]\n    methods: [\"*\"]\n    paths: [\"/api/v1/guests/**\"]\n")})
 	eventually(t, func() bool { return ask("POST", "/api/v1/guests") == 200 }, "the new policy to allow staff guests")
 	// A broken policy keeps the last good one.
-	vol.Update(map[string][]byte{authv1alpha1.ConfigMapKeyPolicy: []byte("version: nope\n")})
+	vol.Update(map[string][]byte{jack.ConfigMapKeyPolicy: []byte("version: nope\n")})
 	time.Sleep(500 * time.Millisecond)
 	if ask("POST", "/api/v1/guests") != 200 || ask("POST", "/api/v1/tasks") != 403 {
 		t.Fatal("a broken policy file changed what is allowed")

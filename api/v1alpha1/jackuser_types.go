@@ -2,24 +2,13 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
-// Role is what a JackUser may do in Jack. The sidecar's access policy maps
-// each role to the API routes it may call.
-// +kubebuilder:validation:Enum=admin;manager;staff
-type Role string
-
-const (
-	// RoleAdmin may do everything, including settings and user management.
-	RoleAdmin Role = "admin"
-	// RoleManager may work with conversations, tasks, guests and reports.
-	RoleManager Role = "manager"
-	// RoleStaff may work with conversations and tasks.
-	RoleStaff Role = "staff"
-)
-
-// Roles lists every role, most privileged first.
-var Roles = []Role{RoleAdmin, RoleManager, RoleStaff}
+// Role is what a JackUser may do in Jack; it is defined, with its values,
+// in package jack, which the sidecar shares without Kubernetes' libraries.
+type Role = jack.Role
 
 // JackUserSpec is the desired state of one person who may log in to Jack.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.id) || (has(self.id) && self.id == oldSelf.id)",message="id cannot be changed or removed once it is set: it is the user's identity in Jack; create a new JackUser instead",fieldPath=".id"

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/testenv"
 )
@@ -104,7 +105,7 @@ func TestValidJackUserIsAcceptedWithDefaults(t *testing.T) {
 	if got.Spec.Disabled {
 		t.Errorf("disabled defaulted to true, want false")
 	}
-	if got.Spec.Role != authv1alpha1.RoleStaff || got.Spec.Email != "Alice@Example.com" {
+	if got.Spec.Role != jack.RoleStaff || got.Spec.Email != "Alice@Example.com" {
 		t.Errorf("spec changed on the way in: %+v", got.Spec)
 	}
 }
@@ -152,8 +153,8 @@ func TestLegacySecretRefKeyDefaultsToJWTSecret(t *testing.T) {
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "migrated"}, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Spec.LegacySecretRef == nil || got.Spec.LegacySecretRef.Key != authv1alpha1.SecretKeyJWTSecret {
-		t.Errorf("legacySecretRef = %+v, want key defaulted to %q", got.Spec.LegacySecretRef, authv1alpha1.SecretKeyJWTSecret)
+	if got.Spec.LegacySecretRef == nil || got.Spec.LegacySecretRef.Key != jack.SecretKeyJWTSecret {
+		t.Errorf("legacySecretRef = %+v, want key defaulted to %q", got.Spec.LegacySecretRef, jack.SecretKeyJWTSecret)
 	}
 }
 
@@ -509,7 +510,7 @@ func TestStatusIsASubresource(t *testing.T) {
 	user.Status.ID = "staff-9"
 	user.Status.SessionsValidAfter = &now
 	user.Status.ObservedGeneration = generation
-	user.Spec.Role = authv1alpha1.RoleAdmin // must be ignored
+	user.Spec.Role = jack.RoleAdmin // must be ignored
 	if err := k8s.Status().Update(ctx, &user); err != nil {
 		t.Fatalf("status update refused: %v", err)
 	}
@@ -520,7 +521,7 @@ func TestStatusIsASubresource(t *testing.T) {
 	if got.Status.ID != "staff-9" || got.Status.SessionsValidAfter == nil || !got.Status.SessionsValidAfter.Equal(&now) {
 		t.Errorf("status after a status update = %+v, want id staff-9 and sessionsValidAfter %v", got.Status, now)
 	}
-	if got.Spec.Role != authv1alpha1.RoleStaff {
+	if got.Spec.Role != jack.RoleStaff {
 		t.Errorf("a status update changed spec.role to %q", got.Spec.Role)
 	}
 	if got.Generation != generation {

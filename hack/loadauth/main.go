@@ -25,7 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/token"
@@ -56,9 +56,9 @@ func serveBare() {
 	fmt.Println(ln.Addr().String())
 	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set(authv1alpha1.HeaderUserID, "staff-500")
-		h.Set(authv1alpha1.HeaderUserEmail, "user500@example.com")
-		h.Set(authv1alpha1.HeaderUserRole, "staff")
+		h.Set(jack.HeaderUserID, "staff-500")
+		h.Set(jack.HeaderUserEmail, "user500@example.com")
+		h.Set(jack.HeaderUserRole, "staff")
 		w.WriteHeader(http.StatusOK)
 	}))
 }
@@ -223,11 +223,11 @@ func load(url, tok string, conns int, d time.Duration) (float64, error) {
 // returns a token for one of them.
 func writeFixtures(dir string) (string, error) {
 	now := time.Now().UTC().Truncate(time.Second)
-	k, err := keyring.Generate(authv1alpha1.AlgorithmHS256, "k1")
+	k, err := keyring.Generate(jack.AlgorithmHS256, "k1")
 	if err != nil {
 		return "", err
 	}
-	k.State, k.PublishedAt, k.ActivatedAt = authv1alpha1.KeyActive, now, now
+	k.State, k.PublishedAt, k.ActivatedAt = jack.KeyActive, now, now
 	ring := &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{k}}
 	ringJSON, err := ring.Marshal()
 	if err != nil {
@@ -240,7 +240,7 @@ func writeFixtures(dir string) (string, error) {
 	users := &userdir.Directory{}
 	for i := range 1000 {
 		users.Users = append(users.Users, userdir.User{ID: fmt.Sprintf("staff-%d", i), Email: fmt.Sprintf("user%d@example.com", i),
-			Name: "User", Role: authv1alpha1.RoleStaff, PasswordHash: hash, PasswordVersion: "1"})
+			Name: "User", Role: jack.RoleStaff, PasswordHash: hash, PasswordVersion: "1"})
 	}
 	usersData, err := users.Encode()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 )
 
@@ -44,7 +45,7 @@ type Config struct {
 	NativeSidecars bool
 
 	// Mode is the default SidecarMode.
-	Mode authv1alpha1.SidecarMode
+	Mode jack.SidecarMode
 	// UpstreamPort is the default port Jack listens on, on 127.0.0.1, in
 	// proxy mode.
 	UpstreamPort int32
@@ -65,7 +66,7 @@ type Config struct {
 	RunAsUser int64
 
 	// PolicyConfigMap, when set, is the ConfigMap in the pod's namespace
-	// holding the role policy (key authv1alpha1.ConfigMapKeyPolicy). It is
+	// holding the role policy (key jack.ConfigMapKeyPolicy). It is
 	// mounted optional: without it the sidecar uses Jack's seed table.
 	PolicyConfigMap string
 	// SecretNameFor gives the key ring Secret of a SigningKey, by name. nil
@@ -88,7 +89,7 @@ type ProbeTiming struct {
 func DefaultConfig() Config {
 	return Config{
 		Image:        DefaultImage,
-		Mode:         authv1alpha1.SidecarModeProxy,
+		Mode:         jack.SidecarModeProxy,
 		UpstreamPort: DefaultUpstreamPort,
 		Port:         DefaultPort,
 		MetricsPort:  DefaultMetricsPort,
@@ -132,7 +133,7 @@ func (c Config) Validate() error {
 		bad("the operator's namespace is required, so that its own pods are never injected")
 	}
 	if !validMode(c.Mode) {
-		bad("the default sidecar mode %q must be %q or %q", c.Mode, authv1alpha1.SidecarModeProxy, authv1alpha1.SidecarModeForwardAuth)
+		bad("the default sidecar mode %q must be %q or %q", c.Mode, jack.SidecarModeProxy, jack.SidecarModeForwardAuth)
 	}
 	for _, p := range []struct {
 		name string
@@ -179,8 +180,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func validMode(m authv1alpha1.SidecarMode) bool {
-	return m == authv1alpha1.SidecarModeProxy || m == authv1alpha1.SidecarModeForwardAuth
+func validMode(m jack.SidecarMode) bool {
+	return m == jack.SidecarModeProxy || m == jack.SidecarModeForwardAuth
 }
 
 func (c Config) secretName(signingKey string) string {

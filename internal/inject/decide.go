@@ -7,7 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // alwaysProtected are namespaces never injected whatever their labels: a
@@ -36,19 +36,19 @@ func Decide(pod *corev1.Pod, ns *corev1.Namespace, signingKeys []string, cfg Con
 	if slices.Contains(alwaysProtected, nsName) || (cfg.OperatorNamespace != "" && nsName == cfg.OperatorNamespace) {
 		return skip(ReasonProtectedNamespace, "pods in namespace %q are never injected", nsName)
 	}
-	if v := nsLabels[authv1alpha1.LabelInjection]; v != authv1alpha1.InjectionEnabled {
-		return skip(ReasonNamespaceNotEnabled, "namespace %q does not have the label %s=%s", nsName, authv1alpha1.LabelInjection, authv1alpha1.InjectionEnabled)
+	if v := nsLabels[jack.LabelInjection]; v != jack.InjectionEnabled {
+		return skip(ReasonNamespaceNotEnabled, "namespace %q does not have the label %s=%s", nsName, jack.LabelInjection, jack.InjectionEnabled)
 	}
-	switch v := pod.Labels[authv1alpha1.LabelInject]; v {
-	case authv1alpha1.InjectRequested:
-	case "", authv1alpha1.InjectDeclined:
-		return skip(ReasonNotOptedIn, "the pod does not have the label %s=%s", authv1alpha1.LabelInject, authv1alpha1.InjectRequested)
+	switch v := pod.Labels[jack.LabelInject]; v {
+	case jack.InjectRequested:
+	case "", jack.InjectDeclined:
+		return skip(ReasonNotOptedIn, "the pod does not have the label %s=%s", jack.LabelInject, jack.InjectRequested)
 	default:
 		return refuse(ReasonInvalidLabel, "the pod's label %s is %s; set it to %q to inject the jack-auth sidecar, or remove it",
-			authv1alpha1.LabelInject, quote(v), authv1alpha1.InjectRequested)
+			jack.LabelInject, quote(v), jack.InjectRequested)
 	}
 
-	injectedBy := pod.Annotations[authv1alpha1.AnnotationInjectedVersion]
+	injectedBy := pod.Annotations[jack.AnnotationInjectedVersion]
 	owned := injectedBy != ""
 	hasSidecar := sidecarIndex(pod.Spec.InitContainers) >= 0 || sidecarIndex(pod.Spec.Containers) >= 0
 	if owned && injectedBy == cfg.Version && hasSidecar {
@@ -59,7 +59,7 @@ func Decide(pod *corev1.Pod, ns *corev1.Namespace, signingKeys []string, cfg Con
 	}
 	if pod.Spec.HostNetwork {
 		return refuse(ReasonHostNetwork, "the pod uses hostNetwork, where the jack-auth sidecar's ports %d and %d and Jack's localhost port would be the node's; "+
-			"run the pod without hostNetwork, or remove its label %s", cfg.Port, cfg.MetricsPort, authv1alpha1.LabelInject)
+			"run the pod without hostNetwork, or remove its label %s", cfg.Port, cfg.MetricsPort, jack.LabelInject)
 	}
 	s, problems := parseOverrides(pod.Annotations, cfg)
 	switch len(problems) {
@@ -77,7 +77,7 @@ func Decide(pod *corev1.Pod, ns *corev1.Namespace, signingKeys []string, cfg Con
 	}
 	if rp := pod.Spec.RestartPolicy; !cfg.NativeSidecars && rp != "" && rp != corev1.RestartPolicyAlways {
 		return refuse(ReasonNativeSidecarsUnavailable, "the pod's restartPolicy is %s and this cluster does not run native sidecars (Kubernetes 1.29 and later), "+
-			"so a jack-auth sidecar container would keep the pod from ever completing; remove the pod's label %s", rp, authv1alpha1.LabelInject)
+			"so a jack-auth sidecar container would keep the pod from ever completing; remove the pod's label %s", rp, jack.LabelInject)
 	}
 	key, d := chooseSigningKey(pod, nsName, signingKeys)
 	if d != nil {
@@ -88,7 +88,7 @@ func Decide(pod *corev1.Pod, ns *corev1.Namespace, signingKeys []string, cfg Con
 	if owned && injectedBy != cfg.Version {
 		what = fmt.Sprintf("jack-auth sidecar of operator version %s replaced by version %s, with SigningKey %q", quote(injectedBy), cfg.Version, key)
 	}
-	if s.mode == authv1alpha1.SidecarModeProxy {
+	if s.mode == jack.SidecarModeProxy {
 		what += fmt.Sprintf(", proxying to Jack at 127.0.0.1:%d", s.upstreamPort)
 	} else {
 		what += ", answering forward-auth requests at /auth"
@@ -110,30 +110,30 @@ func chooseSigningKey(pod *corev1.Pod, ns string, signingKeys []string) (string,
 	keys := slices.Clone(signingKeys)
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	if named := strings.TrimSpace(pod.Annotations[authv1alpha1.AnnotationSigningKey]); named != "" {
+	if named := strings.TrimSpace(pod.Annotations[jack.AnnotationSigningKey]); named != "" {
 		switch {
 		case slices.Contains(keys, named):
 			return named, nil
 		case len(keys) == 0:
 			d := refuse(ReasonSigningKeyNotFound, "the pod's annotation %s names SigningKey %s, but namespace %q has no SigningKey; "+
-				"create that SigningKey in %q, or remove the pod's label %s", authv1alpha1.AnnotationSigningKey, quote(named), ns, ns, authv1alpha1.LabelInject)
+				"create that SigningKey in %q, or remove the pod's label %s", jack.AnnotationSigningKey, quote(named), ns, ns, jack.LabelInject)
 			return "", &d
 		default:
 			d := refuse(ReasonSigningKeyNotFound, "the pod's annotation %s names SigningKey %s, which does not exist in namespace %q; set it to one of: %s",
-				authv1alpha1.AnnotationSigningKey, quote(named), ns, names(keys))
+				jack.AnnotationSigningKey, quote(named), ns, names(keys))
 			return "", &d
 		}
 	}
 	switch len(keys) {
 	case 0:
 		d := refuse(ReasonNoSigningKey, "the pod asks for the jack-auth sidecar (label %s=%s) but namespace %q has no SigningKey to sign and verify its tokens; "+
-			"create a SigningKey in %q, or remove the pod's label %s", authv1alpha1.LabelInject, authv1alpha1.InjectRequested, ns, ns, authv1alpha1.LabelInject)
+			"create a SigningKey in %q, or remove the pod's label %s", jack.LabelInject, jack.InjectRequested, ns, ns, jack.LabelInject)
 		return "", &d
 	case 1:
 		return keys[0], nil
 	default:
 		d := refuse(ReasonAmbiguousSigningKey, "namespace %q has %d SigningKeys (%s) and the pod does not say which one it uses; set the pod's annotation %s to one of them",
-			ns, len(keys), names(keys), authv1alpha1.AnnotationSigningKey)
+			ns, len(keys), names(keys), jack.AnnotationSigningKey)
 		return "", &d
 	}
 }
@@ -146,11 +146,11 @@ func nameConflict(pod *corev1.Pod, owned bool) string {
 		for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 			if sidecarIndex(cs) >= 0 {
 				return fmt.Sprintf("the pod already has a container named %q, which the injection webhook did not add; "+
-					"the name is reserved for the jack-auth sidecar, so rename that container", authv1alpha1.SidecarContainerName)
+					"the name is reserved for the jack-auth sidecar, so rename that container", jack.SidecarContainerName)
 			}
 		}
 		for _, ec := range pod.Spec.EphemeralContainers {
-			if ec.Name == authv1alpha1.SidecarContainerName {
+			if ec.Name == jack.SidecarContainerName {
 				return fmt.Sprintf("the pod already has an ephemeral container named %q; the name is reserved for the jack-auth sidecar", ec.Name)
 			}
 		}
@@ -158,13 +158,13 @@ func nameConflict(pod *corev1.Pod, owned bool) string {
 			if slices.Contains(volumeNames, v.Name) {
 				return fmt.Sprintf("the pod already has a volume named %q, which the injection webhook did not add; "+
 					"the jack-auth sidecar's volumes use that name, so rename the pod's volume (names starting with %q are best left to the sidecar)",
-					v.Name, authv1alpha1.SidecarVolumePrefix)
+					v.Name, jack.SidecarVolumePrefix)
 			}
 		}
 	}
 	for _, c := range appContainers(pod) {
 		for _, p := range c.Ports {
-			if p.Name == authv1alpha1.SidecarPortName || p.Name == authv1alpha1.SidecarOpsPortName {
+			if p.Name == jack.SidecarPortName || p.Name == jack.SidecarOpsPortName {
 				return fmt.Sprintf("container %q has a port named %q, a name of the jack-auth sidecar's ports; port names are unique in a pod, so rename that port",
 					c.Name, p.Name)
 			}
@@ -193,7 +193,7 @@ func appContainers(pod *corev1.Pod) []*corev1.Container {
 	var out []*corev1.Container
 	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for i := range cs {
-			if cs[i].Name != authv1alpha1.SidecarContainerName {
+			if cs[i].Name != jack.SidecarContainerName {
 				out = append(out, &cs[i])
 			}
 		}
@@ -202,7 +202,7 @@ func appContainers(pod *corev1.Pod) []*corev1.Container {
 }
 
 func sidecarIndex(cs []corev1.Container) int {
-	return slices.IndexFunc(cs, func(c corev1.Container) bool { return c.Name == authv1alpha1.SidecarContainerName })
+	return slices.IndexFunc(cs, func(c corev1.Container) bool { return c.Name == jack.SidecarContainerName })
 }
 
 func skip(r Reason, format string, args ...any) Decision {

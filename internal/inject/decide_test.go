@@ -7,7 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 func TestDecide(t *testing.T) {
@@ -27,15 +27,15 @@ func TestDecide(t *testing.T) {
 	}{
 		// Skips.
 		"a pod in kube-system is never injected, even in a labelled namespace": {
-			pod: jackPod(), ns: namespace("kube-system", map[string]string{authv1alpha1.LabelInjection: authv1alpha1.InjectionEnabled}), keys: one,
+			pod: jackPod(), ns: namespace("kube-system", map[string]string{jack.LabelInjection: jack.InjectionEnabled}), keys: one,
 			action: Skip, reason: ReasonProtectedNamespace, says: []string{`"kube-system"`},
 		},
 		"a pod in kube-node-lease is never injected": {
-			pod: jackPod(), ns: namespace("kube-node-lease", map[string]string{authv1alpha1.LabelInjection: authv1alpha1.InjectionEnabled}), keys: one,
+			pod: jackPod(), ns: namespace("kube-node-lease", map[string]string{jack.LabelInjection: jack.InjectionEnabled}), keys: one,
 			action: Skip, reason: ReasonProtectedNamespace,
 		},
 		"a pod in the operator's own namespace is never injected": {
-			pod: jackPod(), ns: namespace("jack-system", map[string]string{authv1alpha1.LabelInjection: authv1alpha1.InjectionEnabled}), keys: one,
+			pod: jackPod(), ns: namespace("jack-system", map[string]string{jack.LabelInjection: jack.InjectionEnabled}), keys: one,
 			action: Skip, reason: ReasonProtectedNamespace, says: []string{`"jack-system"`},
 		},
 		"a pod in a namespace without the injection label is skipped": {
@@ -43,7 +43,7 @@ func TestDecide(t *testing.T) {
 			action: Skip, reason: ReasonNamespaceNotEnabled, says: []string{"auth.jack.io/injection=enabled"},
 		},
 		"a pod in a namespace whose injection label is not enabled is skipped": {
-			pod: jackPod(), ns: namespace(testNamespace, map[string]string{authv1alpha1.LabelInjection: "disabled"}), keys: one,
+			pod: jackPod(), ns: namespace(testNamespace, map[string]string{jack.LabelInjection: "disabled"}), keys: one,
 			action: Skip, reason: ReasonNamespaceNotEnabled,
 		},
 		"a pod whose namespace is unknown is skipped": {
@@ -51,11 +51,11 @@ func TestDecide(t *testing.T) {
 			action: Skip, reason: ReasonNamespaceNotEnabled,
 		},
 		"a pod without the inject label is skipped": {
-			pod: jackPod(unlabelled(authv1alpha1.LabelInject)), keys: one,
+			pod: jackPod(unlabelled(jack.LabelInject)), keys: one,
 			action: Skip, reason: ReasonNotOptedIn, says: []string{"auth.jack.io/inject=true"},
 		},
 		"a pod labelled inject=false is skipped": {
-			pod: jackPod(labelled(authv1alpha1.LabelInject, "false")), keys: one,
+			pod: jackPod(labelled(jack.LabelInject, "false")), keys: one,
 			action: Skip, reason: ReasonNotOptedIn,
 		},
 		"a pod this version already injected is skipped": {
@@ -65,7 +65,7 @@ func TestDecide(t *testing.T) {
 
 		// Refusals.
 		"a pod whose inject label is neither true nor false is refused": {
-			pod: jackPod(labelled(authv1alpha1.LabelInject, "yes")), keys: one,
+			pod: jackPod(labelled(jack.LabelInject, "yes")), keys: one,
 			action: Refuse, reason: ReasonInvalidLabel, says: []string{"auth.jack.io/inject", `"yes"`, `"true"`},
 		},
 		"a pod with a container of its own named jack-auth is refused": {
@@ -95,39 +95,39 @@ func TestDecide(t *testing.T) {
 			action: Refuse, reason: ReasonHostNetwork, says: []string{"hostNetwork", "auth.jack.io/inject"},
 		},
 		"an unknown mode is refused": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationMode, "sidecar")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationMode, "sidecar")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/mode", `"sidecar"`, `"proxy"`, `"forward-auth"`},
 		},
 		"an upstream port that is not a number is refused": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationUpstreamPort, "http")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationUpstreamPort, "http")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/upstream-port", `"http"`, "1 to 65535"},
 		},
 		"an upstream port out of range is refused": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationUpstreamPort, "70000")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationUpstreamPort, "70000")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/upstream-port"},
 		},
 		"an upstream port that is the sidecar's own port is refused": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationUpstreamPort, "8080")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationUpstreamPort, "8080")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/upstream-port", "8080", "sidecar itself listens on"},
 		},
 		"a CPU request that is not a quantity is refused": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationSidecarCPURequest, "lots")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationSidecarCPURequest, "lots")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/sidecar-cpu-request", `"lots"`, "100m"},
 		},
 		"a CPU limit of zero is refused": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationSidecarCPULimit, "0")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationSidecarCPULimit, "0")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/sidecar-cpu-limit", "more than zero"},
 		},
 		"a negative memory limit is refused": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationSidecarMemoryLimit, "-64Mi")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationSidecarMemoryLimit, "-64Mi")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/sidecar-memory-limit", "64Mi"},
 		},
 		"a memory request above the default limit is refused, naming the limit's annotation": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationSidecarMemoryRequest, "256Mi")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationSidecarMemoryRequest, "256Mi")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"256Mi", "128Mi", "auth.jack.io/sidecar-memory-limit"},
 		},
 		"every bad annotation is reported at once": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationMode, "Proxy", authv1alpha1.AnnotationSidecarMemoryLimit, "a lot")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationMode, "Proxy", jack.AnnotationSidecarMemoryLimit, "a lot")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/mode", "auth.jack.io/sidecar-memory-limit"},
 		},
 		"a container that declares the sidecar's port is refused": {
@@ -154,11 +154,11 @@ func TestDecide(t *testing.T) {
 			action: Refuse, reason: ReasonAmbiguousSigningKey, says: []string{"2 SigningKeys (blue, green)", "auth.jack.io/signing-key"},
 		},
 		"a pod naming a SigningKey that does not exist is refused, with those that do": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationSigningKey, "red")), keys: two,
+			pod: jackPod(annotated(jack.AnnotationSigningKey, "red")), keys: two,
 			action: Refuse, reason: ReasonSigningKeyNotFound, says: []string{"auth.jack.io/signing-key", `"red"`, "one of: blue, green"},
 		},
 		"a pod naming a SigningKey in a namespace without any is refused": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationSigningKey, "red")), keys: nil,
+			pod: jackPod(annotated(jack.AnnotationSigningKey, "red")), keys: nil,
 			action: Refuse, reason: ReasonSigningKeyNotFound, says: []string{`"red"`, "has no SigningKey"},
 		},
 
@@ -168,11 +168,11 @@ func TestDecide(t *testing.T) {
 			action: Inject, reason: ReasonInjected, key: "blue", says: []string{`"blue"`, "127.0.0.1:3000"},
 		},
 		"the SigningKey the pod names is used among several": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationSigningKey, "green")), keys: two,
+			pod: jackPod(annotated(jack.AnnotationSigningKey, "green")), keys: two,
 			action: Inject, reason: ReasonInjected, key: "green",
 		},
 		"an empty signing-key annotation counts as none": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationSigningKey, "")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationSigningKey, "")), keys: one,
 			action: Inject, reason: ReasonInjected, key: "blue",
 		},
 		"a UDP port with the sidecar's number is no conflict": {
@@ -190,11 +190,11 @@ func TestDecide(t *testing.T) {
 			action: Inject, reason: ReasonInjected, key: "blue", says: []string{"v1.0.0", "replaced", testVersion},
 		},
 		"a pod carrying the injected annotation without the sidecar is injected": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationInjectedVersion, testVersion)), keys: one,
+			pod: jackPod(annotated(jack.AnnotationInjectedVersion, testVersion)), keys: one,
 			action: Inject, reason: ReasonInjected, key: "blue",
 		},
 		"a pod in forward-auth mode is injected": {
-			pod: jackPod(annotated(authv1alpha1.AnnotationMode, "forward-auth")), keys: one,
+			pod: jackPod(annotated(jack.AnnotationMode, "forward-auth")), keys: one,
 			action: Inject, reason: ReasonInjected, key: "blue", says: []string{"forward-auth"},
 		},
 	}
@@ -253,19 +253,19 @@ func alreadyInjected(cfg Config) *corev1.Pod {
 
 func TestDecideResolvesOverrides(t *testing.T) {
 	pod := jackPod(annotated(
-		authv1alpha1.AnnotationMode, "proxy",
-		authv1alpha1.AnnotationUpstreamPort, " 8000\n", // a YAML block scalar's newline
-		authv1alpha1.AnnotationSidecarCPURequest, "50m",
-		authv1alpha1.AnnotationSidecarCPULimit, "1",
-		authv1alpha1.AnnotationSidecarMemoryRequest, "64Mi",
-		authv1alpha1.AnnotationSidecarMemoryLimit, "256Mi",
+		jack.AnnotationMode, "proxy",
+		jack.AnnotationUpstreamPort, " 8000\n", // a YAML block scalar's newline
+		jack.AnnotationSidecarCPURequest, "50m",
+		jack.AnnotationSidecarCPULimit, "1",
+		jack.AnnotationSidecarMemoryRequest, "64Mi",
+		jack.AnnotationSidecarMemoryLimit, "256Mi",
 	))
 	cfg := testConfig()
 	d := Decide(pod, enabledNamespace(), []string{"blue"}, cfg)
 	if d.Action != Inject {
 		t.Fatalf("Decide = %s", d)
 	}
-	if d.Mode != authv1alpha1.SidecarModeProxy || d.UpstreamPort != 8000 {
+	if d.Mode != jack.SidecarModeProxy || d.UpstreamPort != 8000 {
 		t.Errorf("mode %q port %d, want proxy 8000", d.Mode, d.UpstreamPort)
 	}
 	want := map[string]string{"requests.cpu": "50m", "limits.cpu": "1", "requests.memory": "64Mi", "limits.memory": "256Mi"}
@@ -285,9 +285,9 @@ func TestDecideResolvesOverrides(t *testing.T) {
 
 func TestDecideUsesDefaultsWithoutAnnotations(t *testing.T) {
 	cfg := testConfig()
-	cfg.Mode = authv1alpha1.SidecarModeForwardAuth
+	cfg.Mode = jack.SidecarModeForwardAuth
 	d := Decide(jackPod(), enabledNamespace(), []string{"blue"}, cfg)
-	if d.Mode != authv1alpha1.SidecarModeForwardAuth || d.UpstreamPort != DefaultUpstreamPort {
+	if d.Mode != jack.SidecarModeForwardAuth || d.UpstreamPort != DefaultUpstreamPort {
 		t.Errorf("mode %q port %d, want the configuration's", d.Mode, d.UpstreamPort)
 	}
 	if qty(d.Resources.Requests, corev1.ResourceMemory) != "32Mi" || qty(d.Resources.Limits, corev1.ResourceMemory) != "128Mi" ||
@@ -298,7 +298,7 @@ func TestDecideUsesDefaultsWithoutAnnotations(t *testing.T) {
 
 func TestEveryProtectedNamespaceIsSkipped(t *testing.T) {
 	for _, ns := range []string{"kube-system", "kube-public", "kube-node-lease", "jack-system"} {
-		d := Decide(jackPod(), namespace(ns, map[string]string{authv1alpha1.LabelInjection: authv1alpha1.InjectionEnabled}), []string{"blue"}, testConfig())
+		d := Decide(jackPod(), namespace(ns, map[string]string{jack.LabelInjection: jack.InjectionEnabled}), []string{"blue"}, testConfig())
 		if d.Reason != ReasonProtectedNamespace {
 			t.Errorf("in %s: %s, want ProtectedNamespace", ns, d)
 		}
@@ -307,7 +307,7 @@ func TestEveryProtectedNamespaceIsSkipped(t *testing.T) {
 
 func TestRefusalsQuoteLongValuesShort(t *testing.T) {
 	long := strings.Repeat("é", 500)
-	d := Decide(jackPod(annotated(authv1alpha1.AnnotationMode, long)), enabledNamespace(), []string{"blue"}, testConfig())
+	d := Decide(jackPod(annotated(jack.AnnotationMode, long)), enabledNamespace(), []string{"blue"}, testConfig())
 	if d.Action != Refuse || len(d.Message) > 400 {
 		t.Errorf("Decide = %s (%d bytes), want a short refusal", d, len(d.Message))
 	}

@@ -6,7 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // FuzzAnnotations feeds any annotation values to Decide: it never panics, a
@@ -18,14 +18,14 @@ func FuzzAnnotations(f *testing.F) {
 	f.Add("Proxy", "-1", "1e3", "0", "0.5", "1Ei", "green", "yes")
 	f.Add("", "65536", "1m ", "\n", "9999999999999999999999Ei", "-1", " blue\n", "false")
 	f.Fuzz(func(t *testing.T, mode, port, cpuReq, cpuLim, memReq, memLim, key, inject string) {
-		pod := jackPod(labelled(authv1alpha1.LabelInject, inject), annotated(
-			authv1alpha1.AnnotationMode, mode,
-			authv1alpha1.AnnotationUpstreamPort, port,
-			authv1alpha1.AnnotationSidecarCPURequest, cpuReq,
-			authv1alpha1.AnnotationSidecarCPULimit, cpuLim,
-			authv1alpha1.AnnotationSidecarMemoryRequest, memReq,
-			authv1alpha1.AnnotationSidecarMemoryLimit, memLim,
-			authv1alpha1.AnnotationSigningKey, key,
+		pod := jackPod(labelled(jack.LabelInject, inject), annotated(
+			jack.AnnotationMode, mode,
+			jack.AnnotationUpstreamPort, port,
+			jack.AnnotationSidecarCPURequest, cpuReq,
+			jack.AnnotationSidecarCPULimit, cpuLim,
+			jack.AnnotationSidecarMemoryRequest, memReq,
+			jack.AnnotationSidecarMemoryLimit, memLim,
+			jack.AnnotationSigningKey, key,
 		))
 		cfg := testConfig()
 		d := Decide(pod, enabledNamespace(), []string{"blue", "green"}, cfg)

@@ -6,7 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 const (
@@ -28,7 +28,7 @@ func namespace(name string, labels map[string]string) *corev1.Namespace {
 }
 
 func enabledNamespace() *corev1.Namespace {
-	return namespace(testNamespace, map[string]string{authv1alpha1.LabelInjection: authv1alpha1.InjectionEnabled})
+	return namespace(testNamespace, map[string]string{jack.LabelInjection: jack.InjectionEnabled})
 }
 
 // jackPod is a Deployment's pod as the API server admits it: opted in, Jack
@@ -38,7 +38,7 @@ func jackPod(mods ...func(*corev1.Pod)) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: "jack-7d9f8c6b5-",
 			Namespace:    testNamespace,
-			Labels:       map[string]string{"app": "jack", authv1alpha1.LabelInject: authv1alpha1.InjectRequested},
+			Labels:       map[string]string{"app": "jack", jack.LabelInject: jack.InjectRequested},
 		},
 		Spec: corev1.PodSpec{
 			InitContainers: []corev1.Container{{
@@ -101,7 +101,7 @@ func sidecarOf(t *testing.T, pod *corev1.Pod) *corev1.Container {
 	var found []*corev1.Container
 	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for i := range cs {
-			if cs[i].Name == authv1alpha1.SidecarContainerName {
+			if cs[i].Name == jack.SidecarContainerName {
 				found = append(found, &cs[i])
 			}
 		}

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // Where the sidecar finds its files. They are passed as flags, so the
@@ -27,10 +27,10 @@ const (
 
 // The sidecar's volumes. They are mounted in the sidecar container only.
 const (
-	volumeKeys   = authv1alpha1.SidecarVolumePrefix + "keys"
-	volumeUsers  = authv1alpha1.SidecarVolumePrefix + "users"
-	volumePolicy = authv1alpha1.SidecarVolumePrefix + "policy"
-	volumeState  = authv1alpha1.SidecarVolumePrefix + "state"
+	volumeKeys   = jack.SidecarVolumePrefix + "keys"
+	volumeUsers  = jack.SidecarVolumePrefix + "users"
+	volumePolicy = jack.SidecarVolumePrefix + "policy"
+	volumeState  = jack.SidecarVolumePrefix + "state"
 )
 
 // volumeNames are every volume name the sidecar may use, reserved whether or
@@ -66,9 +66,9 @@ func Mutate(pod *corev1.Pod, d Decision, cfg Config) error {
 		return errors.New("inject: the decision names no SigningKey")
 	}
 	if !validMode(d.Mode) {
-		return fmt.Errorf("inject: the decision's mode %q is not %q or %q", d.Mode, authv1alpha1.SidecarModeProxy, authv1alpha1.SidecarModeForwardAuth)
+		return fmt.Errorf("inject: the decision's mode %q is not %q or %q", d.Mode, jack.SidecarModeProxy, jack.SidecarModeForwardAuth)
 	}
-	if d.Mode == authv1alpha1.SidecarModeProxy && (d.UpstreamPort < 1 || d.UpstreamPort > 65535) {
+	if d.Mode == jack.SidecarModeProxy && (d.UpstreamPort < 1 || d.UpstreamPort > 65535) {
 		return fmt.Errorf("inject: the decision's upstream port %d is not from 1 to 65535", d.UpstreamPort)
 	}
 	secret := cfg.secretName(d.SigningKey)
@@ -76,13 +76,13 @@ func Mutate(pod *corev1.Pod, d Decision, cfg Config) error {
 		return fmt.Errorf("inject: no key ring Secret name for SigningKey %q", d.SigningKey)
 	}
 	// Decide refuses such a pod; never remove what is not the webhook's.
-	if pod.Annotations[authv1alpha1.AnnotationInjectedVersion] == "" {
+	if pod.Annotations[jack.AnnotationInjectedVersion] == "" {
 		if msg := nameConflict(pod, false); msg != "" {
 			return fmt.Errorf("inject: %s", msg)
 		}
 	}
 
-	isSidecar := func(c corev1.Container) bool { return c.Name == authv1alpha1.SidecarContainerName }
+	isSidecar := func(c corev1.Container) bool { return c.Name == jack.SidecarContainerName }
 	pod.Spec.InitContainers = slices.DeleteFunc(pod.Spec.InitContainers, isSidecar)
 	pod.Spec.Containers = slices.DeleteFunc(pod.Spec.Containers, isSidecar)
 	pod.Spec.Volumes = slices.DeleteFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return slices.Contains(volumeNames, v.Name) })
@@ -103,7 +103,7 @@ func Mutate(pod *corev1.Pod, d Decision, cfg Config) error {
 		pod.Spec.Containers = slices.Insert(pod.Spec.Containers, 0, c)
 	}
 	pod.Spec.Volumes = append(pod.Spec.Volumes, volumes(secret, cfg)...)
-	pod.Annotations[authv1alpha1.AnnotationInjectedVersion] = cfg.Version
+	pod.Annotations[jack.AnnotationInjectedVersion] = cfg.Version
 	return nil
 }
 
@@ -114,8 +114,8 @@ func sidecar(pod *corev1.Pod, d Decision, cfg Config) corev1.Container {
 		"serve",
 		"--listen=:" + strconv.Itoa(int(cfg.Port)),
 		"--metrics-listen=:" + strconv.Itoa(int(cfg.MetricsPort)),
-		"--keys=" + keysDir + "/" + authv1alpha1.SecretKeyKeyRing,
-		"--users=" + usersDir + "/" + authv1alpha1.SecretKeyUserDirectory,
+		"--keys=" + keysDir + "/" + jack.SecretKeyKeyRing,
+		"--users=" + usersDir + "/" + jack.SecretKeyUserDirectory,
 		"--revocations=" + stateDir + "/" + revocationsFile,
 	}
 	mounts := []corev1.VolumeMount{
@@ -123,21 +123,21 @@ func sidecar(pod *corev1.Pod, d Decision, cfg Config) corev1.Container {
 		{Name: volumeUsers, MountPath: usersDir, ReadOnly: true},
 	}
 	if cfg.PolicyConfigMap != "" {
-		args = append(args, "--policy="+policyDir+"/"+authv1alpha1.ConfigMapKeyPolicy)
+		args = append(args, "--policy="+policyDir+"/"+jack.ConfigMapKeyPolicy)
 		mounts = append(mounts, corev1.VolumeMount{Name: volumePolicy, MountPath: policyDir, ReadOnly: true})
 	}
 	mounts = append(mounts, corev1.VolumeMount{Name: volumeState, MountPath: stateDir})
-	if d.Mode == authv1alpha1.SidecarModeProxy {
+	if d.Mode == jack.SidecarModeProxy {
 		args = append(args, "--upstream=http://127.0.0.1:"+strconv.Itoa(int(d.UpstreamPort)))
 	}
 	return corev1.Container{
-		Name:            authv1alpha1.SidecarContainerName,
+		Name:            jack.SidecarContainerName,
 		Image:           cfg.Image,
 		ImagePullPolicy: cfg.ImagePullPolicy,
 		Args:            args,
 		Ports: []corev1.ContainerPort{
-			{Name: authv1alpha1.SidecarPortName, ContainerPort: cfg.Port, Protocol: corev1.ProtocolTCP},
-			{Name: authv1alpha1.SidecarOpsPortName, ContainerPort: cfg.MetricsPort, Protocol: corev1.ProtocolTCP},
+			{Name: jack.SidecarPortName, ContainerPort: cfg.Port, Protocol: corev1.ProtocolTCP},
+			{Name: jack.SidecarOpsPortName, ContainerPort: cfg.MetricsPort, Protocol: corev1.ProtocolTCP},
 		},
 		Resources:      *d.Resources.DeepCopy(),
 		VolumeMounts:   mounts,
@@ -176,7 +176,7 @@ func probe(path string, t ProbeTiming) *corev1.Probe {
 	return &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 			Path:   path,
-			Port:   intstr.FromString(authv1alpha1.SidecarOpsPortName),
+			Port:   intstr.FromString(jack.SidecarOpsPortName),
 			Scheme: corev1.URISchemeHTTP,
 		}},
 		InitialDelaySeconds: t.InitialDelaySeconds,
@@ -197,13 +197,13 @@ func volumes(keyRingSecret string, cfg Config) []corev1.Volume {
 	vs := []corev1.Volume{
 		{Name: volumeKeys, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName:  keyRingSecret,
-			Items:       []corev1.KeyToPath{{Key: authv1alpha1.SecretKeyKeyRing, Path: authv1alpha1.SecretKeyKeyRing}},
+			Items:       []corev1.KeyToPath{{Key: jack.SecretKeyKeyRing, Path: jack.SecretKeyKeyRing}},
 			DefaultMode: ptr.To(fileMode),
 			Optional:    ptr.To(false),
 		}}},
 		{Name: volumeUsers, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName:  authv1alpha1.UserDirectorySecretName,
-			Items:       []corev1.KeyToPath{{Key: authv1alpha1.SecretKeyUserDirectory, Path: authv1alpha1.SecretKeyUserDirectory}},
+			SecretName:  jack.UserDirectorySecretName,
+			Items:       []corev1.KeyToPath{{Key: jack.SecretKeyUserDirectory, Path: jack.SecretKeyUserDirectory}},
 			DefaultMode: ptr.To(fileMode),
 			Optional:    ptr.To(true),
 		}}},
@@ -211,7 +211,7 @@ func volumes(keyRingSecret string, cfg Config) []corev1.Volume {
 	if cfg.PolicyConfigMap != "" {
 		vs = append(vs, corev1.Volume{Name: volumePolicy, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: cfg.PolicyConfigMap},
-			Items:                []corev1.KeyToPath{{Key: authv1alpha1.ConfigMapKeyPolicy, Path: authv1alpha1.ConfigMapKeyPolicy}},
+			Items:                []corev1.KeyToPath{{Key: jack.ConfigMapKeyPolicy, Path: jack.ConfigMapKeyPolicy}},
 			DefaultMode:          ptr.To(fileMode),
 			Optional:             ptr.To(true),
 		}}})

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 func TestANativeSidecarIsTheFirstInitContainer(t *testing.T) {
@@ -79,11 +79,11 @@ func TestTheVolumesAreMountedInTheSidecarOnly(t *testing.T) {
 
 		for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 			for _, c := range cs {
-				if c.Name == authv1alpha1.SidecarContainerName {
+				if c.Name == jack.SidecarContainerName {
 					continue
 				}
 				for _, m := range c.VolumeMounts {
-					if strings.HasPrefix(m.Name, authv1alpha1.SidecarVolumePrefix) {
+					if strings.HasPrefix(m.Name, jack.SidecarVolumePrefix) {
 						t.Errorf("native=%v: container %s mounts %s", native, c.Name, m.Name)
 					}
 				}
@@ -123,7 +123,7 @@ func TestTheVolumes(t *testing.T) {
 		t.Errorf("key ring volume %+v, want the required Secret blue-jwt's keyring.json", keys)
 	}
 	users := volumeByName(pod, "jack-auth-users").Secret
-	if users == nil || users.SecretName != authv1alpha1.UserDirectorySecretName || !ptr.Deref(users.Optional, false) ||
+	if users == nil || users.SecretName != jack.UserDirectorySecretName || !ptr.Deref(users.Optional, false) ||
 		!reflect.DeepEqual(users.Items, []corev1.KeyToPath{{Key: "users.json.gz", Path: "users.json.gz"}}) {
 		t.Errorf("user directory volume %+v, want the optional Secret jack-user-directory's users.json.gz", users)
 	}
@@ -177,13 +177,13 @@ func TestTheSidecarsArgs(t *testing.T) {
 				"--revocations=/var/run/jack-auth/state/revocations.jsonl", "--upstream=http://127.0.0.1:3000"},
 		},
 		"proxy mode forwards to the port the pod names": {
-			annotations: []string{authv1alpha1.AnnotationUpstreamPort, "8000"},
+			annotations: []string{jack.AnnotationUpstreamPort, "8000"},
 			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
 				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
 				"--revocations=/var/run/jack-auth/state/revocations.jsonl", "--upstream=http://127.0.0.1:8000"},
 		},
 		"forward-auth mode has no upstream": {
-			annotations: []string{authv1alpha1.AnnotationMode, "forward-auth", authv1alpha1.AnnotationUpstreamPort, "8000"},
+			annotations: []string{jack.AnnotationMode, "forward-auth", jack.AnnotationUpstreamPort, "8000"},
 			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
 				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
 				"--revocations=/var/run/jack-auth/state/revocations.jsonl"},
@@ -278,15 +278,15 @@ func TestThePortsAndProbes(t *testing.T) {
 }
 
 func TestTheNamesAreValid(t *testing.T) {
-	for _, n := range append([]string{authv1alpha1.SidecarContainerName}, volumeNames...) {
+	for _, n := range append([]string{jack.SidecarContainerName}, volumeNames...) {
 		if msgs := validation.IsDNS1123Label(n); len(msgs) > 0 {
 			t.Errorf("%q: %v", n, msgs)
 		}
 	}
 	for _, k := range []string{
-		authv1alpha1.LabelInjection, authv1alpha1.LabelInject, authv1alpha1.AnnotationSigningKey, authv1alpha1.AnnotationMode,
-		authv1alpha1.AnnotationUpstreamPort, authv1alpha1.AnnotationSidecarCPURequest, authv1alpha1.AnnotationSidecarCPULimit,
-		authv1alpha1.AnnotationSidecarMemoryRequest, authv1alpha1.AnnotationSidecarMemoryLimit, authv1alpha1.AnnotationInjectedVersion,
+		jack.LabelInjection, jack.LabelInject, jack.AnnotationSigningKey, jack.AnnotationMode,
+		jack.AnnotationUpstreamPort, jack.AnnotationSidecarCPURequest, jack.AnnotationSidecarCPULimit,
+		jack.AnnotationSidecarMemoryRequest, jack.AnnotationSidecarMemoryLimit, jack.AnnotationInjectedVersion,
 	} {
 		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
 			t.Errorf("%q: %v", k, msgs)
@@ -296,9 +296,9 @@ func TestTheNamesAreValid(t *testing.T) {
 
 func TestOverridesReachTheSidecar(t *testing.T) {
 	pod := jackPod(annotated(
-		authv1alpha1.AnnotationSidecarCPURequest, "50m",
-		authv1alpha1.AnnotationSidecarCPULimit, "500m",
-		authv1alpha1.AnnotationSidecarMemoryLimit, "256Mi",
+		jack.AnnotationSidecarCPURequest, "50m",
+		jack.AnnotationSidecarCPULimit, "500m",
+		jack.AnnotationSidecarMemoryLimit, "256Mi",
 	))
 	injected(t, pod, []string{"blue"}, testConfig())
 	want := corev1.ResourceRequirements{
@@ -399,7 +399,7 @@ func TestAPodFromAnotherVersionHasItsSidecarReplaced(t *testing.T) {
 	if got := volumeList(pod); got != "data,jack-auth-keys,jack-auth-users,jack-auth-policy,jack-auth-state" {
 		t.Errorf("volumes %s", got)
 	}
-	if got := pod.Annotations[authv1alpha1.AnnotationInjectedVersion]; got != testVersion {
+	if got := pod.Annotations[jack.AnnotationInjectedVersion]; got != testVersion {
 		t.Errorf("injected version %q, want %q", got, testVersion)
 	}
 }
@@ -426,9 +426,9 @@ func TestMutateRefusesWhatDecideRefuses(t *testing.T) {
 	for name, d := range map[string]Decision{
 		"a skip":               {Action: Skip, Reason: ReasonNotOptedIn},
 		"a refusal":            {Action: Refuse, Reason: ReasonNoSigningKey},
-		"no SigningKey":        {Action: Inject, Mode: authv1alpha1.SidecarModeProxy, UpstreamPort: 3000},
+		"no SigningKey":        {Action: Inject, Mode: jack.SidecarModeProxy, UpstreamPort: 3000},
 		"no mode":              {Action: Inject, SigningKey: "blue"},
-		"proxy without a port": {Action: Inject, SigningKey: "blue", Mode: authv1alpha1.SidecarModeProxy},
+		"proxy without a port": {Action: Inject, SigningKey: "blue", Mode: jack.SidecarModeProxy},
 	} {
 		pod := jackPod()
 		if err := Mutate(pod, d, cfg); err == nil {

@@ -9,12 +9,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // settings are what a pod's annotations may override, resolved.
 type settings struct {
-	mode         authv1alpha1.SidecarMode
+	mode         jack.SidecarMode
 	upstreamPort int32
 	resources    corev1.ResourceRequirements
 }
@@ -26,10 +26,10 @@ var resourceAnnotations = []struct {
 	name       corev1.ResourceName
 	limit      bool
 }{
-	{authv1alpha1.AnnotationSidecarCPURequest, corev1.ResourceCPU, false},
-	{authv1alpha1.AnnotationSidecarCPULimit, corev1.ResourceCPU, true},
-	{authv1alpha1.AnnotationSidecarMemoryRequest, corev1.ResourceMemory, false},
-	{authv1alpha1.AnnotationSidecarMemoryLimit, corev1.ResourceMemory, true},
+	{jack.AnnotationSidecarCPURequest, corev1.ResourceCPU, false},
+	{jack.AnnotationSidecarCPULimit, corev1.ResourceCPU, true},
+	{jack.AnnotationSidecarMemoryRequest, corev1.ResourceMemory, false},
+	{jack.AnnotationSidecarMemoryLimit, corev1.ResourceMemory, true},
 }
 
 // parseOverrides applies a pod's annotations to the configuration's
@@ -39,24 +39,24 @@ var resourceAnnotations = []struct {
 func parseOverrides(annotations map[string]string, cfg Config) (settings, []string) {
 	s := settings{mode: cfg.Mode, upstreamPort: cfg.UpstreamPort, resources: *cfg.Resources.DeepCopy()}
 	var problems []string
-	if v, ok := annotations[authv1alpha1.AnnotationMode]; ok {
-		m := authv1alpha1.SidecarMode(strings.TrimSpace(v))
+	if v, ok := annotations[jack.AnnotationMode]; ok {
+		m := jack.SidecarMode(strings.TrimSpace(v))
 		if validMode(m) {
 			s.mode = m
 		} else {
 			problems = append(problems, fmt.Sprintf("the annotation %s is %s; set it to %q or %q",
-				authv1alpha1.AnnotationMode, quote(v), authv1alpha1.SidecarModeProxy, authv1alpha1.SidecarModeForwardAuth))
+				jack.AnnotationMode, quote(v), jack.SidecarModeProxy, jack.SidecarModeForwardAuth))
 		}
 	}
-	if v, ok := annotations[authv1alpha1.AnnotationUpstreamPort]; ok {
+	if v, ok := annotations[jack.AnnotationUpstreamPort]; ok {
 		port, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
 		switch {
 		case err != nil || port < 1 || port > 65535:
 			problems = append(problems, fmt.Sprintf("the annotation %s is %s; set it to the port Jack listens on, a number from 1 to 65535",
-				authv1alpha1.AnnotationUpstreamPort, quote(v)))
+				jack.AnnotationUpstreamPort, quote(v)))
 		case int32(port) == cfg.Port || int32(port) == cfg.MetricsPort:
 			problems = append(problems, fmt.Sprintf("the annotation %s is %d, a port the jack-auth sidecar itself listens on; set it to the port Jack listens on, on 127.0.0.1",
-				authv1alpha1.AnnotationUpstreamPort, port))
+				jack.AnnotationUpstreamPort, port))
 		default:
 			s.upstreamPort = int32(port)
 		}
@@ -86,9 +86,9 @@ func parseOverrides(annotations map[string]string, cfg Config) (settings, []stri
 		req, hasReq := s.resources.Requests[name]
 		lim, hasLim := s.resources.Limits[name]
 		if hasReq && hasLim && req.Cmp(lim) > 0 {
-			reqAnn, limAnn := authv1alpha1.AnnotationSidecarCPURequest, authv1alpha1.AnnotationSidecarCPULimit
+			reqAnn, limAnn := jack.AnnotationSidecarCPURequest, jack.AnnotationSidecarCPULimit
 			if name == corev1.ResourceMemory {
-				reqAnn, limAnn = authv1alpha1.AnnotationSidecarMemoryRequest, authv1alpha1.AnnotationSidecarMemoryLimit
+				reqAnn, limAnn = jack.AnnotationSidecarMemoryRequest, jack.AnnotationSidecarMemoryLimit
 			}
 			problems = append(problems, fmt.Sprintf("the sidecar's %s request %s would be more than its limit %s; set the annotations %s and %s so that the request is at most the limit",
 				name, req.String(), lim.String(), reqAnn, limAnn))

@@ -3,7 +3,7 @@ package inject
 import (
 	corev1 "k8s.io/api/core/v1"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // Action is what the webhook does with a pod. Its values are short and fixed,
@@ -116,7 +116,7 @@ type Decision struct {
 	SigningKey string
 	// Mode, UpstreamPort and Resources are the configuration's, after the
 	// pod's annotations.
-	Mode         authv1alpha1.SidecarMode
+	Mode         jack.SidecarMode
 	UpstreamPort int32
 	Resources    corev1.ResourceRequirements
 }

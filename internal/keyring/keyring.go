@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // Version identifies this file format. Readers refuse any other version.
@@ -27,8 +27,8 @@ type Ring struct {
 // Key is one key of a ring: its identity, its life and its material.
 type Key struct {
 	ID        string
-	Algorithm authv1alpha1.Algorithm
-	State     authv1alpha1.KeyState
+	Algorithm jack.Algorithm
+	State     jack.KeyState
 	// Legacy keys were imported from a pre-existing JWT_SECRET; only they
 	// verify tokens that carry no kid.
 	Legacy bool
@@ -49,7 +49,7 @@ type Key struct {
 // Active returns the key that signs, or nil when there is none.
 func (r *Ring) Active() *Key {
 	for i := range r.Keys {
-		if r.Keys[i].State == authv1alpha1.KeyActive {
+		if r.Keys[i].State == jack.KeyActive {
 			return &r.Keys[i]
 		}
 	}
@@ -70,7 +70,7 @@ func (r *Ring) Find(kid string) *Key {
 // the ring, not revoked, and not past its expiry.
 func (k *Key) Verifies(now time.Time) bool {
 	switch k.State {
-	case authv1alpha1.KeyPublished, authv1alpha1.KeyActive, authv1alpha1.KeyRetired:
+	case jack.KeyPublished, jack.KeyActive, jack.KeyRetired:
 		return k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt)
 	default:
 		return false
@@ -88,13 +88,13 @@ type wire struct {
 
 type wireKey struct {
 	jwk
-	State              authv1alpha1.KeyState `json:"state"`
-	Legacy             bool                  `json:"legacy,omitempty"`
-	PublishedAt        *time.Time            `json:"publishedAt,omitempty"`
-	ActivatedAt        *time.Time            `json:"activatedAt,omitempty"`
-	RetiredAt          *time.Time            `json:"retiredAt,omitempty"`
-	ExpiresAt          *time.Time            `json:"expiresAt,omitempty"`
-	MaxTokenTTLSeconds int64                 `json:"maxTokenTTLSeconds,omitempty"`
+	State              jack.KeyState `json:"state"`
+	Legacy             bool          `json:"legacy,omitempty"`
+	PublishedAt        *time.Time    `json:"publishedAt,omitempty"`
+	ActivatedAt        *time.Time    `json:"activatedAt,omitempty"`
+	RetiredAt          *time.Time    `json:"retiredAt,omitempty"`
+	ExpiresAt          *time.Time    `json:"expiresAt,omitempty"`
+	MaxTokenTTLSeconds int64         `json:"maxTokenTTLSeconds,omitempty"`
 }
 
 // Marshal writes the ring in the file format. The output is deterministic:
@@ -148,7 +148,7 @@ func Parse(data []byte) (*Ring, error) {
 		Keys:     make([]Key, 0, len(w.Keys)),
 	}
 	for i, wk := range w.Keys {
-		alg := authv1alpha1.Algorithm(wk.Algorithm)
+		alg := jack.Algorithm(wk.Algorithm)
 		m, err := wk.jwk.material(alg)
 		if err != nil {
 			return nil, fmt.Errorf("key %d (%q): %w", i, wk.KeyID, err)
@@ -189,13 +189,13 @@ func (r *Ring) Validate() error {
 		}
 		seen[k.ID] = true
 		switch k.State {
-		case authv1alpha1.KeyActive:
+		case jack.KeyActive:
 			active++
-		case authv1alpha1.KeyPublished, authv1alpha1.KeyRetired:
+		case jack.KeyPublished, jack.KeyRetired:
 		default:
 			return fmt.Errorf("key %s has state %q; a ring holds only Published, Active and Retired keys", k.ID, k.State)
 		}
-		if k.Legacy && k.State == authv1alpha1.KeyActive {
+		if k.Legacy && k.State == jack.KeyActive {
 			return fmt.Errorf("key %s is a legacy key and may not sign", k.ID)
 		}
 		if err := k.material.check(k.Algorithm, k.Legacy); err != nil {

@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 var t0 = time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
 
-func mustGenerate(t testing.TB, alg authv1alpha1.Algorithm, id string) Key {
+func mustGenerate(t testing.TB, alg jack.Algorithm, id string) Key {
 	t.Helper()
 	k, err := Generate(alg, id)
 	if err != nil {
@@ -22,10 +22,10 @@ func mustGenerate(t testing.TB, alg authv1alpha1.Algorithm, id string) Key {
 }
 
 func TestEveryAlgorithmSurvivesARoundTrip(t *testing.T) {
-	for _, alg := range []authv1alpha1.Algorithm{"HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"} {
+	for _, alg := range []jack.Algorithm{"HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"} {
 		t.Run(string(alg), func(t *testing.T) {
 			k := mustGenerate(t, alg, "k1")
-			k.State, k.PublishedAt, k.ActivatedAt, k.MaxTokenTTL = authv1alpha1.KeyActive, t0, t0.Add(5*time.Minute), 24*time.Hour
+			k.State, k.PublishedAt, k.ActivatedAt, k.MaxTokenTTL = jack.KeyActive, t0, t0.Add(5*time.Minute), 24*time.Hour
 			r := &Ring{TokenTTL: 24 * time.Hour, Issuer: "https://jack.example.com", Audience: "jack", Keys: []Key{k}}
 			data, err := r.Marshal()
 			if err != nil {
@@ -55,7 +55,7 @@ func TestEveryAlgorithmSurvivesARoundTrip(t *testing.T) {
 
 func TestGeneratedKeysAreStrongEnough(t *testing.T) {
 	cases := map[string]struct {
-		alg  authv1alpha1.Algorithm
+		alg  jack.Algorithm
 		bits int
 	}{
 		"HS256 secrets have 256 bits": {"HS256", 256},
@@ -85,7 +85,7 @@ func TestGeneratedKeysAreStrongEnough(t *testing.T) {
 
 func TestParseRefusesBrokenRings(t *testing.T) {
 	hs := mustGenerate(t, "HS256", "hs")
-	hs.State = authv1alpha1.KeyActive
+	hs.State = jack.KeyActive
 	good := &Ring{TokenTTL: time.Hour, Keys: []Key{hs}}
 	data, err := good.Marshal()
 	if err != nil {
@@ -149,9 +149,9 @@ func TestParseRefusesBrokenRings(t *testing.T) {
 
 func TestPublicJWKSHoldsOnlyPublicAsymmetricKeys(t *testing.T) {
 	r := &Ring{TokenTTL: time.Hour}
-	for _, alg := range []authv1alpha1.Algorithm{"HS256", "RS256", "ES256", "EdDSA"} {
+	for _, alg := range []jack.Algorithm{"HS256", "RS256", "ES256", "EdDSA"} {
 		k := mustGenerate(t, alg, "k-"+string(alg))
-		k.State = authv1alpha1.KeyRetired
+		k.State = jack.KeyRetired
 		r.Keys = append(r.Keys, k)
 	}
 	data, err := r.PublicJWKS()
@@ -194,11 +194,11 @@ func TestFingerprints(t *testing.T) {
 }
 
 func TestVerifiesUntilExpiry(t *testing.T) {
-	k := Key{State: authv1alpha1.KeyRetired, ExpiresAt: t0}
+	k := Key{State: jack.KeyRetired, ExpiresAt: t0}
 	if !k.Verifies(t0.Add(-time.Second)) || k.Verifies(t0) {
 		t.Error("a retired key must verify before expiresAt and not from it on")
 	}
-	p := Key{State: authv1alpha1.KeyPublished}
+	p := Key{State: jack.KeyPublished}
 	if !p.Verifies(t0) {
 		t.Error("a published key must verify")
 	}
@@ -206,7 +206,7 @@ func TestVerifiesUntilExpiry(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	k, _ := Generate("ES256", "k")
-	k.State = authv1alpha1.KeyActive
+	k.State = jack.KeyActive
 	seed, _ := (&Ring{TokenTTL: time.Hour, Keys: []Key{k}}).Marshal()
 	f.Add(seed)
 	f.Add([]byte(`{"version":"keyring.auth.jack.io/v1","tokenTTLSeconds":1,"keys":[{"kid":"a","kty":"RSA","alg":"RS256"}]}`))

@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"math/big"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // Minimum strengths. HMAC secrets are at least as long as their hash output.
@@ -25,11 +25,11 @@ const (
 	rsaBits    = 2048
 )
 
-func hmacSize(alg authv1alpha1.Algorithm) int {
+func hmacSize(alg jack.Algorithm) int {
 	switch alg {
-	case authv1alpha1.AlgorithmHS384:
+	case jack.AlgorithmHS384:
 		return 48
-	case authv1alpha1.AlgorithmHS512:
+	case jack.AlgorithmHS512:
 		return 64
 	default:
 		return 32
@@ -45,18 +45,18 @@ type material struct {
 }
 
 // Generate makes a new key of the given algorithm from crypto/rand.
-func Generate(alg authv1alpha1.Algorithm, id string) (Key, error) {
+func Generate(alg jack.Algorithm, id string) (Key, error) {
 	var m material
 	var err error
 	switch alg {
-	case authv1alpha1.AlgorithmHS256, authv1alpha1.AlgorithmHS384, authv1alpha1.AlgorithmHS512:
+	case jack.AlgorithmHS256, jack.AlgorithmHS384, jack.AlgorithmHS512:
 		m.secret = make([]byte, hmacSize(alg))
 		_, err = rand.Read(m.secret)
-	case authv1alpha1.AlgorithmRS256:
+	case jack.AlgorithmRS256:
 		m.rsa, err = rsa.GenerateKey(rand.Reader, rsaBits)
-	case authv1alpha1.AlgorithmES256:
+	case jack.AlgorithmES256:
 		m.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case authv1alpha1.AlgorithmEdDSA:
+	case jack.AlgorithmEdDSA:
 		_, m.ed, err = ed25519.GenerateKey(rand.Reader)
 	default:
 		return Key{}, fmt.Errorf("unknown algorithm %q", alg)
@@ -70,7 +70,7 @@ func Generate(alg authv1alpha1.Algorithm, id string) (Key, error) {
 // ImportHMAC makes a key from an existing HMAC secret, such as Jack's
 // JWT_SECRET. Legacy secrets are accepted whatever their length; they only
 // verify, and only until the tokens they signed expire.
-func ImportHMAC(alg authv1alpha1.Algorithm, id string, secret []byte) (Key, error) {
+func ImportHMAC(alg jack.Algorithm, id string, secret []byte) (Key, error) {
 	if !alg.Symmetric() {
 		return Key{}, fmt.Errorf("cannot import a shared secret as a %s key", alg)
 	}
@@ -151,27 +151,27 @@ func (k *Key) SameMaterial(o *Key) bool {
 	return errA == nil && errB == nil && string(a) == string(b)
 }
 
-func (m material) check(alg authv1alpha1.Algorithm, legacy bool) error {
+func (m material) check(alg jack.Algorithm, legacy bool) error {
 	switch alg {
-	case authv1alpha1.AlgorithmHS256, authv1alpha1.AlgorithmHS384, authv1alpha1.AlgorithmHS512:
+	case jack.AlgorithmHS256, jack.AlgorithmHS384, jack.AlgorithmHS512:
 		if m.secret == nil {
 			return fmt.Errorf("an %s key needs a shared secret", alg)
 		}
 		if !legacy && len(m.secret) < hmacSize(alg) {
 			return fmt.Errorf("an %s secret must be at least %d bytes, this one has %d", alg, hmacSize(alg), len(m.secret))
 		}
-	case authv1alpha1.AlgorithmRS256:
+	case jack.AlgorithmRS256:
 		if m.rsa == nil {
 			return errors.New("an RS256 key needs an RSA private key")
 		}
 		if m.rsa.N.BitLen() < minRSABits {
 			return fmt.Errorf("an RS256 key must have at least %d bits, this one has %d", minRSABits, m.rsa.N.BitLen())
 		}
-	case authv1alpha1.AlgorithmES256:
+	case jack.AlgorithmES256:
 		if m.ec == nil || m.ec.Curve != elliptic.P256() {
 			return errors.New("an ES256 key needs a P-256 private key")
 		}
-	case authv1alpha1.AlgorithmEdDSA:
+	case jack.AlgorithmEdDSA:
 		if len(m.ed) != ed25519.PrivateKeySize {
 			return errors.New("an EdDSA key needs an Ed25519 private key")
 		}
@@ -205,7 +205,7 @@ var b64 = base64.RawURLEncoding
 
 func b64int(i *big.Int) string { return b64.EncodeToString(i.Bytes()) }
 
-func (m material) toJWK(alg authv1alpha1.Algorithm) (jwk, error) {
+func (m material) toJWK(alg jack.Algorithm) (jwk, error) {
 	switch {
 	case m.secret != nil:
 		return jwk{KeyType: "oct", K: b64.EncodeToString(m.secret)}, nil
@@ -236,7 +236,7 @@ func (m material) toJWK(alg authv1alpha1.Algorithm) (jwk, error) {
 	return jwk{}, fmt.Errorf("no key material for %s", alg)
 }
 
-func (j jwk) material(alg authv1alpha1.Algorithm) (material, error) {
+func (j jwk) material(alg jack.Algorithm) (material, error) {
 	field := func(name, v string) ([]byte, error) {
 		if v == "" {
 			return nil, fmt.Errorf("JWK member %q is missing", name)
@@ -247,9 +247,9 @@ func (j jwk) material(alg authv1alpha1.Algorithm) (material, error) {
 		}
 		return b, nil
 	}
-	wantKty := map[authv1alpha1.Algorithm]string{
-		authv1alpha1.AlgorithmHS256: "oct", authv1alpha1.AlgorithmHS384: "oct", authv1alpha1.AlgorithmHS512: "oct",
-		authv1alpha1.AlgorithmRS256: "RSA", authv1alpha1.AlgorithmES256: "EC", authv1alpha1.AlgorithmEdDSA: "OKP",
+	wantKty := map[jack.Algorithm]string{
+		jack.AlgorithmHS256: "oct", jack.AlgorithmHS384: "oct", jack.AlgorithmHS512: "oct",
+		jack.AlgorithmRS256: "RSA", jack.AlgorithmES256: "EC", jack.AlgorithmEdDSA: "OKP",
 	}[alg]
 	if wantKty == "" {
 		return material{}, fmt.Errorf("unknown algorithm %q", alg)

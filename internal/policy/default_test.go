@@ -7,29 +7,29 @@ import (
 	"slices"
 	"testing"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // seed is Jack's documented role table, collection by collection: what the
 // default policy must grant, and nothing more.
-var seed = map[authv1alpha1.Role]map[string]bool{
-	authv1alpha1.RoleAdmin: {
+var seed = map[jack.Role]map[string]bool{
+	jack.RoleAdmin: {
 		"conversations": true, "tasks": true, "guests": true, "reports": true, "settings": true, "users": true,
 	},
-	authv1alpha1.RoleManager: {
+	jack.RoleManager: {
 		"conversations": true, "tasks": true, "guests": true, "reports": true, "settings": false, "users": false,
 	},
-	authv1alpha1.RoleStaff: {
+	jack.RoleStaff: {
 		"conversations": true, "tasks": true, "guests": false, "reports": false, "settings": false, "users": false,
 	},
 }
 
 func TestTheDefaultPolicyIsJacksSeedTable(t *testing.T) {
-	if got := slices.Sorted(maps.Keys(seed)); !slices.Equal(got, slices.Sorted(slices.Values(authv1alpha1.Roles))) {
+	if got := slices.Sorted(maps.Keys(seed)); !slices.Equal(got, slices.Sorted(slices.Values(jack.Roles))) {
 		t.Fatalf("the seed table covers roles %v; a new role needs its row here", got)
 	}
 	p := Default()
-	for _, role := range authv1alpha1.Roles {
+	for _, role := range jack.Roles {
 		for _, collection := range slices.Sorted(maps.Keys(seed[role])) {
 			allowed := seed[role][collection]
 			for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
@@ -56,18 +56,18 @@ func TestTheDefaultPolicyIsJacksSeedTable(t *testing.T) {
 
 func TestTheDefaultPolicyGrantsNothingElse(t *testing.T) {
 	cases := map[string]struct {
-		role    authv1alpha1.Role
+		role    jack.Role
 		path    string
 		allowed bool
 	}{
-		"admin may call any other route under /api/v1":        {authv1alpha1.RoleAdmin, "/api/v1/audit/2026", true},
-		"admin may call /api/v1 itself":                       {authv1alpha1.RoleAdmin, "/api/v1", true},
-		"admin may not call outside /api/v1":                  {authv1alpha1.RoleAdmin, "/api/v2/tasks", false},
-		"admin may not call the root":                         {authv1alpha1.RoleAdmin, "/", false},
-		"a manager may not call an unlisted route":            {authv1alpha1.RoleManager, "/api/v1/audit", false},
-		"a manager may not call /api/v1 itself":               {authv1alpha1.RoleManager, "/api/v1", false},
-		"staff may not reach a collection sharing a prefix":   {authv1alpha1.RoleStaff, "/api/v1/tasksettings", false},
-		"staff may not reach a route named like a collection": {authv1alpha1.RoleStaff, "/api/v1/settings/tasks", false},
+		"admin may call any other route under /api/v1":        {jack.RoleAdmin, "/api/v1/audit/2026", true},
+		"admin may call /api/v1 itself":                       {jack.RoleAdmin, "/api/v1", true},
+		"admin may not call outside /api/v1":                  {jack.RoleAdmin, "/api/v2/tasks", false},
+		"admin may not call the root":                         {jack.RoleAdmin, "/", false},
+		"a manager may not call an unlisted route":            {jack.RoleManager, "/api/v1/audit", false},
+		"a manager may not call /api/v1 itself":               {jack.RoleManager, "/api/v1", false},
+		"staff may not reach a collection sharing a prefix":   {jack.RoleStaff, "/api/v1/tasksettings", false},
+		"staff may not reach a route named like a collection": {jack.RoleStaff, "/api/v1/settings/tasks", false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 func TestNormalizePath(t *testing.T) {
@@ -74,9 +74,9 @@ func TestNormalizePath(t *testing.T) {
 // TestBypassAttemptsAreRefused tries to reach what a role may not call
 // through paths that a lax matcher would decide on differently from Jack.
 func TestBypassAttemptsAreRefused(t *testing.T) {
-	staff, manager, admin := authv1alpha1.RoleStaff, authv1alpha1.RoleManager, authv1alpha1.RoleAdmin
+	staff, manager, admin := jack.RoleStaff, jack.RoleManager, jack.RoleAdmin
 	cases := map[string]struct {
-		role    authv1alpha1.Role
+		role    jack.Role
 		path    string
 		allowed bool
 	}{
@@ -129,15 +129,15 @@ func TestBypassAttemptsAreRefused(t *testing.T) {
 // allocRequests are decisions of every kind: allowed, refused by the table,
 // refused as unsafe, with a query, for an unknown role.
 var allocRequests = []struct {
-	role         authv1alpha1.Role
+	role         jack.Role
 	method, path string
 }{
-	{authv1alpha1.RoleStaff, "GET", "/api/v1/tasks/42/notes"},
-	{authv1alpha1.RoleStaff, "HEAD", "/api/v1/conversations"},
-	{authv1alpha1.RoleStaff, "DELETE", "/api/v1/settings"},
-	{authv1alpha1.RoleManager, "PATCH", "/api/v1/reports/q3?format=csv"},
-	{authv1alpha1.RoleAdmin, "POST", "/api/v1/users/"},
-	{authv1alpha1.RoleStaff, "GET", "/api/v1/tasks/%2e%2e/settings"},
+	{jack.RoleStaff, "GET", "/api/v1/tasks/42/notes"},
+	{jack.RoleStaff, "HEAD", "/api/v1/conversations"},
+	{jack.RoleStaff, "DELETE", "/api/v1/settings"},
+	{jack.RoleManager, "PATCH", "/api/v1/reports/q3?format=csv"},
+	{jack.RoleAdmin, "POST", "/api/v1/users/"},
+	{jack.RoleStaff, "GET", "/api/v1/tasks/%2e%2e/settings"},
 	{"root", "GET", "/api/v1/tasks"},
 }
 
@@ -157,14 +157,14 @@ func TestAllowedDoesNotAllocate(t *testing.T) {
 
 func BenchmarkAllowed(b *testing.B) {
 	cases := map[string]struct {
-		role         authv1alpha1.Role
+		role         jack.Role
 		method, path string
 	}{
-		"staff reading a task's notes":     {authv1alpha1.RoleStaff, "GET", "/api/v1/tasks/42/notes"},
-		"staff refused settings":           {authv1alpha1.RoleStaff, "DELETE", "/api/v1/settings"},
-		"a manager reading a report":       {authv1alpha1.RoleManager, "GET", "/api/v1/reports/q3?format=csv"},
-		"staff refused an encoded dot-dot": {authv1alpha1.RoleStaff, "GET", "/api/v1/tasks/%2e%2e/settings"},
-		"admin creating a user":            {authv1alpha1.RoleAdmin, "POST", "/api/v1/users"},
+		"staff reading a task's notes":     {jack.RoleStaff, "GET", "/api/v1/tasks/42/notes"},
+		"staff refused settings":           {jack.RoleStaff, "DELETE", "/api/v1/settings"},
+		"a manager reading a report":       {jack.RoleManager, "GET", "/api/v1/reports/q3?format=csv"},
+		"staff refused an encoded dot-dot": {jack.RoleStaff, "GET", "/api/v1/tasks/%2e%2e/settings"},
+		"admin creating a user":            {jack.RoleAdmin, "POST", "/api/v1/users"},
 	}
 	p := Default()
 	for name, tc := range cases {
@@ -188,8 +188,8 @@ func FuzzAllowed(f *testing.F) {
 		f.Add("GET", p)
 	}
 	f.Fuzz(func(t *testing.T, method, p string) {
-		staff := Default().Allowed(authv1alpha1.RoleStaff, method, p)
-		admin := Default().Allowed(authv1alpha1.RoleAdmin, method, p)
+		staff := Default().Allowed(jack.RoleStaff, method, p)
+		admin := Default().Allowed(jack.RoleAdmin, method, p)
 		normalized, ok := NormalizePath(p)
 		if !ok {
 			if staff || admin {

@@ -11,7 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // Version identifies this file format. Readers refuse any other version.
@@ -24,7 +24,7 @@ const anyMethod = "*"
 // concurrent use.
 type Policy struct {
 	file   file
-	byRole map[authv1alpha1.Role][]*rule
+	byRole map[jack.Role][]*rule
 }
 
 type rule struct {
@@ -40,9 +40,9 @@ type file struct {
 }
 
 type fileRule struct {
-	Roles   []authv1alpha1.Role `json:"roles"`
-	Methods []string            `json:"methods"`
-	Paths   []string            `json:"paths"`
+	Roles   []jack.Role `json:"roles"`
+	Methods []string    `json:"methods"`
+	Paths   []string    `json:"paths"`
 }
 
 //go:embed default.yaml
@@ -88,7 +88,7 @@ func Parse(data []byte) (*Policy, error) {
 		// request; that is an outage, never a policy.
 		return nil, errors.New("policy has no rules, so it would refuse every request")
 	}
-	p := &Policy{file: f, byRole: map[authv1alpha1.Role][]*rule{}}
+	p := &Policy{file: f, byRole: map[jack.Role][]*rule{}}
 	for i, fr := range f.Rules {
 		r, err := compileRule(i, fr)
 		if err != nil {
@@ -110,7 +110,7 @@ func compileRule(i int, fr fileRule) (*rule, error) {
 		return nil, fmt.Errorf("rules[%d] has no roles; list the roles it allows, like roles: [admin]", i)
 	}
 	for j, role := range fr.Roles {
-		if !slices.Contains(authv1alpha1.Roles, role) {
+		if !slices.Contains(jack.Roles, role) {
 			return nil, fmt.Errorf("rules[%d].roles[%d]: unknown role %q; roles are %s", i, j, role, roleList())
 		}
 	}
@@ -146,8 +146,8 @@ func compileRule(i int, fr fileRule) (*rule, error) {
 }
 
 func roleList() string {
-	names := make([]string, len(authv1alpha1.Roles))
-	for i, r := range authv1alpha1.Roles {
+	names := make([]string, len(jack.Roles))
+	for i, r := range jack.Roles {
 		names[i] = string(r)
 	}
 	return strings.Join(names, ", ")
@@ -158,7 +158,7 @@ func roleList() string {
 // never the decoded r.URL.Path; it is normalized (and possibly refused) by
 // NormalizePath first. A method that is not an HTTP token, an unknown role
 // and a nil Policy are refused. Allowed does not allocate.
-func (p *Policy) Allowed(role authv1alpha1.Role, method, path string) bool {
+func (p *Policy) Allowed(role jack.Role, method, path string) bool {
 	if p == nil || !isToken(method) {
 		return false
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 const customYAML = `
@@ -41,31 +41,31 @@ func mustParse(t testing.TB, data string) *Policy {
 
 func TestACustomPolicyDecidesAsWritten(t *testing.T) {
 	cases := map[string]struct {
-		role    authv1alpha1.Role
+		role    jack.Role
 		method  string
 		path    string
 		allowed bool
 	}{
-		"staff may read the reports collection":                 {authv1alpha1.RoleStaff, "GET", "/api/v1/reports", true},
-		"staff may read one report":                             {authv1alpha1.RoleStaff, "GET", "/api/v1/reports/q3", true},
-		"staff may HEAD what they may GET":                      {authv1alpha1.RoleStaff, "HEAD", "/api/v1/reports/q3", true},
-		"a trailing slash names the same collection":            {authv1alpha1.RoleStaff, "GET", "/api/v1/reports/", true},
-		"a single star does not reach two segments down":        {authv1alpha1.RoleStaff, "GET", "/api/v1/reports/q3/raw", false},
-		"staff may not write reports":                           {authv1alpha1.RoleStaff, "POST", "/api/v1/reports", false},
-		"a lower-case method is another method":                 {authv1alpha1.RoleStaff, "get", "/api/v1/reports", false},
-		"staff may comment on a task":                           {authv1alpha1.RoleStaff, "POST", "/api/v1/tasks/7/comments", true},
-		"a manager may edit a comment":                          {authv1alpha1.RoleManager, "PATCH", "/api/v1/tasks/7/comments", true},
-		"a star needs a segment to match":                       {authv1alpha1.RoleStaff, "POST", "/api/v1/tasks/comments", false},
-		"a method the rule does not list is refused":            {authv1alpha1.RoleStaff, "DELETE", "/api/v1/tasks/7/comments", false},
-		"HEAD does not follow from methods other than GET":      {authv1alpha1.RoleStaff, "HEAD", "/api/v1/tasks/7/comments", false},
-		"a manager gets nothing the policy does not grant them": {authv1alpha1.RoleManager, "GET", "/api/v1/reports", false},
-		"a double star covers the root too":                     {authv1alpha1.RoleAdmin, "GET", "/", true},
-		"a star method covers extension methods":                {authv1alpha1.RoleAdmin, "PROPFIND", "/api/v1/x", true},
+		"staff may read the reports collection":                 {jack.RoleStaff, "GET", "/api/v1/reports", true},
+		"staff may read one report":                             {jack.RoleStaff, "GET", "/api/v1/reports/q3", true},
+		"staff may HEAD what they may GET":                      {jack.RoleStaff, "HEAD", "/api/v1/reports/q3", true},
+		"a trailing slash names the same collection":            {jack.RoleStaff, "GET", "/api/v1/reports/", true},
+		"a single star does not reach two segments down":        {jack.RoleStaff, "GET", "/api/v1/reports/q3/raw", false},
+		"staff may not write reports":                           {jack.RoleStaff, "POST", "/api/v1/reports", false},
+		"a lower-case method is another method":                 {jack.RoleStaff, "get", "/api/v1/reports", false},
+		"staff may comment on a task":                           {jack.RoleStaff, "POST", "/api/v1/tasks/7/comments", true},
+		"a manager may edit a comment":                          {jack.RoleManager, "PATCH", "/api/v1/tasks/7/comments", true},
+		"a star needs a segment to match":                       {jack.RoleStaff, "POST", "/api/v1/tasks/comments", false},
+		"a method the rule does not list is refused":            {jack.RoleStaff, "DELETE", "/api/v1/tasks/7/comments", false},
+		"HEAD does not follow from methods other than GET":      {jack.RoleStaff, "HEAD", "/api/v1/tasks/7/comments", false},
+		"a manager gets nothing the policy does not grant them": {jack.RoleManager, "GET", "/api/v1/reports", false},
+		"a double star covers the root too":                     {jack.RoleAdmin, "GET", "/", true},
+		"a star method covers extension methods":                {jack.RoleAdmin, "PROPFIND", "/api/v1/x", true},
 		"a role name is case-sensitive":                         {"Admin", "GET", "/api/v1/x", false},
 		"an unknown role gets nothing":                          {"root", "GET", "/api/v1/x", false},
 		"an empty role gets nothing":                            {"", "GET", "/api/v1/x", false},
-		"a method that is not a token is refused":               {authv1alpha1.RoleAdmin, "GE T", "/api/v1/x", false},
-		"an empty method is refused":                            {authv1alpha1.RoleAdmin, "", "/api/v1/x", false},
+		"a method that is not a token is refused":               {jack.RoleAdmin, "GE T", "/api/v1/x", false},
+		"an empty method is refused":                            {jack.RoleAdmin, "", "/api/v1/x", false},
 	}
 	yamlPolicy, jsonPolicy := mustParse(t, customYAML), mustParse(t, customJSON)
 	for name, tc := range cases {
@@ -98,7 +98,7 @@ func TestACustomPolicySurvivesARoundTrip(t *testing.T) {
 	if !bytes.Equal(jsonOut, data) {
 		t.Errorf("the YAML and JSON forms of one policy marshal differently:\n%s\n%s", data, jsonOut)
 	}
-	for _, role := range authv1alpha1.Roles {
+	for _, role := range jack.Roles {
 		for _, path := range []string{"/api/v1/reports", "/api/v1/reports/1", "/api/v1/tasks/1/comments", "/"} {
 			for _, method := range []string{"GET", "HEAD", "POST", "DELETE"} {
 				if p.Allowed(role, method, path) != again.Allowed(role, method, path) {
@@ -164,7 +164,7 @@ func TestParseRefusesBrokenPolicies(t *testing.T) {
 
 func TestANilPolicyRefusesEverything(t *testing.T) {
 	var p *Policy
-	if p.Allowed(authv1alpha1.RoleAdmin, "GET", "/api/v1/tasks") {
+	if p.Allowed(jack.RoleAdmin, "GET", "/api/v1/tasks") {
 		t.Error("a nil policy allowed a request")
 	}
 }
@@ -192,7 +192,7 @@ func FuzzParse(f *testing.F) {
 		if out2, _ := again.Marshal(); !bytes.Equal(out, out2) {
 			t.Fatalf("marshal is not stable:\n%s\n%s", out, out2)
 		}
-		for _, role := range authv1alpha1.Roles {
+		for _, role := range jack.Roles {
 			p.Allowed(role, "GET", "/api/v1/tasks/1")
 		}
 	})

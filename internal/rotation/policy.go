@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
@@ -22,7 +23,7 @@ const Leeway = 2 * time.Minute
 
 // Settings are the SigningKey spec fields that rotation follows.
 type Settings struct {
-	Algorithm     authv1alpha1.Algorithm
+	Algorithm     jack.Algorithm
 	TokenTTL      time.Duration
 	Interval      time.Duration
 	Prepublish    time.Duration
@@ -66,7 +67,7 @@ type Result struct {
 }
 
 // Generator makes a key: keyring.Generate, or a fixed one in tests.
-type Generator func(alg authv1alpha1.Algorithm, id string) (keyring.Key, error)
+type Generator func(alg jack.Algorithm, id string) (keyring.Key, error)
 
 // plan carries a rotation in progress through the policies.
 type plan struct {
@@ -122,7 +123,7 @@ func (p *plan) ring() *keyring.Ring { return p.st.Ring }
 
 func (p *plan) published() *keyring.Key {
 	for i := range p.ring().Keys {
-		if k := &p.ring().Keys[i]; k.State == authv1alpha1.KeyPublished {
+		if k := &p.ring().Keys[i]; k.State == jack.KeyPublished {
 			return k
 		}
 	}
@@ -131,7 +132,7 @@ func (p *plan) published() *keyring.Key {
 
 // newKey generates a key with a fresh id: the time it was made and a random
 // suffix, so ids sort by age and never repeat.
-func (p *plan) newKey(state authv1alpha1.KeyState, activatesAt time.Time) (*keyring.Key, error) {
+func (p *plan) newKey(state jack.KeyState, activatesAt time.Time) (*keyring.Key, error) {
 	var id string
 	for {
 		var b [2]byte
@@ -148,7 +149,7 @@ func (p *plan) newKey(state authv1alpha1.KeyState, activatesAt time.Time) (*keyr
 		return nil, err
 	}
 	k.State, k.PublishedAt, k.ActivatedAt = state, p.now, activatesAt
-	if state == authv1alpha1.KeyActive {
+	if state == jack.KeyActive {
 		k.MaxTokenTTL = p.s.TokenTTL
 	}
 	p.ring().Keys = append(p.ring().Keys, k)
@@ -159,12 +160,12 @@ func (p *plan) newKey(state authv1alpha1.KeyState, activatesAt time.Time) (*keyr
 func (p *plan) activate(k *keyring.Key, why string) {
 	kid := k.ID
 	if old := p.ring().Active(); old != nil {
-		old.State, old.RetiredAt = authv1alpha1.KeyRetired, p.now
+		old.State, old.RetiredAt = jack.KeyRetired, p.now
 		old.ExpiresAt = p.now.Add(max(old.MaxTokenTTL, p.s.TokenTTL) + Leeway)
 		p.emit(authv1alpha1.ReasonKeyRetired, old.ID, "key %s stopped signing; it verifies the tokens it signed until %s", old.ID, old.ExpiresAt.Format(time.RFC3339))
 	}
 	k = p.ring().Find(kid) // the retirement above may not move keys, but be exact
-	k.State, k.ActivatedAt, k.MaxTokenTTL = authv1alpha1.KeyActive, p.now, p.s.TokenTTL
+	k.State, k.ActivatedAt, k.MaxTokenTTL = jack.KeyActive, p.now, p.s.TokenTTL
 	p.emit(authv1alpha1.ReasonRotated, k.ID, "key %s (%s) now signs new tokens: %s", k.ID, k.Algorithm, why)
 }
 
@@ -176,7 +177,7 @@ func revoke(p *plan) error {
 	kept := p.ring().Keys[:0]
 	for _, k := range p.ring().Keys {
 		if slices.Contains(p.s.RevokedKeyIDs, k.ID) {
-			activeRevoked = activeRevoked || k.State == authv1alpha1.KeyActive
+			activeRevoked = activeRevoked || k.State == jack.KeyActive
 			p.emit(authv1alpha1.ReasonKeyRevoked, k.ID, "key %s was revoked and removed from the ring: every token it signed is refused", k.ID)
 			continue
 		}
@@ -190,7 +191,7 @@ func revoke(p *plan) error {
 		p.activate(next, "the active key was revoked")
 		return nil
 	}
-	k, err := p.newKey(authv1alpha1.KeyPublished, p.now)
+	k, err := p.newKey(jack.KeyPublished, p.now)
 	if err != nil {
 		return err
 	}
@@ -205,11 +206,11 @@ func importLegacy(p *plan) error {
 		return nil
 	}
 	id := "legacy-" + p.now.Format("20060102-150405")
-	k, err := keyring.ImportHMAC(authv1alpha1.AlgorithmHS256, id, p.s.LegacySecret)
+	k, err := keyring.ImportHMAC(jack.AlgorithmHS256, id, p.s.LegacySecret)
 	if err != nil {
 		return fmt.Errorf("importing the legacy secret: %w", err)
 	}
-	k.State, k.PublishedAt, k.RetiredAt = authv1alpha1.KeyRetired, p.now, p.now
+	k.State, k.PublishedAt, k.RetiredAt = jack.KeyRetired, p.now, p.now
 	k.ExpiresAt = p.now.Add(p.s.TokenTTL + Leeway)
 	p.ring().Keys = append(p.ring().Keys, k)
 	p.st.LegacyImported = true
@@ -227,7 +228,7 @@ func ensureActive(p *plan) error {
 		p.activate(next, "no key was signing")
 		return nil
 	}
-	k, err := p.newKey(authv1alpha1.KeyPublished, p.now)
+	k, err := p.newKey(jack.KeyPublished, p.now)
 	if err != nil {
 		return err
 	}
@@ -239,7 +240,7 @@ func ensureActive(p *plan) error {
 func removeExpired(p *plan) error {
 	kept := p.ring().Keys[:0]
 	for _, k := range p.ring().Keys {
-		if k.State == authv1alpha1.KeyRetired && !k.ExpiresAt.IsZero() && !p.now.Before(k.ExpiresAt) {
+		if k.State == jack.KeyRetired && !k.ExpiresAt.IsZero() && !p.now.Before(k.ExpiresAt) {
 			p.emit(authv1alpha1.ReasonKeyRemoved, k.ID, "key %s left the ring: every token it signed has expired", k.ID)
 			continue
 		}
@@ -295,7 +296,7 @@ func publishIfRequested(p *plan) error {
 	activatesAt := p.now.Add(p.s.Prepublish)
 	switch {
 	case manual:
-		why = fmt.Sprintf("rotation requested with %s=%s", authv1alpha1.AnnotationRotate, p.s.RotateRequest)
+		why = fmt.Sprintf("rotation requested with %s=%s", jack.AnnotationRotate, p.s.RotateRequest)
 	case active.Algorithm != p.s.Algorithm:
 		why = fmt.Sprintf("the algorithm changed from %s to %s", active.Algorithm, p.s.Algorithm)
 	case !p.now.Before(scheduledPublish(active, p.s)):
@@ -304,7 +305,7 @@ func publishIfRequested(p *plan) error {
 	default:
 		return nil
 	}
-	k, err := p.newKey(authv1alpha1.KeyPublished, activatesAt)
+	k, err := p.newKey(jack.KeyPublished, activatesAt)
 	if err != nil {
 		return err
 	}
@@ -331,7 +332,7 @@ func (p *plan) deadlines() (nextRotation, requeue time.Time) {
 		requeue = scheduledPublish(active, p.s)
 	}
 	for _, k := range p.ring().Keys {
-		if k.State == authv1alpha1.KeyRetired && !k.ExpiresAt.IsZero() {
+		if k.State == jack.KeyRetired && !k.ExpiresAt.IsZero() {
 			requeue = minTime(requeue, k.ExpiresAt)
 		}
 	}

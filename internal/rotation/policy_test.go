@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
@@ -14,7 +15,7 @@ var start = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 func defaults() Settings {
 	return Settings{
-		Algorithm:  authv1alpha1.AlgorithmHS256,
+		Algorithm:  jack.AlgorithmHS256,
 		TokenTTL:   24 * time.Hour,
 		Interval:   720 * time.Hour,
 		Prepublish: 5 * time.Minute,
@@ -116,12 +117,12 @@ func TestLifecycle(t *testing.T) {
 			wantEvents: "KeyPublished",
 		},
 		"changing the algorithm rotates to a key of the new one": {
-			steps:      []step{{at: time.Hour, alg: authv1alpha1.AlgorithmES256}, {at: time.Hour + 5*time.Minute, alg: authv1alpha1.AlgorithmES256}},
+			steps:      []step{{at: time.Hour, alg: jack.AlgorithmES256}, {at: time.Hour + 5*time.Minute, alg: jack.AlgorithmES256}},
 			wantStates: "Retired,Active",
 			wantEvents: "KeyRetired,Rotated",
 		},
 		"a waiting key of the old algorithm is dropped when the algorithm changes": {
-			steps:      []step{{at: time.Hour, rotate: "1"}, {at: time.Hour + time.Minute, rotate: "1", alg: authv1alpha1.AlgorithmEdDSA}},
+			steps:      []step{{at: time.Hour, rotate: "1"}, {at: time.Hour + time.Minute, rotate: "1", alg: jack.AlgorithmEdDSA}},
 			wantStates: "Active,Published",
 			wantEvents: "KeyRemoved,KeyPublished",
 		},
@@ -150,7 +151,7 @@ func TestLifecycle(t *testing.T) {
 type step struct {
 	at     time.Duration
 	rotate string
-	alg    authv1alpha1.Algorithm
+	alg    jack.Algorithm
 }
 
 func TestRevokingTheActiveKeyPromotesAWaitingKeyAtOnce(t *testing.T) {
@@ -224,7 +225,7 @@ func TestShorteningTokenTTLDoesNotCutOffOldTokens(t *testing.T) {
 	res = advance(t, res.State, s, start.Add(time.Hour))
 	res = advance(t, res.State, s, start.Add(time.Hour+5*time.Minute))
 	for _, k := range res.Ring.Keys {
-		if k.State == authv1alpha1.KeyRetired {
+		if k.State == jack.KeyRetired {
 			if want := start.Add(time.Hour + 5*time.Minute + 72*time.Hour + Leeway); !k.ExpiresAt.Equal(want) {
 				t.Errorf("retired key expires at %s, want %s (the 72h tokens it signed must stay valid)", k.ExpiresAt, want)
 			}
@@ -254,7 +255,7 @@ func TestAMonthOfRotationsNeverDropsALiveKey(t *testing.T) {
 		case 100, 101, 300: // manual, the same value again, and another
 			s.RotateRequest = map[int]string{100: "a", 101: "a", 300: "b"}[h]
 		case 500:
-			s.Algorithm = authv1alpha1.AlgorithmES256
+			s.Algorithm = jack.AlgorithmES256
 		case 700:
 			// Revoke the signing key: its tokens die with it, on purpose.
 			victim := res.Ring.Active().ID
@@ -278,7 +279,7 @@ func TestAMonthOfRotationsNeverDropsALiveKey(t *testing.T) {
 		if active == nil {
 			t.Fatalf("hour %d: no key signs", h)
 		}
-		if active.Algorithm != s.Algorithm && res.Ring.Keys[len(res.Ring.Keys)-1].State != authv1alpha1.KeyPublished {
+		if active.Algorithm != s.Algorithm && res.Ring.Keys[len(res.Ring.Keys)-1].State != jack.KeyPublished {
 			t.Fatalf("hour %d: signing with %s while %s is asked for and no rotation is under way", h, active.Algorithm, s.Algorithm)
 		}
 		if len(res.Ring.Keys) > 4 {

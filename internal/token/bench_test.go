@@ -6,7 +6,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )
@@ -32,7 +32,7 @@ func benchVerify(b *testing.B, r *keyring.Ring, tok string, wantErr bool) {
 }
 
 // alice is a user as most are: nothing in her claims needs a JSON escape.
-var alice = userdir.User{ID: "staff-123", Email: "alice@example.com", Name: "Alice Martin", Role: authv1alpha1.RoleStaff}
+var alice = userdir.User{ID: "staff-123", Email: "alice@example.com", Name: "Alice Martin", Role: jack.RoleStaff}
 
 func signFor(b *testing.B, r *keyring.Ring, u userdir.User) string {
 	tok, _, err := Sign(r, u, t0.Add(-time.Minute))

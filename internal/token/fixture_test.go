@@ -11,7 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
 
@@ -41,18 +41,18 @@ const (
 func writeFixture(t *testing.T) {
 	type spec struct {
 		id      string
-		alg     authv1alpha1.Algorithm
-		state   authv1alpha1.KeyState
+		alg     jack.Algorithm
+		state   jack.KeyState
 		expires time.Time
 	}
 	r := &keyring.Ring{TokenTTL: 24 * time.Hour, Issuer: "https://jack.example.com", Audience: "jack"}
 	for _, s := range []spec{
-		{kidActive, "HS256", authv1alpha1.KeyActive, time.Time{}},
-		{kidPublished, "ES256", authv1alpha1.KeyPublished, time.Time{}},
-		{kidHS512, "HS512", authv1alpha1.KeyPublished, time.Time{}},
-		{kidRetired, "RS256", authv1alpha1.KeyRetired, t0.Add(48 * time.Hour)},
-		{kidEdDSA, "EdDSA", authv1alpha1.KeyRetired, t0.Add(48 * time.Hour)},
-		{kidGone, "HS256", authv1alpha1.KeyRetired, t0.Add(-time.Hour)},
+		{kidActive, "HS256", jack.KeyActive, time.Time{}},
+		{kidPublished, "ES256", jack.KeyPublished, time.Time{}},
+		{kidHS512, "HS512", jack.KeyPublished, time.Time{}},
+		{kidRetired, "RS256", jack.KeyRetired, t0.Add(48 * time.Hour)},
+		{kidEdDSA, "EdDSA", jack.KeyRetired, t0.Add(48 * time.Hour)},
+		{kidGone, "HS256", jack.KeyRetired, t0.Add(-time.Hour)},
 	} {
 		k, err := keyring.Generate(s.alg, s.id)
 		if err != nil {
@@ -65,7 +65,7 @@ func writeFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	legacy.State, legacy.ExpiresAt = authv1alpha1.KeyRetired, t0.Add(24*time.Hour)
+	legacy.State, legacy.ExpiresAt = jack.KeyRetired, t0.Add(24*time.Hour)
 	r.Keys = append(r.Keys, legacy)
 	data, err := r.Marshal()
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
 
@@ -102,7 +102,7 @@ func claimsOf(m jwt.MapClaims) Claims {
 		return time.Unix(int64(f), 0).UTC()
 	}
 	return Claims{
-		Subject: str("sub"), Email: str("email"), Name: str("name"), Role: authv1alpha1.Role(str("role")),
+		Subject: str("sub"), Email: str("email"), Name: str("name"), Role: jack.Role(str("role")),
 		IssuedAt: date("iat"), NotBefore: date("nbf"), ExpiresAt: date("exp"),
 		ID: str("jti"), Issuer: str("iss"), Audience: str("aud"),
 	}

@@ -3,7 +3,7 @@ package token
 import (
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // header is what Verify reads of a token's header.
@@ -108,7 +108,7 @@ func parseSigned(b []byte, str string) (c Claims, ok bool) {
 	if !ok {
 		return Claims{}, false
 	}
-	c.Role = authv1alpha1.Role(role)
+	c.Role = jack.Role(role)
 	c.IssuedAt, c.NotBefore, c.ExpiresAt = unixTime(iat), unixTime(nbf), unixTime(exp)
 	return c, true
 }

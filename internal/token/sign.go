@@ -9,7 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )
@@ -25,7 +25,7 @@ type Claims struct {
 	// says now.
 	Email string
 	Name  string
-	Role  authv1alpha1.Role
+	Role  jack.Role
 	// IssuedAt (iat), NotBefore (nbf) and ExpiresAt (exp).
 	IssuedAt  time.Time
 	NotBefore time.Time
@@ -42,16 +42,16 @@ type Claims struct {
 // wireClaims is the JSON Sign writes. It implements jwt.Claims only because
 // golang-jwt asks for one; Verify reads tokens with its own decoder.
 type wireClaims struct {
-	Subject   string            `json:"sub"`
-	Email     string            `json:"email"`
-	Name      string            `json:"name"`
-	Role      authv1alpha1.Role `json:"role"`
-	IssuedAt  int64             `json:"iat"`
-	NotBefore int64             `json:"nbf"`
-	ExpiresAt int64             `json:"exp"`
-	ID        string            `json:"jti"`
-	Issuer    string            `json:"iss,omitempty"`
-	Audience  string            `json:"aud,omitempty"`
+	Subject   string    `json:"sub"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      jack.Role `json:"role"`
+	IssuedAt  int64     `json:"iat"`
+	NotBefore int64     `json:"nbf"`
+	ExpiresAt int64     `json:"exp"`
+	ID        string    `json:"jti"`
+	Issuer    string    `json:"iss,omitempty"`
+	Audience  string    `json:"aud,omitempty"`
 }
 
 func (w wireClaims) GetExpirationTime() (*jwt.NumericDate, error) {

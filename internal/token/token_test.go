@@ -12,21 +12,21 @@ import (
 	"testing"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )
 
-var bob = userdir.User{ID: "staff-123", Email: "bob@example.com", Name: "Bob <Ops> & Co", Role: authv1alpha1.RoleStaff}
+var bob = userdir.User{ID: "staff-123", Email: "bob@example.com", Name: "Bob <Ops> & Co", Role: jack.RoleStaff}
 
 func TestEveryAlgorithmSignsTokensItVerifies(t *testing.T) {
-	for _, alg := range []authv1alpha1.Algorithm{"HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"} {
+	for _, alg := range []jack.Algorithm{"HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"} {
 		t.Run(string(alg), func(t *testing.T) {
 			k, err := keyring.Generate(alg, "k-"+string(alg))
 			if err != nil {
 				t.Fatal(err)
 			}
-			k.State = authv1alpha1.KeyActive
+			k.State = jack.KeyActive
 			ring := &keyring.Ring{TokenTTL: 24 * time.Hour, Issuer: "https://jack.example.com", Audience: "jack", Keys: []keyring.Key{k}}
 			signedAt := t0.Add(1500 * time.Millisecond)
 			tok, signed, err := Sign(ring, bob, signedAt)
@@ -87,7 +87,7 @@ func TestSignLeavesOutTheIssuerAndAudienceARingDoesNotSet(t *testing.T) {
 
 func TestSignRefuses(t *testing.T) {
 	noActive := *fixture(t)
-	noActive.Keys = slices.DeleteFunc(slices.Clone(noActive.Keys), func(k keyring.Key) bool { return k.State == authv1alpha1.KeyActive })
+	noActive.Keys = slices.DeleteFunc(slices.Clone(noActive.Keys), func(k keyring.Key) bool { return k.State == jack.KeyActive })
 	cases := map[string]struct {
 		ring *keyring.Ring
 		user userdir.User

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
 
@@ -137,11 +137,11 @@ func newVerifyKey(k keyring.Key) *verifyKey {
 	case []byte:
 		var h func() hash.Hash
 		switch k.Algorithm {
-		case authv1alpha1.AlgorithmHS256:
+		case jack.AlgorithmHS256:
 			h = sha256.New
-		case authv1alpha1.AlgorithmHS384:
+		case jack.AlgorithmHS384:
 			h = sha512.New384
-		case authv1alpha1.AlgorithmHS512:
+		case jack.AlgorithmHS512:
 			h = sha512.New
 		default:
 			return nil
@@ -150,17 +150,17 @@ func newVerifyKey(k keyring.Key) *verifyKey {
 		vk.macs = &sync.Pool{New: func() any { return hmac.New(h, secret) }}
 		vk.sigLen = h().Size()
 	case *rsa.PublicKey:
-		if k.Algorithm != authv1alpha1.AlgorithmRS256 || pub == nil {
+		if k.Algorithm != jack.AlgorithmRS256 || pub == nil {
 			return nil
 		}
 		vk.rsa, vk.sigLen = pub, pub.Size()
 	case *ecdsa.PublicKey:
-		if k.Algorithm != authv1alpha1.AlgorithmES256 || pub == nil || pub.Curve == nil || pub.Curve.Params().BitSize != 256 {
+		if k.Algorithm != jack.AlgorithmES256 || pub == nil || pub.Curve == nil || pub.Curve.Params().BitSize != 256 {
 			return nil
 		}
 		vk.ec, vk.sigLen = pub, 64 // JWS: r and s, 32 bytes each (RFC 7518 §3.4)
 	case ed25519.PublicKey:
-		if k.Algorithm != authv1alpha1.AlgorithmEdDSA || len(pub) != ed25519.PublicKeySize {
+		if k.Algorithm != jack.AlgorithmEdDSA || len(pub) != ed25519.PublicKeySize {
 			return nil
 		}
 		vk.ed, vk.sigLen = pub, ed25519.SignatureSize

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // Version identifies this file format. Readers refuse any other version.
@@ -42,9 +42,9 @@ type User struct {
 	ID string `json:"id"`
 	// Email is what the user logs in with. It is compared case-insensitively
 	// and written lower-cased.
-	Email string            `json:"email"`
-	Name  string            `json:"name"`
-	Role  authv1alpha1.Role `json:"role"`
+	Email string    `json:"email"`
+	Name  string    `json:"name"`
+	Role  jack.Role `json:"role"`
 	// PasswordHash is in the format of package internal/password. A user
 	// without one cannot log in.
 	PasswordHash string `json:"passwordHash,omitempty"`
@@ -150,8 +150,8 @@ func (d *Directory) Validate() error {
 			return fmt.Errorf("users %q and %q have the same email %q", other, u.ID, email)
 		}
 		ids[u.ID], emails[email] = true, u.ID
-		if !slices.Contains(authv1alpha1.Roles, u.Role) {
-			return fmt.Errorf("user %q has role %q; it must be one of %v", u.ID, u.Role, authv1alpha1.Roles)
+		if !slices.Contains(jack.Roles, u.Role) {
+			return fmt.Errorf("user %q has role %q; it must be one of %v", u.ID, u.Role, jack.Roles)
 		}
 		// JSON times have four-digit years; a time zone can push a parsed
 		// one out of them.

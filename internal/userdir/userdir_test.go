@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/password"
 )
 
@@ -35,11 +35,11 @@ func fakeHash(n int) string {
 
 func sample() *Directory {
 	return &Directory{Users: []User{
-		{ID: "staff-123", Email: "Bob@Example.com", Name: "Bob", Role: authv1alpha1.RoleStaff,
+		{ID: "staff-123", Email: "Bob@Example.com", Name: "Bob", Role: jack.RoleStaff,
 			PasswordHash: fakeHash(2), PasswordVersion: "v2", Disabled: true},
-		{ID: "admin-1", Email: "alice@example.com", Name: "Alice", Role: authv1alpha1.RoleAdmin,
+		{ID: "admin-1", Email: "alice@example.com", Name: "Alice", Role: jack.RoleAdmin,
 			PasswordHash: fakeHash(1), PasswordVersion: "v1", SessionsValidAfter: t0.Add(1500 * time.Millisecond)},
-		{ID: "manager-7", Email: "carol@example.com", Name: "Carol <Ops & Co>", Role: authv1alpha1.RoleManager},
+		{ID: "manager-7", Email: "carol@example.com", Name: "Carol <Ops & Co>", Role: jack.RoleManager},
 	}}
 }
 
@@ -220,7 +220,7 @@ func TestTheIndexFindsUsersByEmailAndID(t *testing.T) {
 			}
 		})
 	}
-	if u, _ := ix.ByID("staff-123"); u.PasswordHash != fakeHash(2) || !u.Disabled || u.Role != authv1alpha1.RoleStaff {
+	if u, _ := ix.ByID("staff-123"); u.PasswordHash != fakeHash(2) || !u.Disabled || u.Role != jack.RoleStaff {
 		t.Errorf("the indexed user lost fields: %+v", u)
 	}
 }
@@ -234,12 +234,12 @@ func realistic(n int) *Directory {
 	last := []string{"nguyen", "smith", "garcia", "kowalski", "okafor", "tanaka", "johansson", "fernandes", "müller", "lee"}
 	d := &Directory{Users: make([]User, 0, n)}
 	for i := range n {
-		role := authv1alpha1.RoleStaff
+		role := jack.RoleStaff
 		switch {
 		case i%50 == 0:
-			role = authv1alpha1.RoleAdmin
+			role = jack.RoleAdmin
 		case i%10 == 0:
-			role = authv1alpha1.RoleManager
+			role = jack.RoleManager
 		}
 		f, l := first[i%len(first)], last[i/len(first)%len(last)]
 		d.Users = append(d.Users, User{

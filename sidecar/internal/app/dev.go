@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/userdir"
@@ -23,7 +23,7 @@ import (
 func KeysInit(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("keys init", flag.ContinueOnError)
 	out := fs.String("out", "", "The key ring file to write (e.g. dev/keyring.json).")
-	alg := fs.String("algorithm", string(authv1alpha1.AlgorithmHS256), "HS256, HS384, HS512, RS256, ES256 or EdDSA.")
+	alg := fs.String("algorithm", string(jack.AlgorithmHS256), "HS256, HS384, HS512, RS256, ES256 or EdDSA.")
 	ttl := fs.Duration("token-ttl", 24*time.Hour, "Lifetime of the tokens the sidecar issues.")
 	issuer := fs.String("issuer", "", "The iss claim of issued tokens, if any.")
 	audience := fs.String("audience", "", "The aud claim of issued tokens, if any.")
@@ -41,11 +41,11 @@ func KeysInit(args []string, stdout io.Writer) error {
 		return errors.New("keys init: --token-ttl must be at least 1m")
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	k, err := keyring.Generate(authv1alpha1.Algorithm(*alg), "dev-"+now.Format("20060102-150405"))
+	k, err := keyring.Generate(jack.Algorithm(*alg), "dev-"+now.Format("20060102-150405"))
 	if err != nil {
 		return fmt.Errorf("keys init: %w", err)
 	}
-	k.State, k.PublishedAt, k.ActivatedAt, k.MaxTokenTTL = authv1alpha1.KeyActive, now, now, *ttl
+	k.State, k.PublishedAt, k.ActivatedAt, k.MaxTokenTTL = jack.KeyActive, now, now, *ttl
 	ring := &keyring.Ring{TokenTTL: *ttl, Issuer: *issuer, Audience: *audience, Keys: []keyring.Key{k}}
 	data, err := ring.Marshal()
 	if err != nil {
@@ -65,7 +65,7 @@ func UsersAdd(args []string, stdin io.Reader, stdout io.Writer) error {
 	file := fs.String("file", "", "The user directory file to create or update (e.g. dev/users.json.gz).")
 	email := fs.String("email", "", "The user's email.")
 	name := fs.String("name", "", "The user's display name.")
-	role := fs.String("role", string(authv1alpha1.RoleStaff), "admin, manager or staff.")
+	role := fs.String("role", string(jack.RoleStaff), "admin, manager or staff.")
 	id := fs.String("id", "", "The user's id, like staff-123; derived from the role and email when empty.")
 	minLength := fs.Int("min-password-length", password.DefaultMinLength, "The shortest password accepted.")
 	if err := fs.Parse(args); err != nil {
@@ -74,8 +74,8 @@ func UsersAdd(args []string, stdin io.Reader, stdout io.Writer) error {
 	switch {
 	case *file == "" || *email == "" || *name == "":
 		return errors.New("users add: --file, --email and --name are required; the password is read from standard input")
-	case !slices.Contains(authv1alpha1.Roles, authv1alpha1.Role(*role)):
-		return fmt.Errorf("users add: --role must be one of %v", authv1alpha1.Roles)
+	case !slices.Contains(jack.Roles, jack.Role(*role)):
+		return fmt.Errorf("users add: --role must be one of %v", jack.Roles)
 	}
 	pw, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -97,7 +97,7 @@ func UsersAdd(args []string, stdin io.Reader, stdout io.Writer) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	u := userdir.User{ID: *id, Email: strings.ToLower(*email), Name: *name, Role: authv1alpha1.Role(*role),
+	u := userdir.User{ID: *id, Email: strings.ToLower(*email), Name: *name, Role: jack.Role(*role),
 		PasswordHash: hash, PasswordVersion: time.Now().UTC().Format("20060102150405")}
 	if u.ID == "" {
 		u.ID = fmt.Sprintf("%s-%d", *role, len(dir.Users)+1)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/policy"
@@ -29,17 +29,17 @@ func (s static) Policy() *policy.Policy { return policy.Default() }
 // thousandUsers is a ring and a directory of 1,000 users, as a sidecar holds them.
 func thousandUsers(tb testing.TB) (static, *keyring.Ring, *userdir.Directory) {
 	now := time.Now().UTC().Truncate(time.Second)
-	k, err := keyring.Generate(authv1alpha1.AlgorithmHS256, "k1")
+	k, err := keyring.Generate(jack.AlgorithmHS256, "k1")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	k.State, k.PublishedAt, k.ActivatedAt = authv1alpha1.KeyActive, now, now
+	k.State, k.PublishedAt, k.ActivatedAt = jack.KeyActive, now, now
 	ring := &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{k}}
 	hash, _ := password.Hash("a password for all", password.Params{Memory: 64, Iterations: 1, Threads: 1})
 	dir := &userdir.Directory{}
 	for i := range 1000 {
 		dir.Users = append(dir.Users, userdir.User{ID: fmt.Sprintf("staff-%d", i), Email: fmt.Sprintf("user%d@example.com", i),
-			Name: "User", Role: authv1alpha1.RoleStaff, PasswordHash: hash, PasswordVersion: "1"})
+			Name: "User", Role: jack.RoleStaff, PasswordHash: hash, PasswordVersion: "1"})
 	}
 	return static{keys: NewKeys(ring), users: NewUsers(dir)}, ring, dir
 }

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
 )
@@ -109,18 +109,18 @@ func (s *Server) authorize(r *http.Request, method, path string) (*Identity, *ap
 func setIdentity(h http.Header, id *Identity) {
 	v := [...]string{id.User.ID, id.User.Email, string(id.User.Role)}
 	vals := v[:]
-	h[authv1alpha1.HeaderUserID] = vals[0:1:1]
-	h[authv1alpha1.HeaderUserEmail] = vals[1:2:2]
-	h[authv1alpha1.HeaderUserRole] = vals[2:3:3]
-	h[authv1alpha1.HeaderAuthRequestUser] = vals[0:1:1]
-	h[authv1alpha1.HeaderAuthRequestEmail] = vals[1:2:2]
+	h[jack.HeaderUserID] = vals[0:1:1]
+	h[jack.HeaderUserEmail] = vals[1:2:2]
+	h[jack.HeaderUserRole] = vals[2:3:3]
+	h[jack.HeaderAuthRequestUser] = vals[0:1:1]
+	h[jack.HeaderAuthRequestEmail] = vals[1:2:2]
 }
 
 // stripIdentity removes identity headers a client sent: only the sidecar
 // says who is calling. Go's server canonicalizes incoming names, so every
 // spelling a client may use is caught here.
 func stripIdentity(h http.Header) {
-	for _, name := range authv1alpha1.IdentityHeaders {
+	for _, name := range jack.IdentityHeaders {
 		delete(h, name)
 	}
 }

@@ -1,4 +1,4 @@
-package v1alpha1
+package jack
 
 // Names of the pod injection webhook's API: what a platform engineer sets on a
 // Namespace or a pod (template) to get the jack-auth sidecar, the per-pod

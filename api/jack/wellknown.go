@@ -1,4 +1,4 @@
-package v1alpha1
+package jack
 
 // Annotations the operator reads.
 const (
