@@ -14,9 +14,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers"
+	"github.com/jack-io/jack-operator/internal/inject"
 	"github.com/jack-io/jack-operator/internal/password"
 )
 
@@ -36,7 +38,14 @@ type options struct {
 	webhookPort       int
 	webhookCertDir    string
 	minPasswordLength int
+	sidecarImage      string
+	operatorNamespace string
+	nativeSidecars    bool
 }
+
+// version is the operator's version, recorded on the pods it injects; set
+// with -ldflags "-X main.version=...".
+var version = "dev"
 
 func main() {
 	var o options
@@ -48,6 +57,9 @@ func main() {
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory holding the webhook server's tls.crt and tls.key; empty for controller-runtime's default.")
 	flag.IntVar(&o.minPasswordLength, "min-password-length", password.DefaultMinLength, "Shortest JackUser password accepted, in characters.")
+	flag.StringVar(&o.sidecarImage, "sidecar-image", inject.DefaultImage, "The jack-auth image the pod webhook injects.")
+	flag.StringVar(&o.operatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "jack-system"), "The operator's own namespace, whose pods are never injected.")
+	flag.BoolVar(&o.nativeSidecars, "native-sidecars", true, "Inject the sidecar as a native sidecar (an init container with restartPolicy Always, Kubernetes 1.29+); false injects a regular container.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -100,6 +112,14 @@ func run(o options) error {
 		if err := controllers.SetupJackUserWebhookWithManager(mgr, mgr.GetClient()); err != nil {
 			return fmt.Errorf("setting up the JackUser webhook: %w", err)
 		}
+		cfg := inject.DefaultConfig()
+		cfg.Image, cfg.Version, cfg.OperatorNamespace, cfg.NativeSidecars = o.sidecarImage, version, o.operatorNamespace, o.nativeSidecars
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("the injection settings: %w", err)
+		}
+		mgr.GetWebhookServer().Register(inject.WebhookPath, &webhook.Admission{Handler: &inject.Webhook{
+			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(scheme), Recorder: mgr.GetEventRecorder("pod-injector"), Config: cfg,
+		}})
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
@@ -114,4 +134,11 @@ func run(o options) error {
 
 	ctrl.Log.WithName("setup").Info("starting the operator", "leaderElection", o.leaderElect, "webhooks", o.webhooks)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
 }

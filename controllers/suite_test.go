@@ -19,9 +19,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/inject"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/testenv"
 )
@@ -127,6 +129,11 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "setting up the JackUser webhook:", err)
 		return 1
 	}
+	injectCfg := inject.DefaultConfig()
+	injectCfg.Image, injectCfg.Version, injectCfg.OperatorNamespace, injectCfg.NativeSidecars = "jack-auth:test", "test", "jack-system", true
+	mgr.GetWebhookServer().Register(inject.WebhookPath, &webhook.Admission{Handler: &inject.Webhook{
+		Reader: allNamespaces, Decoder: admission.NewDecoder(scheme), Recorder: mgr.GetEventRecorder("pod-injector"), Config: injectCfg,
+	}})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -86,7 +86,10 @@ func Start(scheme *runtime.Scheme, opts ...Option) (*Env, error) {
 	}
 	if o.webhooks {
 		env.WebhookInstallOptions = envtest.WebhookInstallOptions{
-			Paths: []string{filepath.Join(root, "config", "webhook", "manifests.yaml")},
+			Paths: []string{
+				filepath.Join(root, "config", "webhook", "manifests.yaml"),
+				filepath.Join(root, "config", "webhook", "pod-injection.yaml"),
+			},
 		}
 	}
 	cfg, err := env.Start()
