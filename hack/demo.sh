@@ -107,6 +107,8 @@ kind: JackUser
 metadata: {name: sam2}
 spec: {email: SAM@example.com, name: Sam Two, role: staff, passwordSecretRef: {name: sam-password}}
 EOF
+  bin/kubectl label namespace default auth.jack.io/injection=enabled       # then a pod that opts in gets the sidecar:
+  bin/kubectl run jack --image=jack:1 --labels=auth.jack.io/inject=true --dry-run=server -o yaml | grep -A12 initContainers
   bin/kubectl get secret jack-jwt -o jsonpath='{.data.keyring\.json}' | base64 -d | grep -E '"(kid|alg|state)"'
   bin/kubectl annotate signingkey jack auth.jack.io/rotate="\$(date +%s)"   # rotate now
   bin/kubectl get signingkey jack -o jsonpath='{range .status.keys[*]}{.id}{"\\t"}{.state}{"\\n"}{end}'
