@@ -212,7 +212,7 @@ func runHashJobs(plans []userPlan) {
 }
 
 // SetupWithManager registers the reconciler: JackUsers, their password
-// Secrets and the directory Secret each enqueue their namespace, after
+// Secrets, the directory Secret and SigningKeys each enqueue their namespace, after
 // BatchDelay so that changes arriving together are reconciled together.
 func (r *JackUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
@@ -243,6 +243,9 @@ func (r *JackUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("jackuser").
 		Watches(&authv1alpha1.JackUser{}, r.enqueueNamespace(func(context.Context, client.Object) bool { return true })).
 		Watches(&corev1.Secret{}, r.enqueueNamespace(r.secretMatters)).
+		// A namespace with a SigningKey gets a directory even before its first
+		// user, so injected sidecars (which wait for one) become ready.
+		Watches(&authv1alpha1.SigningKey{}, r.enqueueNamespace(func(context.Context, client.Object) bool { return true })).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
 		Complete(r)
 }

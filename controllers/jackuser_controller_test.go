@@ -425,3 +425,14 @@ func tryDirectory(ns string) (*userdir.Directory, error) {
 	}
 	return userdir.Decode(s.Data[jack.SecretKeyUserDirectory])
 }
+
+// A namespace with a SigningKey and no users yet still gets a directory, so
+// injected sidecars, which wait for one, become ready.
+func TestANamespaceWithoutUsersGetsAnEmptyDirectory(t *testing.T) {
+	h := newUserHarness(t)
+	h.reconcile()
+	d, s := h.directory()
+	if len(d.Users) != 0 || s.Labels[jack.LabelComponent] != jack.ComponentUserDirectory {
+		t.Fatalf("the directory of a namespace without users holds %d users, labels %v", len(d.Users), s.Labels)
+	}
+}
