@@ -4,10 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -701,5 +710,47 @@ func TestThePolicyIsReloadedWithoutARestart(t *testing.T) {
 	_ = resp.Body.Close()
 	if !strings.Contains(string(body), `"policy"`) || !strings.Contains(string(body), "lastError") {
 		t.Errorf("/readyz does not report the broken policy: %s", body)
+	}
+}
+
+func TestTheMainPortServesTLSWhenGivenACertificate(t *testing.T) {
+	f := newFixture(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "jack-auth"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+
+	s := f.start("--tls-cert", certFile, "--tls-key", keyFile)
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	body := `{"email":"ada@example.com","password":"` + f.pws["ada@example.com"] + `"}`
+	resp, err := client.Post(strings.Replace(s.addr, "http://", "https://", 1)+"/api/v1/auth/login", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("login over TLS: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Fatalf("login over TLS: %d (TLS %v)", resp.StatusCode, resp.TLS != nil)
+	}
+	// Plain HTTP gets Go's TLS server's 400, never a login.
+	if plain, err := http.Post(s.addr+"/api/v1/auth/login", "application/json", strings.NewReader(body)); err == nil {
+		_ = plain.Body.Close()
+		if plain.StatusCode == 200 {
+			t.Error("the main port also logged in over plain HTTP")
+		}
 	}
 }
