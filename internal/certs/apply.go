@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
+	"net/netip"
 	"time"
 )
 
@@ -98,8 +100,9 @@ func newCA(s Settings, now time.Time) (*x509.Certificate, crypto.Signer, []byte,
 	return cert, key, pk, nil
 }
 
-// newServing makes a serving certificate for s.DNSNames from ca, valid for
-// s.ServingValidity or until ca expires, whichever is first.
+// newServing makes a serving certificate for s.DNSNames and s.IPAddresses
+// from ca, valid for s.ServingValidity or until ca expires, whichever is
+// first.
 func newServing(ca *x509.Certificate, caKey crypto.Signer, s Settings, now time.Time) (*x509.Certificate, crypto.Signer, []byte, error) {
 	key, pk, err := newKey()
 	if err != nil {
@@ -117,6 +120,7 @@ func newServing(ca *x509.Certificate, caKey crypto.Signer, s Settings, now time.
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: s.DNSNames[0]},
 		DNSNames:              s.DNSNames,
+		IPAddresses:           ipList(s.IPAddresses),
 		NotBefore:             now.Add(-Backdate),
 		NotAfter:              notAfter,
 		BasicConstraintsValid: true,
@@ -128,6 +132,16 @@ func newServing(ca *x509.Certificate, caKey crypto.Signer, s Settings, now time.
 		return nil, nil, nil, fmt.Errorf("making the webhook serving certificate: %w", err)
 	}
 	return cert, key, pk, nil
+}
+
+// ipList is addrs as x509 stores them: four bytes for IPv4, sixteen for
+// IPv6; nil for none, so a certificate without addresses has no empty list.
+func ipList(addrs []netip.Addr) []net.IP {
+	var out []net.IP
+	for _, a := range addrs {
+		out = append(out, net.IP(a.AsSlice()))
+	}
+	return out
 }
 
 // sign returns the certificate as parsed back from its DER, so a bundle

@@ -4,6 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -45,6 +47,31 @@ func TestCreateMakesAP256CAAndAServingCertificateForTheNames(t *testing.T) {
 	}
 	if b.PreviousCA() != nil {
 		t.Error("a new bundle has a previous CA")
+	}
+}
+
+func TestAServingCertificateForIPAddressesVerifiesAtThem(t *testing.T) {
+	b := mustApply(t, nil, ActionCreate, withAddrs(netip.MustParseAddr("::1"), netip.MustParseAddr("::ffff:127.0.0.1")), start)
+	serving := b.Serving()
+	if len(serving.IPAddresses) != 2 || len(serving.IPAddresses[0]) != net.IPv4len || !serving.IPAddresses[0].Equal(net.IPv4(127, 0, 0, 1)) ||
+		!serving.IPAddresses[1].Equal(net.IPv6loopback) {
+		t.Fatalf("the serving certificate's addresses are %v, want 127.0.0.1 (in four bytes) and ::1", serving.IPAddresses)
+	}
+	if serving.Subject.CommonName != svc {
+		t.Errorf("the serving certificate is named %q, want its first DNS name", serving.Subject.CommonName)
+	}
+	// What the API server checks when a webhook configuration's URL is https://127.0.0.1:9443/...
+	if err := verify(b.CABundle(), serving, []string{"127.0.0.1", "::1", svc, svcCL}, start); err != nil {
+		t.Errorf("the API server would refuse it: %v", err)
+	}
+	if err := verify(b.CABundle(), serving, []string{"10.0.0.1"}, start); err == nil {
+		t.Error("the serving certificate verifies at an address it was not made for")
+	}
+	if without := mustApply(t, nil, ActionCreate, settings(), start).Serving(); without.IPAddresses != nil {
+		t.Errorf("without IP addresses in the settings, the serving certificate has %v", without.IPAddresses)
+	}
+	if !strings.Contains(b.String(), "127.0.0.1") {
+		t.Errorf("the bundle's description does not name its address: %s", b)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -92,7 +93,8 @@ func (b Bundle) String() string {
 	if b.serving == nil {
 		s.WriteString("; no serving certificate")
 	} else {
-		fmt.Fprintf(&s, "; serving certificate for %s from %s (serial %x, valid %s to %s)", strings.Join(b.serving.DNSNames, ","),
+		names := append(slices.Clone(b.serving.DNSNames), addrStrings(certAddrs(b.serving))...)
+		fmt.Fprintf(&s, "; serving certificate for %s from %s (serial %x, valid %s to %s)", strings.Join(names, ","),
 			b.serving.Issuer.CommonName, b.serving.SerialNumber, stamp(b.serving.NotBefore), stamp(b.serving.NotAfter))
 	}
 	return s.String()

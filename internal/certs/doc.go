@@ -46,7 +46,8 @@
 //   - a rotation is in phase 1 (below): wait for the overlap, then phase 2;
 //   - a rotation is in phase 2 and another overlap has passed: phase 3;
 //   - the serving certificate's DNS names differ from Settings.DNSNames,
-//     compared as sets, case-insensitively (DNSNamesChanged);
+//     compared as sets, case-insensitively (DNSNamesChanged), or only its IP
+//     addresses differ from Settings.IPAddresses (IPAddressesChanged);
 //   - the CA reached its renewal point: phase 1 (CARenewing);
 //   - the serving certificate reached its renewal point (Renewing);
 //   - else nothing, until RequeueAt.
@@ -115,5 +116,8 @@
 // certificate for 90 days (never beyond its CA), both by default. The CA's
 // common name is Settings.CAName followed by "@" and the Unix time it was
 // made, as Kubernetes names its self-signed CAs, so two CAs in one caBundle
-// are told apart; the serving certificate's is its first DNS name.
+// are told apart; the serving certificate's is its first DNS name. IP
+// addresses are for a webhook configuration that names the server by a URL
+// with an address, as a local control plane does; in a cluster the API server
+// dials a Service by its DNS name.
 package certs

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"maps"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,15 @@ const (
 )
 
 func settings() Settings { return Settings{DNSNames: []string{svc, svcCL}} }
+
+// loopback is the address a local control plane dials its webhooks at.
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+func withAddrs(addrs ...netip.Addr) Settings {
+	s := settings()
+	s.IPAddresses = addrs
+	return s
+}
 
 func withNames(names ...string) Settings {
 	s := settings()
@@ -89,7 +99,8 @@ func withServingFrom(b, other *Bundle) *Bundle {
 }
 
 // verify checks what the API server checks when it calls the webhook: the
-// serving certificate chains to the caBundle, for every DNS name, at now.
+// serving certificate chains to the caBundle, for every name, at now. A name
+// may be an IP address, as in a webhook URL.
 func verify(caBundle []byte, serving *x509.Certificate, names []string, now time.Time) error {
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caBundle) {

@@ -3,6 +3,7 @@ package certs
 import (
 	"crypto/x509"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ const (
 	// ReasonDNSNamesChanged: the serving certificate's DNS names are not
 	// Settings.DNSNames.
 	ReasonDNSNamesChanged Reason = "DNSNamesChanged"
+	// ReasonIPAddressesChanged: the serving certificate's DNS names are
+	// right but its IP addresses are not Settings.IPAddresses.
+	ReasonIPAddressesChanged Reason = "IPAddressesChanged"
 	// ReasonRenewing: the serving certificate reached its renewal point.
 	ReasonRenewing Reason = "Renewing"
 	// ReasonNewCATrusted (phase 2): the new CA has been in ca.crt for an
@@ -121,7 +125,7 @@ var rules = []rule{
 	servingNotValid,
 	newCAPublished,
 	previousCAUnused,
-	dnsNamesChanged,
+	namesChanged,
 	caRenewalDue,
 	servingRenewalDue,
 }
@@ -153,7 +157,7 @@ func bundleMissing(p *planning) (Decision, bool) {
 		return Decision{}, false
 	}
 	return Decision{Action: ActionCreate, Reason: ReasonDoesNotExist,
-		Message: "new CA and serving certificate for " + strings.Join(p.s.DNSNames, ", ") + ": the Secret holds none"}, true
+		Message: "new CA and serving certificate for " + p.s.subjects() + ": the Secret holds none"}, true
 }
 
 func caNotValid(p *planning) (Decision, bool) {
@@ -219,6 +223,9 @@ func (p *planning) pendingChanges() string {
 	if !slices.Equal(canonicalNames(p.b.serving.DNSNames), p.s.DNSNames) {
 		out = append(out, "changes its DNS names")
 	}
+	if !slices.Equal(certAddrs(p.b.serving), p.s.IPAddresses) {
+		out = append(out, "changes its IP addresses")
+	}
 	if !p.now.Before(renewalPoint(p.b.serving)) {
 		out = append(out, "renews it")
 	}
@@ -237,19 +244,31 @@ func previousCAUnused(p *planning) (Decision, bool) {
 
 func (p *planning) phase3Due() time.Time { return issued(p.b.serving).Add(p.s.Overlap) }
 
-func dnsNamesChanged(p *planning) (Decision, bool) {
-	have := canonicalNames(p.b.serving.DNSNames)
-	if slices.Equal(have, p.s.DNSNames) {
+// namesChanged reissues a serving certificate whose DNS names or IP
+// addresses are not the ones wanted; the reason names DNS names if they are
+// among the changes.
+func namesChanged(p *planning) (Decision, bool) {
+	haveNames, haveAddrs := canonicalNames(p.b.serving.DNSNames), addrStrings(certAddrs(p.b.serving))
+	wantAddrs := addrStrings(p.s.IPAddresses)
+	dnsSame, ipSame := slices.Equal(haveNames, p.s.DNSNames), slices.Equal(haveAddrs, wantAddrs)
+	if dnsSame && ipSame {
 		return Decision{}, false
 	}
 	var changes []string
-	if missing := difference(p.s.DNSNames, have); len(missing) > 0 {
-		changes = append(changes, "lacks "+strings.Join(missing, ", "))
+	for _, set := range [][2][]string{{p.s.DNSNames, haveNames}, {wantAddrs, haveAddrs}} {
+		want, have := set[0], set[1]
+		if missing := difference(want, have); len(missing) > 0 {
+			changes = append(changes, "lacks "+strings.Join(missing, ", "))
+		}
+		if extra := difference(have, want); len(extra) > 0 {
+			changes = append(changes, "no longer needs "+strings.Join(extra, ", "))
+		}
 	}
-	if extra := difference(have, p.s.DNSNames); len(extra) > 0 {
-		changes = append(changes, "no longer needs "+strings.Join(extra, ", "))
+	reason := ReasonDNSNamesChanged
+	if dnsSame {
+		reason = ReasonIPAddressesChanged
 	}
-	return p.issue(ReasonDNSNamesChanged, "the one there "+strings.Join(changes, " and ")), true
+	return p.issue(reason, "the one there "+strings.Join(changes, " and ")), true
 }
 
 // caRenewalDue is phase 1. It waits while the previous CA is still in
@@ -298,7 +317,7 @@ func (p *planning) upToDate() Decision {
 // certificate there now.
 func (p *planning) issue(reason Reason, why string) Decision {
 	return Decision{Action: ActionIssueServing, Reason: reason,
-		Message: fmt.Sprintf("new serving certificate from %s for %s: %s", p.b.ca.Subject.CommonName, strings.Join(p.s.DNSNames, ", "), why)}
+		Message: fmt.Sprintf("new serving certificate from %s for %s: %s", p.b.ca.Subject.CommonName, p.s.subjects(), why)}
 }
 
 // issued is when Apply made c: NotBefore is backdated by Backdate.
@@ -336,6 +355,25 @@ func earliest(now time.Time, ts ...time.Time) time.Time {
 		if t.After(now) && (out.IsZero() || t.Before(out)) {
 			out = t
 		}
+	}
+	return out
+}
+
+// certAddrs is c's IP addresses in canonical form (see Settings.IPAddresses).
+func certAddrs(c *x509.Certificate) []netip.Addr {
+	out := make([]netip.Addr, 0, len(c.IPAddresses))
+	for _, ip := range c.IPAddresses {
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			out = append(out, a)
+		}
+	}
+	return canonicalAddrs(out)
+}
+
+func addrStrings(addrs []netip.Addr) []string {
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, a.String())
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ func TestPlanThroughALifetime(t *testing.T) {
 	// A serving certificate past its renewal point, not expired, at the
 	// CA's renewal point.
 	renewalDueAtCA := mustApply(t, r.made, ActionIssueServing, s, r.t1.Add(-70*day))
+	withAddrsMade := mustApply(t, nil, ActionCreate, withAddrs(loopback), start)
 	expiresInPhase1 := mustApply(t, mustApply(t, r.made, ActionIssueServing, s, r.t1.Add(-90*day+30*time.Minute)), ActionRotateCA, s, r.t1)
 
 	cases := map[string]struct {
@@ -69,6 +71,22 @@ func TestPlanThroughALifetime(t *testing.T) {
 			bundle: r.made, settings: withNames(strings.ToUpper(svcCL), svc, svc), at: start.Add(time.Hour),
 			action: ActionNone, reason: ReasonUpToDate, requeue: start.Add(60 * day),
 		},
+		"an added IP address reissues the serving certificate at once": {
+			bundle: r.made, settings: withAddrs(loopback), at: start.Add(time.Hour),
+			action: ActionIssueServing, reason: ReasonIPAddressesChanged, message: "lacks 127.0.0.1",
+		},
+		"a removed IP address reissues it too": {
+			bundle: withAddrsMade, at: start.Add(time.Hour),
+			action: ActionIssueServing, reason: ReasonIPAddressesChanged, message: "no longer needs 127.0.0.1",
+		},
+		"an IPv4 address written as IPv6, or twice, changes nothing": {
+			bundle: withAddrsMade, settings: withAddrs(netip.MustParseAddr("::ffff:127.0.0.1"), loopback), at: start.Add(time.Hour),
+			action: ActionNone, reason: ReasonUpToDate, requeue: start.Add(60 * day),
+		},
+		"a DNS name and an IP address changed together are named as DNS names, with both changes said": {
+			bundle: withAddrsMade, settings: Settings{DNSNames: []string{svc}, IPAddresses: []netip.Addr{netip.MustParseAddr("::1")}}, at: start.Add(time.Hour),
+			action: ActionIssueServing, reason: ReasonDNSNamesChanged, message: "no longer needs " + svcCL + " and lacks ::1 and no longer needs 127.0.0.1",
+		},
 		"a CA a second before two thirds of its life is kept": {
 			bundle: r.beforeCA, at: r.t1.Add(-time.Second),
 			action: ActionNone, reason: ReasonUpToDate, requeue: r.t1,
@@ -96,6 +114,10 @@ func TestPlanThroughALifetime(t *testing.T) {
 		"in phase 1 a DNS name change waits for phase 2": {
 			bundle: r.phase1, settings: withNames(svc), at: r.t1.Add(30 * time.Minute),
 			action: ActionNone, reason: ReasonRotationInProgress, requeue: r.t2, message: "changes its DNS names",
+		},
+		"in phase 1 an IP address change waits for phase 2": {
+			bundle: r.phase1, settings: withAddrs(loopback), at: r.t1.Add(30 * time.Minute),
+			action: ActionNone, reason: ReasonRotationInProgress, requeue: r.t2, message: "changes its IP addresses",
 		},
 		"in phase 1 a serving certificate that expired is replaced from the new CA at once": {
 			bundle: expiresInPhase1, at: r.t1.Add(30 * time.Minute),
@@ -195,6 +217,15 @@ func TestSettingsValidate(t *testing.T) {
 		},
 		"a label ending with a hyphen is not a DNS name": {
 			settings: withNames("webhook-.jack-system.svc"), wantErr: "not a DNS name",
+		},
+		"IP addresses next to the DNS names are allowed": {
+			settings: withAddrs(loopback, netip.MustParseAddr("::1")),
+		},
+		"an IP address left empty is refused": {
+			settings: withAddrs(netip.Addr{}), wantErr: "empty",
+		},
+		"an IPv6 address with a zone is refused": {
+			settings: withAddrs(netip.MustParseAddr("fe80::1%eth0")), wantErr: "zone",
 		},
 		"an overlap longer than a sixth of the serving validity is refused": {
 			settings: Settings{DNSNames: []string{svc}, ServingValidity: 6 * day, Overlap: day + time.Second}, wantErr: "sixth",

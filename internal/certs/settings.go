@@ -2,6 +2,7 @@ package certs
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -30,6 +31,13 @@ type Settings struct {
 	// webhook-service.jack-system.svc.cluster.local. The serving certificate
 	// has exactly these (compared case-insensitively, in any order).
 	DNSNames []string
+	// IPAddresses are addresses the API server dials the webhook at
+	// directly: a webhook configuration whose clientConfig is a URL such as
+	// https://127.0.0.1:9443/..., as a local control plane or a test has.
+	// The serving certificate has exactly these too, in any order; IPv4
+	// addresses mapped into IPv6 count as IPv4. Optional: a webhook behind a
+	// Service needs none.
+	IPAddresses []netip.Addr
 	// CAName starts the CA's common name, which ends in "@" and the Unix
 	// time the CA was made.
 	CAName string
@@ -67,6 +75,7 @@ func (s Settings) complete() (Settings, error) {
 		s.Overlap = DefaultOverlap
 	}
 	s.DNSNames = canonicalNames(s.DNSNames)
+	s.IPAddresses = canonicalAddrs(s.IPAddresses)
 	switch {
 	case len(s.DNSNames) == 0:
 		return s, fmt.Errorf("no DNS names for the serving certificate: name the webhook Service, such as <service>.<namespace>.svc")
@@ -82,7 +91,33 @@ func (s Settings) complete() (Settings, error) {
 			return s, fmt.Errorf("%q is not a DNS name", n)
 		}
 	}
+	for _, a := range s.IPAddresses {
+		switch {
+		case !a.IsValid():
+			return s, fmt.Errorf("an IP address for the serving certificate is empty")
+		case a.Zone() != "":
+			// A certificate holds the address's bytes; there is no room for a zone.
+			return s, fmt.Errorf("IP address %s has a zone, which a certificate cannot hold", a)
+		}
+	}
 	return s, nil
+}
+
+// canonicalAddrs sorts addrs, once each, with IPv4-mapped IPv6 addresses as
+// IPv4: x509 stores an IPv4 address in four bytes either way.
+func canonicalAddrs(addrs []netip.Addr) []netip.Addr {
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, a.Unmap())
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+// subjects lists the names and addresses a serving certificate is for, as
+// messages name them.
+func (s Settings) subjects() string {
+	return strings.Join(append(slices.Clone(s.DNSNames), addrStrings(s.IPAddresses)...), ", ")
 }
 
 func canonicalNames(names []string) []string {

@@ -2,6 +2,8 @@ package certs
 
 import (
 	"crypto/x509"
+	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -41,6 +43,11 @@ func TestRotationNeverBreaksAdmission(t *testing.T) {
 			settings: Settings{DNSNames: []string{svc, svcCL}, CAValidity: 30 * day, ServingValidity: 20 * day, Overlap: time.Hour},
 			length:   365 * day, step: 6 * time.Hour,
 			caRotations: 18, // every 20 days
+		},
+		"a day of hour-long lives for a server dialled at an IP address": {
+			settings: Settings{DNSNames: []string{svc}, IPAddresses: []netip.Addr{loopback}, CAValidity: time.Hour, ServingValidity: time.Hour, Overlap: 10 * time.Minute},
+			length:   day, step: time.Minute,
+			caRotations: 35, // every 40 minutes, the 36th at the end of the day
 		},
 		"two months of the longest overlap the settings allow": {
 			settings: Settings{DNSNames: []string{svc}, CAValidity: 6 * day, ServingValidity: 6 * day, Overlap: day},
@@ -107,11 +114,12 @@ func checkAdmission(t *testing.T, now time.Time, history []published, s Settings
 	}
 	current := history[len(history)-1]
 	for _, h := range history[from:] {
-		if err := verify(h.caBundle, current.serving, s.DNSNames, now); err != nil {
+		names := append(slices.Clone(s.DNSNames), addrStrings(s.IPAddresses)...)
+		if err := verify(h.caBundle, current.serving, names, now); err != nil {
 			t.Fatalf("at %s a caBundle published at %s does not verify the serving certificate stored at %s: %v",
 				stamp(now), stamp(h.at), stamp(current.at), err)
 		}
-		if err := verify(current.caBundle, h.serving, s.DNSNames, now); err != nil {
+		if err := verify(current.caBundle, h.serving, names, now); err != nil {
 			t.Fatalf("at %s the caBundle published at %s does not verify a serving certificate stored at %s: %v",
 				stamp(now), stamp(current.at), stamp(h.at), err)
 		}
