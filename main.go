@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -90,6 +91,7 @@ func run(o options) error {
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cache.Options{ByObject: controllers.CacheByObject()},
 		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir}),
 	})
 	if err != nil {
@@ -107,6 +109,12 @@ func run(o options) error {
 		MinPasswordLength: o.minPasswordLength,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the JackUser controller: %w", err)
+	}
+	if err := (&controllers.SidecarAccessReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the sidecar access controller: %w", err)
+	}
+	if err := (&controllers.TokenRevocationReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the TokenRevocation controller: %w", err)
 	}
 	if o.webhooks {
 		if err := controllers.SetupJackUserWebhookWithManager(mgr, mgr.GetClient()); err != nil {

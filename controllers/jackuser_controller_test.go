@@ -68,6 +68,9 @@ func TestAUsersLifeShowsInTheDirectory(t *testing.T) {
 	if !e.SessionsValidAfter.Equal(changedAt) || !sameInstant(h.user("alice").Status.SessionsValidAfter, changedAt) {
 		t.Fatalf("sessionsValidAfter = %s (status %v), want %s", e.SessionsValidAfter, h.user("alice").Status.SessionsValidAfter, changedAt)
 	}
+	if got := h.user("alice").Status.PasswordVersion; got == "" || got != e.PasswordVersion {
+		t.Errorf("status.passwordVersion = %q, want the directory's %q", got, e.PasswordVersion)
+	}
 	if events := h.events.take(); !slices.Contains(reasonsOf(events), authv1alpha1.ReasonSessionsEnded) {
 		t.Errorf("no SessionsEnded event for a password change: %q", events)
 	}

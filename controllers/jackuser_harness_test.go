@@ -136,6 +136,31 @@ func readyOf(u *authv1alpha1.JackUser) (string, string) {
 	return "", ""
 }
 
+// sameInstant reports whether a status time shows b: rounded up to the
+// second (see ceilSecond).
 func sameInstant(a *metav1.Time, b time.Time) bool {
-	return a != nil && a.Time.Unix() == b.Unix()
+	return a != nil && a.Time.Equal(ceilSecond(b))
+}
+
+func TestCeilSecond(t *testing.T) {
+	base := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in, want time.Time
+	}{
+		{base, base},
+		{base.Add(time.Nanosecond), base.Add(time.Second)},
+		{base.Add(999 * time.Millisecond), base.Add(time.Second)},
+		{base.Add(time.Second), base.Add(time.Second)},
+	} {
+		if got := ceilSecond(tc.in); !got.Equal(tc.want) {
+			t.Errorf("ceilSecond(%s) = %s, want %s", tc.in.Format(time.RFC3339Nano), got, tc.want)
+		}
+		// A token issued (whole seconds) before the exact time is refused by
+		// the rounded one too, and one issued at or after it is not.
+		for iat := base.Add(-2 * time.Second); iat.Before(base.Add(3 * time.Second)); iat = iat.Add(time.Second) {
+			if iat.Before(tc.in) != iat.Before(ceilSecond(tc.in)) {
+				t.Errorf("a token issued at %s: refused by %s is %v, by its rounding %v", iat, tc.in, iat.Before(tc.in), !iat.Before(tc.in))
+			}
+		}
+	}
 }

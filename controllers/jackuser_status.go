@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -25,8 +26,11 @@ func (r *JackUserReconciler) reportUser(ctx context.Context, p *userPlan) error 
 	}
 	u.Status.ID = p.id
 	if !p.excluded && !p.entry.SessionsValidAfter.IsZero() {
-		t := metav1.NewTime(p.entry.SessionsValidAfter)
+		t := metav1.NewTime(ceilSecond(p.entry.SessionsValidAfter))
 		u.Status.SessionsValidAfter = &t
+	}
+	if !p.excluded {
+		u.Status.PasswordVersion = p.entry.PasswordVersion
 	}
 	status := metav1.ConditionFalse
 	if ready {
@@ -66,4 +70,17 @@ func (r *JackUserReconciler) reportAll(ctx context.Context, users []authv1alpha1
 		return errs[0]
 	}
 	return nil
+}
+
+// ceilSecond rounds t up to a whole second, the precision of a status time.
+// Tokens are issued at whole seconds (their iat), so "issued before t" and
+// "issued before ceilSecond(t)" refuse the same tokens, while truncating
+// would let a token issued in the second the sessions ended survive in any
+// reader of the status — a sidecar watching it, or the directory rebuilt
+// from it.
+func ceilSecond(t time.Time) time.Time {
+	if c := t.Truncate(time.Second); !c.Equal(t) {
+		return c.Add(time.Second)
+	}
+	return t
 }

@@ -88,10 +88,19 @@ type JackUserStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
 	// sessionsValidAfter is when the user's sessions were last ended, by a
-	// password change or by disabling the user. Tokens issued before it are
-	// refused.
+	// password change or by disabling the user, rounded up to the second.
+	// Tokens issued before it are refused. (Token issue times are whole
+	// seconds, so rounding up refuses exactly the tokens issued before the
+	// sessions ended.)
 	// +optional
 	SessionsValidAfter *metav1.Time `json:"sessionsValidAfter,omitempty"`
+
+	// passwordVersion changes whenever the user's password does and reveals
+	// nothing about it. Sidecars watch it to refuse a login with a password
+	// superseded before their mounted copy of the user directory is updated.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	PasswordVersion string `json:"passwordVersion,omitempty"`
 
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional

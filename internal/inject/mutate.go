@@ -22,8 +22,14 @@ const (
 	usersDir        = mountRoot + "/users"
 	policyDir       = mountRoot + "/policy"
 	stateDir        = mountRoot + "/state"
+	apiDir          = mountRoot + "/serviceaccount"
 	revocationsFile = "revocations.jsonl"
 )
+
+// apiTokenSeconds is the lifetime of the sidecar's service account token,
+// the kubelet's own default: it refreshes the file at 80% of it, and the
+// sidecar rereads the file.
+const apiTokenSeconds int64 = 3607
 
 // The sidecar's volumes. They are mounted in the sidecar container only.
 const (
@@ -31,11 +37,12 @@ const (
 	volumeUsers  = jack.SidecarVolumePrefix + "users"
 	volumePolicy = jack.SidecarVolumePrefix + "policy"
 	volumeState  = jack.SidecarVolumePrefix + "state"
+	volumeAPI    = jack.SidecarVolumePrefix + "api"
 )
 
 // volumeNames are every volume name the sidecar may use, reserved whether or
 // not the policy ConfigMap is configured.
-var volumeNames = []string{volumeKeys, volumeUsers, volumePolicy, volumeState}
+var volumeNames = []string{volumeKeys, volumeUsers, volumePolicy, volumeState, volumeAPI}
 
 // fileMode of the mounted Secret and ConfigMap files: read by owner and
 // group, nothing for others. The kubelet writes them as root, group root, or
@@ -103,6 +110,12 @@ func Mutate(pod *corev1.Pod, d Decision, cfg Config) error {
 		pod.Spec.Containers = slices.Insert(pod.Spec.Containers, 0, c)
 	}
 	pod.Spec.Volumes = append(pod.Spec.Volumes, volumes(secret, cfg)...)
+	// The projected token needs a named service account. The API server's
+	// ServiceAccount admission plugin names "default" before webhooks run;
+	// naming it here too keeps the pod valid where that plugin is off.
+	if pod.Spec.ServiceAccountName == "" && pod.Spec.DeprecatedServiceAccount == "" {
+		pod.Spec.ServiceAccountName = "default"
+	}
 	pod.Annotations[jack.AnnotationInjectedVersion] = cfg.Version
 	return nil
 }
@@ -117,6 +130,8 @@ func sidecar(pod *corev1.Pod, d Decision, cfg Config) corev1.Container {
 		"--keys=" + keysDir + "/" + jack.SecretKeyKeyRing,
 		"--users=" + usersDir + "/" + jack.SecretKeyUserDirectory,
 		"--revocations=" + stateDir + "/" + revocationsFile,
+		"--signing-key=" + d.SigningKey,
+		"--api-credentials=" + apiDir,
 	}
 	mounts := []corev1.VolumeMount{
 		{Name: volumeKeys, MountPath: keysDir, ReadOnly: true},
@@ -126,7 +141,9 @@ func sidecar(pod *corev1.Pod, d Decision, cfg Config) corev1.Container {
 		args = append(args, "--policy="+policyDir+"/"+jack.ConfigMapKeyPolicy)
 		mounts = append(mounts, corev1.VolumeMount{Name: volumePolicy, MountPath: policyDir, ReadOnly: true})
 	}
-	mounts = append(mounts, corev1.VolumeMount{Name: volumeState, MountPath: stateDir})
+	mounts = append(mounts,
+		corev1.VolumeMount{Name: volumeState, MountPath: stateDir},
+		corev1.VolumeMount{Name: volumeAPI, MountPath: apiDir, ReadOnly: true})
 	if d.Mode == jack.SidecarModeProxy {
 		args = append(args, "--upstream=http://127.0.0.1:"+strconv.Itoa(int(d.UpstreamPort)))
 	}
@@ -216,5 +233,30 @@ func volumes(keyRingSecret string, cfg Config) []corev1.Volume {
 			Optional:             ptr.To(true),
 		}}})
 	}
-	return append(vs, corev1.Volume{Name: volumeState, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	return append(vs,
+		corev1.Volume{Name: volumeState, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		apiVolume())
+}
+
+// apiVolume is the sidecar's own credentials for the API server: a token of
+// the pod's service account, the cluster's CA and the namespace, in the
+// layout of the automounted service account directory. It is projected for
+// the sidecar even when the pod turns automounting off, and mounted in the
+// sidecar only. What the token may do is the Role jack.SidecarRoleName the
+// operator keeps in the namespace: read JackUsers, read and create
+// TokenRevocations, nothing else.
+func apiVolume() corev1.Volume {
+	return corev1.Volume{Name: volumeAPI, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		DefaultMode: ptr.To(fileMode),
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To(apiTokenSeconds)}},
+			{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
+			}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{
+				Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"},
+			}}}},
+		},
+	}}}
 }

@@ -98,6 +98,7 @@ func TestTheVolumesAreMountedInTheSidecarOnly(t *testing.T) {
 		}
 		want := map[string]corev1.VolumeMount{
 			"jack-auth-keys":   {Name: "jack-auth-keys", MountPath: "/var/run/jack-auth/keys", ReadOnly: true},
+			"jack-auth-api":    {Name: "jack-auth-api", MountPath: "/var/run/jack-auth/serviceaccount", ReadOnly: true},
 			"jack-auth-users":  {Name: "jack-auth-users", MountPath: "/var/run/jack-auth/users", ReadOnly: true},
 			"jack-auth-policy": {Name: "jack-auth-policy", MountPath: "/var/run/jack-auth/policy", ReadOnly: true},
 			"jack-auth-state":  {Name: "jack-auth-state", MountPath: "/var/run/jack-auth/state"},
@@ -114,7 +115,7 @@ func TestTheVolumes(t *testing.T) {
 	pod := jackPod()
 	injected(t, pod, []string{"blue"}, cfg)
 
-	if got := volumeList(pod); got != "data,jack-auth-keys,jack-auth-users,jack-auth-policy,jack-auth-state" {
+	if got := volumeList(pod); got != "data,jack-auth-keys,jack-auth-users,jack-auth-policy,jack-auth-state,jack-auth-api" {
 		t.Fatalf("volumes %s", got)
 	}
 	keys := volumeByName(pod, "jack-auth-keys").Secret
@@ -174,25 +175,29 @@ func TestTheSidecarsArgs(t *testing.T) {
 		"proxy mode forwards to Jack on localhost at the default port": {
 			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
 				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
-				"--revocations=/var/run/jack-auth/state/revocations.jsonl", "--upstream=http://127.0.0.1:3000"},
+				"--revocations=/var/run/jack-auth/state/revocations.jsonl",
+				"--signing-key=blue", "--api-credentials=/var/run/jack-auth/serviceaccount", "--upstream=http://127.0.0.1:3000"},
 		},
 		"proxy mode forwards to the port the pod names": {
 			annotations: []string{jack.AnnotationUpstreamPort, "8000"},
 			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
 				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
-				"--revocations=/var/run/jack-auth/state/revocations.jsonl", "--upstream=http://127.0.0.1:8000"},
+				"--revocations=/var/run/jack-auth/state/revocations.jsonl",
+				"--signing-key=blue", "--api-credentials=/var/run/jack-auth/serviceaccount", "--upstream=http://127.0.0.1:8000"},
 		},
 		"forward-auth mode has no upstream": {
 			annotations: []string{jack.AnnotationMode, "forward-auth", jack.AnnotationUpstreamPort, "8000"},
 			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
 				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
-				"--revocations=/var/run/jack-auth/state/revocations.jsonl"},
+				"--revocations=/var/run/jack-auth/state/revocations.jsonl",
+				"--signing-key=blue", "--api-credentials=/var/run/jack-auth/serviceaccount"},
 		},
 		"a policy ConfigMap is read from its mount": {
 			policy: "jack-policy",
 			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
 				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
-				"--revocations=/var/run/jack-auth/state/revocations.jsonl", "--policy=/var/run/jack-auth/policy/policy.yaml",
+				"--revocations=/var/run/jack-auth/state/revocations.jsonl",
+				"--signing-key=blue", "--api-credentials=/var/run/jack-auth/serviceaccount", "--policy=/var/run/jack-auth/policy/policy.yaml",
 				"--upstream=http://127.0.0.1:3000"},
 		},
 	}
@@ -396,7 +401,7 @@ func TestAPodFromAnotherVersionHasItsSidecarReplaced(t *testing.T) {
 	if c := sidecarOf(t, pod); c.Image != cfg.Image {
 		t.Errorf("image %s, want %s", c.Image, cfg.Image)
 	}
-	if got := volumeList(pod); got != "data,jack-auth-keys,jack-auth-users,jack-auth-policy,jack-auth-state" {
+	if got := volumeList(pod); got != "data,jack-auth-keys,jack-auth-users,jack-auth-policy,jack-auth-state,jack-auth-api" {
 		t.Errorf("volumes %s", got)
 	}
 	if got := pod.Annotations[jack.AnnotationInjectedVersion]; got != testVersion {
@@ -411,7 +416,7 @@ func TestVolumesNamedLikeOursAreLeftAlone(t *testing.T) {
 		}
 	})
 	injected(t, pod, []string{"blue"}, testConfig())
-	if got := volumeList(pod); got != "data,jack-auth,jack-auth-keys-backup,keys,users,jack-auth-keys,jack-auth-users,jack-auth-state" {
+	if got := volumeList(pod); got != "data,jack-auth,jack-auth-keys-backup,keys,users,jack-auth-keys,jack-auth-users,jack-auth-state,jack-auth-api" {
 		t.Errorf("volumes %s", got)
 	}
 	for _, n := range []string{"jack-auth", "jack-auth-keys-backup", "keys", "users"} {
@@ -475,4 +480,35 @@ func diffJSON(a, b *corev1.Pod) string {
 	ja, _ := json.MarshalIndent(a, "", " ")
 	jb, _ := json.MarshalIndent(b, "", " ")
 	return string(ja) + "\n---\n" + string(jb)
+}
+
+func TestTheSidecarGetsItsOwnAPICredentials(t *testing.T) {
+	pod := jackPod(func(p *corev1.Pod) { p.Spec.AutomountServiceAccountToken = ptr.To(false) })
+	injected(t, pod, []string{"blue"}, testConfig())
+	v := volumeByName(pod, volumeAPI)
+	if v.Projected == nil || len(v.Projected.Sources) != 3 {
+		t.Fatalf("the API credentials volume is %+v, want a projection of token, CA and namespace", v)
+	}
+	tok := v.Projected.Sources[0].ServiceAccountToken
+	if tok == nil || tok.Path != "token" || tok.ExpirationSeconds == nil || *tok.ExpirationSeconds > 3607 {
+		t.Errorf("the token projection is %+v, want a short-lived token at token", tok)
+	}
+	if v.Projected.DefaultMode == nil || *v.Projected.DefaultMode&0o007 != 0 {
+		t.Errorf("the credentials are readable by others: mode %v", v.Projected.DefaultMode)
+	}
+	mounted := false
+	for _, m := range sidecarOf(t, pod).VolumeMounts {
+		if m.Name == volumeAPI {
+			mounted = m.ReadOnly && m.MountPath == apiDir
+		}
+	}
+	if !mounted {
+		t.Errorf("the sidecar does not mount %s read-only at %s", volumeAPI, apiDir)
+	}
+	if pod.Spec.ServiceAccountName != "default" {
+		t.Errorf("serviceAccountName %q, want default named for the projected token", pod.Spec.ServiceAccountName)
+	}
+	if a := pod.Spec.AutomountServiceAccountToken; a == nil || *a {
+		t.Error("the pod's automountServiceAccountToken changed; the app container must not gain a token")
+	}
 }

@@ -1,0 +1,215 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/jack-io/jack-operator/api/jack"
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+)
+
+// SidecarAccessReconciler keeps, in every namespace with a SigningKey, the
+// Role and RoleBinding named jack.SidecarRoleName that let injected sidecars
+// learn through the API server what they must know faster than the kubelet
+// refreshes a mounted Secret: they read JackUsers (disable, role, ended
+// sessions, password changes) and read and create TokenRevocations (logouts
+// at other replicas). Nothing else: no Secret, so the application container,
+// which shares the pod's service account, cannot read one either.
+//
+// The binding's subjects are the service accounts of the pods the webhook
+// injected in the namespace (those carrying jack.AnnotationInjectedVersion),
+// not every service account there: pods without a sidecar get nothing.
+//
+// It reconciles a namespace at a time; the request's name is always
+// jack.SidecarRoleName.
+type SidecarAccessReconciler struct {
+	client.Client
+}
+
+// SidecarRules are the Role's rules: exactly what a sidecar does through the
+// API server.
+func SidecarRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceJackUsers}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceTokenRevocations}, Verbs: []string{"get", "list", "watch", "create"}},
+	}
+}
+
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations,verbs=get;list;watch;create;delete
+
+// Reconcile makes one namespace's Role and RoleBinding what its SigningKeys
+// and injected pods call for, or removes them when it has no SigningKey.
+func (r *SidecarAccessReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ns := req.Namespace
+	var keys authv1alpha1.SigningKeyList
+	if err := r.List(ctx, &keys, client.InNamespace(ns)); err != nil {
+		return ctrl.Result{}, err
+	}
+	keys.Items = slices.DeleteFunc(keys.Items, func(k authv1alpha1.SigningKey) bool { return !k.DeletionTimestamp.IsZero() })
+	if len(keys.Items) == 0 {
+		return ctrl.Result{}, r.remove(ctx, ns)
+	}
+	accounts, err := r.injectedServiceAccounts(ctx, ns)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	owners := make([]metav1.OwnerReference, 0, len(keys.Items))
+	slices.SortFunc(keys.Items, func(a, b authv1alpha1.SigningKey) int { return strings.Compare(a.Name, b.Name) })
+	for _, k := range keys.Items {
+		owners = append(owners, metav1.OwnerReference{
+			APIVersion: authv1alpha1.GroupVersion.String(), Kind: "SigningKey", Name: k.Name, UID: k.UID,
+		})
+	}
+	meta := metav1.ObjectMeta{
+		Name: jack.SidecarRoleName, Namespace: ns, OwnerReferences: owners,
+		Labels: map[string]string{jack.LabelComponent: jack.ComponentSidecarAccess, jack.LabelManagedBy: jack.ManagedByValue},
+	}
+	role := &rbacv1.Role{ObjectMeta: meta, Rules: SidecarRules()}
+	subjects := make([]rbacv1.Subject, 0, len(accounts))
+	for _, sa := range accounts {
+		subjects = append(subjects, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns})
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: *meta.DeepCopy(),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: jack.SidecarRoleName},
+		Subjects:   subjects,
+	}
+	if err := r.apply(ctx, role, func(have client.Object) bool {
+		h := have.(*rbacv1.Role)
+		same := equality.Semantic.DeepEqual(h.Rules, role.Rules)
+		h.Rules = role.Rules
+		return same
+	}); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.apply(ctx, binding, func(have client.Object) bool {
+		h := have.(*rbacv1.RoleBinding)
+		if h.RoleRef != binding.RoleRef {
+			return false // roleRef cannot change: recreate (see apply)
+		}
+		same := equality.Semantic.DeepEqual(h.Subjects, binding.Subjects)
+		h.Subjects = binding.Subjects
+		return same
+	})
+}
+
+// injectedServiceAccounts lists, sorted and once each, the service accounts
+// of the namespace's pods that carry the sidecar.
+func (r *SidecarAccessReconciler) injectedServiceAccounts(ctx context.Context, ns string) ([]string, error) {
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{jack.LabelInject: "true"}); err != nil {
+		return nil, err
+	}
+	var accounts []string
+	for _, p := range pods.Items {
+		// A finished pod's sidecar has stopped too.
+		if _, injected := p.Annotations[jack.AnnotationInjectedVersion]; !injected || podFinished(&p) {
+			continue
+		}
+		sa := p.Spec.ServiceAccountName
+		if sa == "" {
+			sa = "default"
+		}
+		accounts = append(accounts, sa)
+	}
+	slices.Sort(accounts)
+	return slices.Compact(accounts), nil
+}
+
+func podFinished(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// apply creates want, or updates the existing object when update (which
+// copies want's content into it) reports a difference. An existing object
+// update cannot fix (a RoleBinding's roleRef is immutable), or one the
+// operator does not manage, is replaced only if it carries the operator's
+// labels; otherwise it is left alone and an error says why.
+func (r *SidecarAccessReconciler) apply(ctx context.Context, want client.Object, update func(have client.Object) (same bool)) error {
+	have := want.DeepCopyObject().(client.Object)
+	err := r.Get(ctx, client.ObjectKeyFromObject(want), have)
+	if apierrors.IsNotFound(err) {
+		return r.Create(ctx, want)
+	}
+	if err != nil {
+		return err
+	}
+	kind := strings.TrimPrefix(fmt.Sprintf("%T", want), "*v1.")
+	if have.GetLabels()[jack.LabelManagedBy] != jack.ManagedByValue {
+		return fmt.Errorf("%s %s/%s exists and is not managed by the operator (label %s=%s); delete or rename it so sidecars get their access",
+			kind, want.GetNamespace(), want.GetName(), jack.LabelManagedBy, jack.ManagedByValue)
+	}
+	sameOwners := equality.Semantic.DeepEqual(have.GetOwnerReferences(), want.GetOwnerReferences())
+	have.SetOwnerReferences(want.GetOwnerReferences())
+	if update(have) && sameOwners {
+		return nil
+	}
+	if rb, ok := have.(*rbacv1.RoleBinding); ok && rb.RoleRef != want.(*rbacv1.RoleBinding).RoleRef {
+		if err := r.Delete(ctx, have, client.Preconditions{UID: ptr.To(have.GetUID())}); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		return r.Create(ctx, want)
+	}
+	return r.Update(ctx, have)
+}
+
+// remove deletes the Role and RoleBinding of a namespace without SigningKeys.
+// Their owner references would let the garbage collector do it too; doing it
+// here ends the access as soon as the last SigningKey goes.
+func (r *SidecarAccessReconciler) remove(ctx context.Context, ns string) error {
+	for _, o := range []client.Object{&rbacv1.RoleBinding{}, &rbacv1.Role{}} {
+		err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: jack.SidecarRoleName}, o)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if o.GetLabels()[jack.LabelManagedBy] != jack.ManagedByValue {
+			continue
+		}
+		if err := r.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetupWithManager registers the reconciler: SigningKeys, opted-in pods and
+// the Roles and RoleBindings themselves each enqueue their namespace.
+func (r *SidecarAccessReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+		return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: jack.SidecarRoleName}}}
+	})
+	ours := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetName() == jack.SidecarRoleName
+	})
+	injected := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetLabels()[jack.LabelInject] == "true"
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("sidecaraccess").
+		Watches(&authv1alpha1.SigningKey{}, toNamespace).
+		Watches(&corev1.Pod{}, toNamespace, builder.WithPredicates(injected)).
+		Watches(&rbacv1.Role{}, toNamespace, builder.WithPredicates(ours)).
+		Watches(&rbacv1.RoleBinding{}, toNamespace, builder.WithPredicates(ours)).
+		Complete(r)
+}
