@@ -25,8 +25,17 @@ tools[kube-apiserver]="kube|k8s.io/kubernetes/cmd/kube-apiserver|$kube_ldflags"
 tools[kubectl]="kube|k8s.io/kubernetes/cmd/kubectl|$kube_ldflags"
 tools[etcd]="etcd|go.etcd.io/etcd/server/v3|"
 tools[controller-gen]="controller-gen|sigs.k8s.io/controller-tools/cmd/controller-gen|"
+# helm: the version and the Kubernetes version it assumes when rendering
+# offline (.Capabilities.KubeVersion, lint's deprecation checks), as helm's
+# own Makefile stamps them; 1.37 is the version of its client-go pin.
+helm_version=v3.22.0
+helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$helm_version -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=37"
+done
+tools[helm]="helm|helm.sh/helm/v3/cmd/helm|$helm_ldflags"
 
-default_tools=(controller-gen etcd kube-apiserver kubectl)
+default_tools=(controller-gen etcd kube-apiserver kubectl helm)
 [ $# -gt 0 ] || set -- "${default_tools[@]}"
 
 stamp_of() {
