@@ -3,6 +3,7 @@
 
 BIN ?= $(CURDIR)/bin
 CONTROLLER_GEN := $(BIN)/controller-gen
+HELM := $(BIN)/helm
 KUBECTL := $(BIN)/kubectl
 KUBECONFIG_DEMO := $(BIN)/kubeconfig
 
@@ -23,8 +24,9 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook configurations into config/ from the markers in api/ and controllers/.
+manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook configurations into config/ from the markers in api/ and controllers/, and copy them into the chart and config/default.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
+	go run ./hack/chartgen
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
@@ -74,8 +76,21 @@ load-auth: build ## Load /auth beside a bare net/http handler and print requests
 	go run ./hack/loadauth -sidecar $(BIN)/jack-auth
 
 .PHONY: tools
-tools: ## Build controller-gen, etcd, kube-apiserver and kubectl from source into bin/ (skips what is up to date).
+tools: ## Build controller-gen, etcd, kube-apiserver, kubectl and helm from source into bin/ (skips what is up to date).
 	@hack/build-tools.sh
 
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod hack/tools/controller-gen/go.sum
 	@hack/build-tools.sh controller-gen
+
+$(HELM): hack/tools/helm/go.mod hack/tools/helm/go.sum
+	@hack/build-tools.sh helm
+
+##@ Helm chart and kustomize
+
+.PHONY: chart-lint
+chart-lint: $(HELM) manifests ## Lint the Helm chart (charts/jack-operator) strictly.
+	$(HELM) lint charts/jack-operator --strict
+
+.PHONY: test-chart
+test-chart: tools manifests ## Lint, render and install the chart, and compare config/default with it, against a real API server.
+	go test $(GO_TEST_FLAGS) ./test/chart/

@@ -1,0 +1,135 @@
+{{/* The chart's name, overridable. */}}
+{{- define "jack-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The name every resource is named after: the release name when it already
+contains the chart's name ("jack-operator" stays "jack-operator"), else
+release-chart. Capped at 40 characters so that the longest suffix added to it
+("-leader-election", "-pod-injection", "-webhook-certs") still makes a valid name.
+*/}}
+{{- define "jack-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels that select the operator's pods; never change them on upgrade. */}}
+{{- define "jack-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "jack-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "jack-operator.labels" -}}
+{{ include "jack-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "jack-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "jack-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name must name an existing ServiceAccount when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Names the operator is told by flag, so several releases never collide. */}}
+{{- define "jack-operator.webhookServiceName" -}}
+{{- include "jack-operator.fullname" . }}-webhook
+{{- end }}
+{{- define "jack-operator.webhookSecretName" -}}
+{{- include "jack-operator.fullname" . }}-webhook-certs
+{{- end }}
+{{- define "jack-operator.validatingWebhookName" -}}
+{{- include "jack-operator.fullname" . }}-validating
+{{- end }}
+{{- define "jack-operator.mutatingWebhookName" -}}
+{{- include "jack-operator.fullname" . }}-pod-injection
+{{- end }}
+{{- define "jack-operator.certificateName" -}}
+{{- include "jack-operator.fullname" . }}-webhook
+{{- end }}
+
+{{/* Where the webhook server reads tls.crt and tls.key: the Secret, mounted. */}}
+{{- define "jack-operator.webhookCertDir" -}}
+/etc/jack-operator/webhook-certs
+{{- end }}
+
+{{/* An image reference from {repository, tag, digest}, tag defaulting to appVersion. */}}
+{{- define "jack-operator.image" -}}
+{{- $img := index . 0 }}{{- $root := index . 1 }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (default $root.Chart.AppVersion $img.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The annotation by which cert-manager's cainjector fills in caBundle. In self
+mode the operator's leader patches caBundle itself and the chart never sets it,
+so an upgrade leaves the patched value alone.
+*/}}
+{{- define "jack-operator.webhookAnnotations" -}}
+{{- if eq .Values.webhook.certMode "cert-manager" }}
+annotations:
+  cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "jack-operator.certificateName" . }}
+{{- end }}
+{{- end }}
+
+{{/* The Service reference of a webhook, keeping the generated path. */}}
+{{- define "jack-operator.clientConfig" -}}
+{{- $root := index . 0 }}{{- $hook := index . 1 }}
+service:
+  name: {{ include "jack-operator.webhookServiceName" $root }}
+  namespace: {{ $root.Release.Namespace }}
+  path: {{ $hook.clientConfig.service.path }}
+{{- end }}
+
+{{/* Rules that values.schema.json cannot say, each refused with a sentence. */}}
+{{- define "jack-operator.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail (printf "replicaCount is %d but leaderElection.enabled is false: replicas without a leader would rotate keys and renew certificates at the same time. Turn leaderElection.enabled on, or set replicaCount to 1." (int .Values.replicaCount)) }}
+{{- end }}
+{{- if and .Values.webhook.certManager.issuerRef (not .Values.webhook.certManager.issuerRef.name) }}
+{{- fail "webhook.certManager.issuerRef needs a name: the Issuer or ClusterIssuer that signs the webhook's serving certificate." }}
+{{- end }}
+{{- if .Values.podDisruptionBudget.enabled }}
+{{- if ge (int .Values.podDisruptionBudget.minAvailable) (int .Values.replicaCount) }}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- fail (printf "podDisruptionBudget.minAvailable (%d) must be below replicaCount (%d), or no node could ever be drained." (int .Values.podDisruptionBudget.minAvailable) (int .Values.replicaCount)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A Prometheus-style duration (90s, 15m, 2h, 1d) in seconds. */}}
+{{- define "jack-operator.seconds" -}}
+{{- $d := toString . }}
+{{- $units := dict "s" 1 "m" 60 "h" 3600 "d" 86400 }}
+{{- $unit := substr (int (sub (len $d) 1)) (len $d) $d }}
+{{- mul (int (trimSuffix $unit $d)) (get $units $unit) }}
+{{- end }}
+
+{{/*
+A list that hack/chartgen generated into files/, refused when missing or empty
+(a chart packaged without running `make manifests` would otherwise install an
+operator with no permissions or no webhooks).
+*/}}
+{{- define "jack-operator.generatedList" -}}
+{{- $list := index . 0 }}{{- $path := index . 1 }}
+{{- if not $list }}
+{{- fail (printf "%s is missing or empty: run `make manifests` (hack/chartgen) before packaging the chart." $path) }}
+{{- end }}
+{{- end }}
