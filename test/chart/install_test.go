@@ -198,6 +198,17 @@ func TestInstallUpgradeUninstallWithHelm(t *testing.T) {
 	if err := s.client.Get(ctx, client.ObjectKeyFromObject(key), key); err != nil {
 		t.Errorf("the SigningKey is gone after uninstall: %v", err)
 	}
+
+	// With the webhooks gone (checked above: else the API server would dial
+	// their Service), the newcomer's sample is valid against the CRDs.
+	if t.Failed() {
+		return
+	}
+	for _, o := range readObjects(t, filepath.Join(root, "config", "samples", "quickstart.yaml")) {
+		if err := s.client.Patch(ctx, o, client.Apply, client.FieldOwner("chart-test")); err != nil {
+			t.Errorf("config/samples/quickstart.yaml: %s %s refused: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
 }
 
 // The other value sets, applied server-side as a second release beside the
