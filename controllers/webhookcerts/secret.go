@@ -1,0 +1,103 @@
+package webhookcerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/jack-io/jack-operator/api/jack"
+	"github.com/jack-io/jack-operator/internal/certs"
+)
+
+// ComponentWebhookCertificates is the jack.LabelComponent value of the
+// Secret the operator creates.
+const ComponentWebhookCertificates = "webhook-certificates"
+
+// secretKeys are the data keys certs owns; any other key of the Secret is
+// left as it is.
+var secretKeys = []string{certs.SecretKeyCACert, certs.SecretKeyCAKey, certs.SecretKeyTLSCert, certs.SecretKeyTLSKey}
+
+// readSecret reads the Secret from the API server and the bundle it holds.
+// The Secret is nil when it does not exist, and the bundle nil when it holds
+// none or none worth keeping. Data that does not make a bundle is reported as
+// a Warning event and read as what can be saved of it: the CA, when only the
+// serving certificate is at fault (so caBundle does not change), or nothing.
+func (r *Reconciler) readSecret(ctx context.Context) (*corev1.Secret, *certs.Bundle, error) {
+	secret := &corev1.Secret{}
+	if err := r.Reader.Get(ctx, r.Secret, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, fmt.Errorf("reading the webhook certificate Secret %s: %w", r.Secret, err)
+	}
+	bundle, problem := parseSalvaging(secret.Data)
+	if problem != nil {
+		outcome := "a new CA and serving certificate replace everything, and the webhook configurations get the new caBundle"
+		if bundle != nil {
+			outcome = "a new serving certificate from the same CA replaces it, so caBundle does not change"
+		}
+		r.Recorder.Eventf(secret, nil, corev1.EventTypeWarning, ReasonSecretInvalid, "Read", "%s: %s", problem, outcome)
+	}
+	return secret, bundle, nil
+}
+
+// parseSalvaging is certs.Parse, keeping the CA when only the serving
+// certificate or its key is at fault. problem is why the data was refused,
+// if it was; certs' errors name a data key, never the data.
+func parseSalvaging(data map[string][]byte) (bundle *certs.Bundle, problem error) {
+	b, err := certs.Parse(data)
+	if err == nil {
+		return b, nil
+	}
+	var pe *certs.ParseError
+	if errors.As(err, &pe) && pe.ServingOnly() {
+		caOnly := maps.Clone(data)
+		delete(caOnly, certs.SecretKeyTLSCert)
+		delete(caOnly, certs.SecretKeyTLSKey)
+		if b, again := certs.Parse(caOnly); again == nil {
+			return b, err
+		}
+	}
+	return nil, err
+}
+
+// writeSecret stores b: it creates the Secret if there is none, and
+// otherwise updates the one that was read, whose resourceVersion makes a
+// concurrent write fail with a Conflict instead of being overwritten.
+func (r *Reconciler) writeSecret(ctx context.Context, existing *corev1.Secret, b *certs.Bundle) (*corev1.Secret, error) {
+	if existing == nil {
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: r.Secret.Name, Namespace: r.Secret.Namespace,
+				Labels: map[string]string{jack.LabelManagedBy: jack.ManagedByValue, jack.LabelComponent: ComponentWebhookCertificates},
+			},
+			// Every bundle Apply makes has tls.crt and tls.key, and the type
+			// tells people and tools what the Secret is.
+			Type: corev1.SecretTypeTLS,
+			Data: b.SecretData(),
+		}
+		if err := r.Client.Create(ctx, secret); err != nil {
+			return nil, fmt.Errorf("creating the webhook certificate Secret %s: %w", r.Secret, err)
+		}
+		return secret, nil
+	}
+	secret := existing.DeepCopy()
+	data := maps.Clone(secret.Data)
+	if data == nil {
+		data = map[string][]byte{}
+	}
+	for _, k := range secretKeys {
+		delete(data, k)
+	}
+	maps.Copy(data, b.SecretData())
+	secret.Data = data
+	if err := r.Client.Update(ctx, secret); err != nil {
+		return nil, fmt.Errorf("updating the webhook certificate Secret %s: %w", r.Secret, err)
+	}
+	return secret, nil
+}

@@ -1,0 +1,135 @@
+package webhookcerts
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/jack-io/jack-operator/api/jack"
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/certs"
+	"github.com/jack-io/jack-operator/internal/testenv"
+)
+
+// The suite runs a real kube-apiserver and etcd with the project's webhook
+// configurations installed (testenv.WithWebhooks), pointed at
+// https://127.0.0.1:<env.Webhook.Port> with envtest's own caBundle. Each test
+// starts its own operator replicas (see harness_test.go), whose controller
+// takes the caBundle over, and stops them when it ends; the tests run one at
+// a time, since they share the webhook configurations and the port.
+
+// The names config/webhook gives the configurations, and the operator's
+// flags default to.
+const (
+	validatingName = "validating-webhook-configuration"
+	mutatingName   = "jack-operator-pod-injection"
+)
+
+var (
+	env    *testenv.Env
+	k8s    client.Client // uncached
+	scheme = runtime.NewScheme()
+	nsSeq  atomic.Int64
+	// logs holds everything every replica logged, to search for leaks.
+	logs syncBuffer
+	// envtestCABundle is the caBundle envtest installed: what `kubectl
+	// apply` of a manifest holding an old caBundle puts back.
+	envtestCABundle []byte
+	// webhookAddr is where the API server dials the webhooks.
+	webhookAddr netip.Addr
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, authv1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			panic(err)
+		}
+	}
+	var err error
+	env, err = testenv.Start(scheme, testenv.WithWebhooks())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cannot start the test API server:", err)
+		return 1
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
+		}
+	}()
+	k8s = env.Client
+	if webhookAddr, err = netip.ParseAddr(env.Webhook.Host); err != nil {
+		fmt.Fprintf(os.Stderr, "envtest serves webhooks at %q, not an IP address: %v\n", env.Webhook.Host, err)
+		return 1
+	}
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: validatingName}, &vwc); err != nil {
+		fmt.Fprintln(os.Stderr, "reading the installed webhook configuration:", err)
+		return 1
+	}
+	envtestCABundle = vwc.Webhooks[0].ClientConfig.CABundle
+	ctrl.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(os.Stderr, &logs))))
+	return m.Run()
+}
+
+// testSettings are what the operator would be started with in a cluster,
+// plus the address envtest's configurations dial.
+func testSettings() certs.Settings {
+	return certs.Settings{
+		DNSNames:    ServiceDNSNames("jack-operator-webhook", "jack-system"),
+		IPAddresses: []netip.Addr{webhookAddr},
+	}
+}
+
+// newNamespace is a namespace where pods may opt in to injection, with the
+// SigningKey the injection webhook needs; the tests keep their Secret there.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   fmt.Sprintf("webhookcerts-%d", nsSeq.Add(1)),
+		Labels: map[string]string{jack.LabelInjection: jack.InjectionEnabled},
+	}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	if err := k8s.Create(ctx, &authv1alpha1.SigningKey{ObjectMeta: metav1.ObjectMeta{Name: "jack", Namespace: ns.Name}}); err != nil {
+		t.Fatalf("creating the SigningKey the injection webhook needs: %v", err)
+	}
+	return ns.Name
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
