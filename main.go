@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
@@ -42,6 +43,7 @@ type options struct {
 	sidecarImage      string
 	operatorNamespace string
 	nativeSidecars    bool
+	certs             webhookCertOptions
 }
 
 // version is the operator's version, recorded on the pods it injects; set
@@ -56,7 +58,8 @@ func main() {
 	flag.BoolVar(&o.webhooks, "enable-webhooks", true, "Serve the admission webhooks (JackUser uniqueness).")
 	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server listens on; empty for all.")
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
-	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory holding the webhook server's tls.crt and tls.key; empty for controller-runtime's default.")
+	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory holding the webhook server's tls.crt and tls.key in --webhook-cert-mode=files; empty for controller-runtime's default.")
+	o.certs.bindFlags(flag.CommandLine)
 	flag.IntVar(&o.minPasswordLength, "min-password-length", password.DefaultMinLength, "Shortest JackUser password accepted, in characters.")
 	flag.StringVar(&o.sidecarImage, "sidecar-image", inject.DefaultImage, "The jack-auth image the pod webhook injects.")
 	flag.StringVar(&o.operatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "jack-system"), "The operator's own namespace, whose pods are never injected.")
@@ -84,6 +87,16 @@ func run(o options) error {
 		return err
 	}
 
+	// The webhook serving certificate: the operator's own, or files (see webhook_certs.go).
+	var certTLSOpts []func(*tls.Config)
+	setupCerts := func(ctrl.Manager) error { return nil }
+	if o.webhooks {
+		var err error
+		if certTLSOpts, setupCerts, err = webhookCerts(o.certs, o.webhookCertDir, o.operatorNamespace); err != nil {
+			return err
+		}
+	}
+
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
@@ -92,7 +105,7 @@ func run(o options) error {
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cache.Options{ByObject: controllers.CacheByObject()},
-		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir}),
+		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: certTLSOpts}),
 	})
 	if err != nil {
 		return err
@@ -128,6 +141,9 @@ func run(o options) error {
 		mgr.GetWebhookServer().Register(inject.WebhookPath, &webhook.Admission{Handler: &inject.Webhook{
 			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(scheme), Recorder: mgr.GetEventRecorder("pod-injector"), Config: cfg,
 		}})
+	}
+	if err := setupCerts(mgr); err != nil {
+		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -13,6 +13,7 @@ logfile=$bin/demo.log
 manager_pidfile=$bin/demo-manager.pid
 manager_log=$bin/manager.log
 metrics_addr=127.0.0.1:18080
+operator_ns=jack-system
 kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
@@ -65,9 +66,15 @@ up() {
     (cd "$root" && go build -o "$bin/manager" .)
     # shellcheck source=/dev/null
     . "$bin/demo-webhook.env"
+    # The operator makes its own webhook certificates (--webhook-cert-mode=self)
+    # in a Secret of its namespace, and puts its CA into the caBundle of the
+    # webhook configurations the control plane installed. The API server calls
+    # them at https://$WEBHOOK_HOST:$WEBHOOK_PORT, so the certificate is also
+    # for that address.
+    kubectl create namespace "$operator_ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
     setsid "$bin/manager" --kubeconfig "$kubeconfig" --metrics-bind-address "$metrics_addr" \
-      --health-probe-bind-address 127.0.0.1:18081 --zap-devel=false \
-      --webhook-host "$WEBHOOK_HOST" --webhook-port "$WEBHOOK_PORT" --webhook-cert-dir "$WEBHOOK_CERT_DIR" \
+      --health-probe-bind-address 127.0.0.1:18081 --zap-devel=false --operator-namespace "$operator_ns" \
+      --webhook-host "$WEBHOOK_HOST" --webhook-port "$WEBHOOK_PORT" --webhook-cert-ip-sans "$WEBHOOK_HOST" \
       >"$manager_log" 2>&1 </dev/null &
     echo $! >"$manager_pidfile"
   fi
@@ -114,6 +121,8 @@ EOF
   bin/kubectl get signingkey jack -o jsonpath='{range .status.keys[*]}{.id}{"\\t"}{.state}{"\\n"}{end}'
   bin/kubectl events --for signingkey/jack             # Rotated, KeyPublished, KeyRetired...
   curl -s http://$metrics_addr/metrics | grep ^jack_   # rotation metrics
+  bin/kubectl -n $operator_ns events --for secret/jack-operator-webhook-certs   # the webhook certificates: DoesNotExist, CABundleUpdated
+  bin/kubectl get validatingwebhookconfiguration validating-webhook-configuration -o jsonpath='{.webhooks[0].clientConfig.caBundle}' | base64 -d | openssl x509 -noout -subject -enddate
   bin/kubectl explain signingkey.spec.rotation
   bin/kubectl patch jackuser sam --type=merge -p '{"spec":{"role":"boss"}}'   # refused with a sentence
 
