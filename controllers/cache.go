@@ -2,6 +2,7 @@ package controllers
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -14,9 +15,13 @@ import (
 // controllers watch but do not own. Pods: only those that opted in to
 // injection, trimmed to what SidecarAccessReconciler reads (their service
 // account, whether they were injected, whether they finished), so a cluster
-// with many pods costs the operator little memory.
+// with many pods costs the operator little memory. Roles and RoleBindings:
+// only the sidecars' own.
 func CacheByObject() map[client.Object]cache.ByObject {
+	ours := labels.SelectorFromSet(labels.Set{jack.LabelComponent: jack.ComponentSidecarAccess})
 	return map[client.Object]cache.ByObject{
+		&rbacv1.Role{}:        {Label: ours},
+		&rbacv1.RoleBinding{}: {Label: ours},
 		&corev1.Pod{}: {
 			Label:     labels.SelectorFromSet(labels.Set{jack.LabelInject: "true"}),
 			Transform: trimPod,

@@ -144,18 +144,27 @@ func podFinished(p *corev1.Pod) bool {
 // operator does not manage, is replaced only if it carries the operator's
 // labels; otherwise it is left alone and an error says why.
 func (r *SidecarAccessReconciler) apply(ctx context.Context, want client.Object, update func(have client.Object) (same bool)) error {
+	notOurs := func() error {
+		return fmt.Errorf("%s %s/%s exists and is not managed by the operator (label %s=%s); delete or rename it so sidecars get their access",
+			strings.TrimPrefix(fmt.Sprintf("%T", want), "*v1."), want.GetNamespace(), want.GetName(), jack.LabelManagedBy, jack.ManagedByValue)
+	}
 	have := want.DeepCopyObject().(client.Object)
 	err := r.Get(ctx, client.ObjectKeyFromObject(want), have)
 	if apierrors.IsNotFound(err) {
-		return r.Create(ctx, want)
+		// The cache holds only the operator's own (see CacheByObject): one
+		// that exists without its labels shows up here.
+		if err := r.Create(ctx, want); apierrors.IsAlreadyExists(err) {
+			return notOurs()
+		} else if err != nil {
+			return err
+		}
+		return nil
 	}
 	if err != nil {
 		return err
 	}
-	kind := strings.TrimPrefix(fmt.Sprintf("%T", want), "*v1.")
 	if have.GetLabels()[jack.LabelManagedBy] != jack.ManagedByValue {
-		return fmt.Errorf("%s %s/%s exists and is not managed by the operator (label %s=%s); delete or rename it so sidecars get their access",
-			kind, want.GetNamespace(), want.GetName(), jack.LabelManagedBy, jack.ManagedByValue)
+		return notOurs()
 	}
 	sameOwners := equality.Semantic.DeepEqual(have.GetOwnerReferences(), want.GetOwnerReferences())
 	have.SetOwnerReferences(want.GetOwnerReferences())

@@ -19,6 +19,9 @@ type Options struct {
 	PolicyFile      string
 	Upstream        string
 	RevocationsFile string
+	SigningKey      string
+	APICredentials  string
+	APIServer       string
 	TLSCertFile     string
 	TLSKeyFile      string
 	ShutdownTimeout time.Duration
@@ -33,6 +36,9 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.PolicyFile, "policy", "", "The role policy file; empty for the built-in default (Jack's seed table).")
 	fs.StringVar(&o.Upstream, "upstream", "", "Jack's URL (e.g. http://127.0.0.1:3000) to proxy verified requests to; empty to serve only the auth API and /auth.")
 	fs.StringVar(&o.RevocationsFile, "revocations", "", "File keeping logged-out token ids across restarts; empty keeps them in memory only.")
+	fs.StringVar(&o.SigningKey, "signing-key", "", "The SigningKey whose key ring this sidecar serves; logouts are shared with the other sidecars of the same SigningKey.")
+	fs.StringVar(&o.APICredentials, "api-credentials", "", "Directory with a service account token, ca.crt and namespace for the API server (the webhook projects one). Set, the sidecar watches JackUsers and shares logouts across replicas; empty, it relies on its mounted files alone.")
+	fs.StringVar(&o.APIServer, "api-server", "", "The API server's URL; empty for the in-cluster address (KUBERNETES_SERVICE_HOST and _PORT). Only with --api-credentials.")
 	fs.StringVar(&o.TLSCertFile, "tls-cert", "", "Serve the main address over TLS with this certificate (and --tls-key).")
 	fs.StringVar(&o.TLSKeyFile, "tls-key", "", "The key of --tls-cert.")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "How long requests in flight may finish after SIGTERM.")
@@ -54,6 +60,17 @@ func (o Options) Complete() (*Completed, error) {
 	}
 	if o.UsersFile == "" {
 		errs = append(errs, errors.New("--users is required: the user directory file"))
+	}
+	if o.APICredentials != "" && o.SigningKey == "" {
+		errs = append(errs, errors.New("--signing-key is required with --api-credentials: it names whose logouts to share"))
+	}
+	if o.APIServer != "" {
+		if o.APICredentials == "" {
+			errs = append(errs, errors.New("--api-server needs --api-credentials"))
+		}
+		if u, err := url.Parse(o.APIServer); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--api-server %q must be an https URL such as https://10.96.0.1:443", o.APIServer))
+		}
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))

@@ -60,14 +60,20 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 	defer func() { _ = revs.Close() }()
 	go pruneRevocations(ctx, revs, log)
 
-	handler, err := server.New(server.Config{
-		Source: src, Revocations: revs, Upstream: c.UpstreamURL, Log: log.WithName("server"), Registry: reg,
-	})
+	cfg := server.Config{Source: src, Revocations: revs, Upstream: c.UpstreamURL, Log: log.WithName("server"), Registry: reg}
+	var live *liveState
+	if c.APICredentials != "" {
+		if live, err = startLive(ctx, c, revs, log, reg); err != nil {
+			return err
+		}
+		cfg.Revocations, cfg.Live = live.revocations, live.users
+	}
+	handler, err := server.New(cfg)
 	if err != nil {
 		return err
 	}
 	main := &http.Server{Addr: c.Listen, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	ops := &http.Server{Addr: c.MetricsListen, Handler: opsHandler(reg, src), ReadHeaderTimeout: 10 * time.Second}
+	ops := &http.Server{Addr: c.MetricsListen, Handler: opsHandler(reg, src, live), ReadHeaderTimeout: 10 * time.Second}
 
 	mainLn, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -161,8 +167,9 @@ func pruneRevocations(ctx context.Context, revs *revocation.File, log logr.Logge
 
 // opsHandler serves /metrics, /healthz and /readyz. Ready means the keys and
 // users have loaded; a file whose latest version failed to load is reported
-// in the body (the last good one is still served).
-func opsHandler(reg *prometheus.Registry, src *files) http.Handler {
+// in the body (the last good one is still served), and so is the state of
+// the API server watches.
+func opsHandler(reg *prometheus.Registry, src *files, live *liveState) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -174,7 +181,7 @@ func opsHandler(reg *prometheus.Registry, src *files) http.Handler {
 		if src.policy != nil {
 			statuses["policy"] = src.policy.Status()
 		}
-		ready := statuses["keys"].Loaded && statuses["users"].Loaded
+		ready := statuses["keys"].Loaded && statuses["users"].Loaded && (live == nil || live.readyToServe(time.Now()))
 		type fileReport struct {
 			Loaded    bool      `json:"loaded"`
 			LoadedAt  time.Time `json:"loadedAt,omitzero"`
@@ -183,6 +190,12 @@ func opsHandler(reg *prometheus.Registry, src *files) http.Handler {
 		report := map[string]any{"ready": ready}
 		for name, st := range statuses {
 			report[name] = fileReport{Loaded: st.Loaded, LoadedAt: st.LoadedAt, LastError: st.LastError}
+		}
+		if live != nil {
+			// Past the first moments, reported but never a reason to be
+			// unready: without the API server the sidecar serves with the
+			// last state it saw.
+			report["api"] = live.report()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {

@@ -20,7 +20,7 @@ import (
 type Store interface {
 	// Revoke records that the token with this id must be refused until it
 	// expires. Revoking an id twice is not an error.
-	Revoke(jti string, expires time.Time) error
+	Revoke(e Entry) error
 	// Revoked reports whether the id was revoked and has not expired yet.
 	Revoked(jti string, now time.Time) bool
 }
@@ -34,21 +34,28 @@ type File struct {
 	mu      sync.RWMutex
 	path    string
 	out     *os.File // nil when in memory only
-	entries map[string]time.Time
+	entries map[string]held
 	// stale counts lines in the file for expired ids; past a threshold the
 	// file is rewritten without them.
 	stale int
 }
 
+// held is what is kept of a revocation.
+type held struct {
+	expires time.Time
+	subject string
+}
+
 type line struct {
 	ID      string `json:"jti"`
+	Subject string `json:"sub,omitempty"`
 	Expires int64  `json:"exp"`
 }
 
 // Open loads the revocations at path, drops the expired ones, and appends
 // new ones there. An empty path keeps them in memory only.
 func Open(path string, now time.Time) (*File, error) {
-	s := &File{path: path, entries: map[string]time.Time{}}
+	s := &File{path: path, entries: map[string]held{}}
 	if path == "" {
 		return s, nil
 	}
@@ -78,7 +85,7 @@ func (s *File) load(now time.Time) error {
 			continue
 		}
 		if exp := time.Unix(l.Expires, 0); now.Before(exp) {
-			s.entries[l.ID] = exp
+			s.entries[l.ID] = held{expires: exp, subject: l.Subject}
 		}
 	}
 	return sc.Err()
@@ -93,8 +100,8 @@ func (s *File) rewrite() error {
 	}
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
-	for id, exp := range s.entries {
-		_ = enc.Encode(line{ID: id, Expires: exp.Unix()})
+	for id, h := range s.entries {
+		_ = enc.Encode(line{ID: id, Subject: h.subject, Expires: h.expires.Unix()})
 	}
 	if err := errors.Join(w.Flush(), f.Sync(), f.Close()); err != nil {
 		return fmt.Errorf("writing the revocation file: %w", err)
@@ -114,17 +121,17 @@ func (s *File) rewrite() error {
 }
 
 // Revoke records a revocation, durably before it returns when file-backed.
-func (s *File) Revoke(jti string, expires time.Time) error {
-	if jti == "" || len(jti) > maxIDLength {
+func (s *File) Revoke(e Entry) error {
+	if e.ID == "" || len(e.ID) > maxIDLength {
 		return errors.New("a token id must have 1 to 128 characters")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.entries[jti]; ok {
+	if _, ok := s.entries[e.ID]; ok {
 		return nil
 	}
 	if s.out != nil {
-		b, _ := json.Marshal(line{ID: jti, Expires: expires.Unix()})
+		b, _ := json.Marshal(line{ID: e.ID, Subject: e.Subject, Expires: e.Expires.Unix()})
 		if _, err := s.out.Write(append(b, '\n')); err != nil {
 			return fmt.Errorf("recording a revocation: %w", err)
 		}
@@ -132,16 +139,71 @@ func (s *File) Revoke(jti string, expires time.Time) error {
 			return fmt.Errorf("recording a revocation: %w", err)
 		}
 	}
-	s.entries[jti] = expires
+	s.entries[e.ID] = held{expires: e.Expires, subject: e.Subject}
 	return nil
+}
+
+// Entry is one revocation: a token id, its subject (for people reading
+// the record; may be empty) and when the token expires.
+type Entry struct {
+	ID      string
+	Subject string
+	Expires time.Time
+}
+
+// RevokeAll records many revocations with one write, for revocations learned
+// in bulk (another replica's, listed from the API server). Ids already held,
+// and malformed ones, are skipped.
+func (s *File) RevokeAll(entries []Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var buf []byte
+	added := 0
+	for _, e := range entries {
+		if e.ID == "" || len(e.ID) > maxIDLength {
+			continue
+		}
+		if _, ok := s.entries[e.ID]; ok {
+			continue
+		}
+		if s.out != nil {
+			b, _ := json.Marshal(line{ID: e.ID, Subject: e.Subject, Expires: e.Expires.Unix()})
+			buf = append(append(buf, b...), '\n')
+		}
+		s.entries[e.ID] = held{expires: e.Expires, subject: e.Subject}
+		added++
+	}
+	if s.out == nil || added == 0 {
+		return nil
+	}
+	if _, err := s.out.Write(buf); err != nil {
+		return fmt.Errorf("recording revocations: %w", err)
+	}
+	if err := s.out.Sync(); err != nil {
+		return fmt.Errorf("recording revocations: %w", err)
+	}
+	return nil
+}
+
+// Live returns the revocations of tokens that have not expired at now.
+func (s *File) Live(now time.Time) []Entry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Entry, 0, len(s.entries))
+	for id, h := range s.entries {
+		if now.Before(h.expires) {
+			out = append(out, Entry{ID: id, Subject: h.subject, Expires: h.expires})
+		}
+	}
+	return out
 }
 
 // Revoked reports whether jti is revoked at time now.
 func (s *File) Revoked(jti string, now time.Time) bool {
 	s.mu.RLock()
-	exp, ok := s.entries[jti]
+	h, ok := s.entries[jti]
 	s.mu.RUnlock()
-	return ok && now.Before(exp)
+	return ok && now.Before(h.expires)
 }
 
 // Len is the number of revocations held, expired or not.
@@ -156,8 +218,8 @@ func (s *File) Len() int {
 func (s *File) Prune(now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, exp := range s.entries {
-		if !now.Before(exp) {
+	for id, h := range s.entries {
+		if !now.Before(h.expires) {
 			delete(s.entries, id)
 			s.stale++
 		}

@@ -3,7 +3,9 @@ package revocation
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,13 +18,13 @@ func TestARevocationSurvivesARestartUntilItsTokenExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke("token-a", t0.Add(time.Hour)); err != nil {
+	if err := s.Revoke(Entry{ID: "token-a", Expires: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke("token-b", t0.Add(2*time.Hour)); err != nil {
+	if err := s.Revoke(Entry{ID: "token-b", Subject: "staff-1", Expires: t0.Add(2 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke("token-a", t0.Add(time.Hour)); err != nil {
+	if err := s.Revoke(Entry{ID: "token-a", Expires: t0.Add(time.Hour)}); err != nil {
 		t.Fatalf("revoking twice: %v", err)
 	}
 	_ = s.Close()
@@ -73,7 +75,7 @@ func TestATornLastLineIsSkipped(t *testing.T) {
 func TestRevokeRefusesImpossibleIDs(t *testing.T) {
 	s, _ := Open("", t0)
 	for name, id := range map[string]string{"empty": "", "too long": string(make([]byte, 129))} {
-		if err := s.Revoke(id, t0.Add(time.Hour)); err == nil {
+		if err := s.Revoke(Entry{ID: id, Expires: t0.Add(time.Hour)}); err == nil {
 			t.Errorf("%s id was accepted", name)
 		}
 	}
@@ -87,11 +89,11 @@ func TestPruneRewritesAFileMostlyOfExpiredLines(t *testing.T) {
 	}
 	defer func() { _ = s.Close() }()
 	for i := range 1500 {
-		if err := s.Revoke("old-"+itoa(int64(i)), t0.Add(time.Minute)); err != nil {
+		if err := s.Revoke(Entry{ID: "old-" + itoa(int64(i)), Expires: t0.Add(time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_ = s.Revoke("live", t0.Add(time.Hour))
+	_ = s.Revoke(Entry{ID: "live", Expires: t0.Add(time.Hour)})
 	before, _ := os.Stat(path)
 	if err := s.Prune(t0.Add(2 * time.Minute)); err != nil {
 		t.Fatal(err)
@@ -103,3 +105,33 @@ func TestPruneRewritesAFileMostlyOfExpiredLines(t *testing.T) {
 }
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+func TestRevokeAllIsDurableAndSkipsKnownIDs(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	path := filepath.Join(t.TempDir(), "revocations.jsonl")
+	s, err := Open(path, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(Entry{ID: "a", Subject: "staff-1", Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.RevokeAll([]Entry{{ID: "a", Expires: now.Add(time.Hour)}, {ID: "b", Expires: now.Add(time.Hour)}, {ID: "", Expires: now.Add(time.Hour)}, {ID: "c", Expires: now.Add(-time.Minute)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	again, err := Open(path, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = again.Close() }()
+	if !again.Revoked("a", now) || !again.Revoked("b", now) || again.Revoked("c", now) {
+		t.Errorf("after a restart: a %v, b %v, c (expired) %v", again.Revoked("a", now), again.Revoked("b", now), again.Revoked("c", now))
+	}
+	live := again.Live(now)
+	slices.SortFunc(live, func(x, y Entry) int { return strings.Compare(x.ID, y.ID) })
+	if len(live) != 2 || live[0].Subject != "staff-1" || live[1].ID != "b" {
+		t.Errorf("Live = %+v, want a (of staff-1, kept across the restart) and b", live)
+	}
+}

@@ -13,7 +13,8 @@ import (
 )
 
 // Identity is who a verified request comes from: the token's claims and the
-// user as the directory has them now (so a demotion applies at once).
+// user as they are now — the directory's entry with what the live view knows
+// since — so a demotion applies at once.
 type Identity struct {
 	Claims token.Claims
 	User   userdir.User
@@ -73,10 +74,15 @@ func (s *Server) authenticate(r *http.Request) (*Identity, *api.Error) {
 	if !ok {
 		return nil, errUsersNotReady
 	}
-	u, ok := users.Index.ByID(claims.Subject)
-	switch {
-	case !ok:
+	entry, ok := users.Index.ByID(claims.Subject)
+	if !ok {
 		s.metrics.tokenRefusals.WithLabelValues("unknown user").Inc()
+		return nil, errUnknownUser
+	}
+	u, refusal := s.current(entry)
+	switch {
+	case refusal != "":
+		s.metrics.tokenRefusals.WithLabelValues(refusal).Inc()
 		return nil, errUnknownUser
 	case u.Disabled:
 		s.metrics.tokenRefusals.WithLabelValues("disabled user").Inc()
@@ -90,7 +96,7 @@ func (s *Server) authenticate(r *http.Request) (*Identity, *api.Error) {
 		s.metrics.tokenRefusals.WithLabelValues("logged out").Inc()
 		return nil, errLoggedOut
 	}
-	return &Identity{Claims: claims, User: *u}, nil
+	return &Identity{Claims: claims, User: u}, nil
 }
 
 // header reads a header by its canonical name without canonicalizing it

@@ -14,6 +14,7 @@ import (
 	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
+	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 )
 
 // maxLoginBody bounds a login request: an email and a password fit in far less.
@@ -87,12 +88,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, errBadCredentials)
 		return
 	}
+	cur, refusal := s.current(u)
+	if refusal != "" || cur.Disabled {
+		s.metrics.logins.WithLabelValues("refused").Inc()
+		api.WriteError(w, errBadCredentials)
+		return
+	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
-	s.issue(w, keys, *u)
+	s.issue(w, keys, cur)
 }
 
 func (s *Server) passwordMatches(u *userdir.User, found bool, pw string) bool {
-	if !found || u.Disabled || u.PasswordHash == "" {
+	if !found || u.Disabled || u.PasswordHash == "" || !s.passwordCurrent(u) {
 		password.DummyVerify(pw)
 		return false
 	}
@@ -192,7 +199,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, apiErr)
 		return
 	}
-	if err := s.revocations.Revoke(id.Claims.ID, id.Claims.ExpiresAt); err != nil {
+	if err := s.revocations.Revoke(revocation.Entry{ID: id.Claims.ID, Subject: id.User.ID, Expires: id.Claims.ExpiresAt}); err != nil {
 		s.log.Error(err, "recording a logout", "user", id.User.ID)
 		api.WriteError(w, &api.Error{Code: api.CodeInternal, Message: "The logout could not be recorded; the token is still valid."})
 		return

@@ -20,6 +20,9 @@ import (
 type Config struct {
 	Source      Source
 	Revocations revocation.Store
+	// Live is the watched view of users; nil when the sidecar has no API
+	// access, the mounted directory then deciding alone.
+	Live LiveUsers
 	// Upstream is Jack, for proxy mode; nil serves only the auth API and /auth.
 	Upstream *url.URL
 	Log      logr.Logger
@@ -39,6 +42,7 @@ type Config struct {
 type Server struct {
 	src          Source
 	revocations  revocation.Store
+	live         LiveUsers
 	upstream     http.Handler
 	log          logr.Logger
 	now          func() time.Time
@@ -57,6 +61,7 @@ func New(cfg Config) (http.Handler, error) {
 	s := &Server{
 		src:          cfg.Source,
 		revocations:  cfg.Revocations,
+		live:         cfg.Live,
 		log:          cfg.Log,
 		now:          cfg.Now,
 		clientLimit:  cfg.ClientLimit,

@@ -1,0 +1,20 @@
+// Package cluster is what the sidecar learns from, and tells, the API
+// server, so that every replica of a SigningKey agrees within a second:
+//
+//   - Users watches the namespace's JackUsers: a disabled user, a changed
+//     role, ended sessions and a changed password are known at once, where
+//     the mounted user directory takes the kubelet a minute or more. It is
+//     the server's LiveUsers.
+//   - Revocations is the server's revocation store: a logout is recorded in
+//     the local file at once (the token is refused here before the answer
+//     goes out) and then created as a TokenRevocation, which every other
+//     replica watching the SigningKey's revocations adds to its own.
+//
+// Both keep their last state when the API server is unreachable, and catch
+// up when it returns: a logout made meanwhile stays in the local file, which
+// is the outbox — after every list, the revocations held locally that the
+// API server lacks are created again.
+//
+// The sidecar's access is the Role the operator keeps in the namespace
+// (jack.SidecarRoleName): read JackUsers, read and create TokenRevocations.
+package cluster

@@ -1,0 +1,137 @@
+package cluster
+
+import (
+	"sync"
+	"time"
+
+	"github.com/jack-io/jack-operator/api/jack"
+	"github.com/jack-io/jack-operator/sidecar/internal/server"
+)
+
+// JackUser is the part of a JackUser the sidecar reads.
+type JackUser struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		ID       string    `json:"id"`
+		Role     jack.Role `json:"role"`
+		Disabled bool      `json:"disabled"`
+	} `json:"spec"`
+	Status struct {
+		ID                 string     `json:"id"`
+		SessionsValidAfter *time.Time `json:"sessionsValidAfter"`
+		PasswordVersion    string     `json:"passwordVersion"`
+	} `json:"status"`
+}
+
+func (u *JackUser) id() string {
+	if u.Spec.ID != "" {
+		return u.Spec.ID
+	}
+	return u.Status.ID
+}
+
+func (u *JackUser) live() server.LiveUser {
+	l := server.LiveUser{Role: u.Spec.Role, Disabled: u.Spec.Disabled, PasswordVersion: u.Status.PasswordVersion}
+	if u.Status.SessionsValidAfter != nil {
+		l.SessionsValidAfter = *u.Status.SessionsValidAfter
+	}
+	return l
+}
+
+// Users is the live view of a namespace's JackUsers, by user id. It is a
+// kube.Handler[JackUser] and a server.LiveUsers.
+type Users struct {
+	mu sync.RWMutex
+	// byName holds every JackUser that has an id; byID indexes it. Two
+	// JackUsers claiming one id (which the operator's webhook refuses) are
+	// both kept, so deleting one does not lose the other.
+	byName map[string]named
+	byID   map[string]string
+	known  bool
+}
+
+type named struct {
+	id   string
+	user server.LiveUser
+}
+
+// NewUsers returns an empty view, not known until its first Replace.
+func NewUsers() *Users {
+	return &Users{byName: map[string]named{}, byID: map[string]string{}}
+}
+
+// LiveUser implements server.LiveUsers.
+func (v *Users) LiveUser(id string) (server.LiveUser, bool, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	name, ok := v.byID[id]
+	if !ok {
+		return server.LiveUser{}, false, v.known
+	}
+	return v.byName[name].user, true, v.known
+}
+
+// Len is the number of users in the view.
+func (v *Users) Len() int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return len(v.byID)
+}
+
+// Replace implements kube.Handler.
+func (v *Users) Replace(items []JackUser) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	clear(v.byName)
+	clear(v.byID)
+	for i := range items {
+		v.upsertLocked(&items[i])
+	}
+	v.known = true
+}
+
+// Upsert implements kube.Handler.
+func (v *Users) Upsert(u JackUser) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.deleteLocked(u.Metadata.Name)
+	v.upsertLocked(&u)
+}
+
+// Delete implements kube.Handler.
+func (v *Users) Delete(u JackUser) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.deleteLocked(u.Metadata.Name)
+}
+
+// upsertLocked adds u. A JackUser without an id yet (the operator has not
+// seen it) is left out: no token or directory entry can name it.
+func (v *Users) upsertLocked(u *JackUser) {
+	id := u.id()
+	if id == "" {
+		return
+	}
+	v.byName[u.Metadata.Name] = named{id: id, user: u.live()}
+	v.byID[id] = u.Metadata.Name
+}
+
+func (v *Users) deleteLocked(name string) {
+	old, ok := v.byName[name]
+	if !ok {
+		return
+	}
+	delete(v.byName, name)
+	if v.byID[old.id] != name {
+		return
+	}
+	delete(v.byID, old.id)
+	for other, n := range v.byName {
+		if n.id == old.id {
+			v.byID[old.id] = other
+			return
+		}
+	}
+}
