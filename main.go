@@ -40,10 +40,10 @@ type options struct {
 	webhookPort       int
 	webhookCertDir    string
 	minPasswordLength int
-	sidecarImage      string
 	operatorNamespace string
-	nativeSidecars    bool
-	certs             webhookCertOptions
+	// sidecar are the injected sidecar's defaults (--sidecar-* flags).
+	sidecar inject.Config
+	certs   webhookCertOptions
 }
 
 // version is the operator's version, recorded on the pods it injects; set
@@ -61,9 +61,10 @@ func main() {
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory holding the webhook server's tls.crt and tls.key in --webhook-cert-mode=files; empty for controller-runtime's default.")
 	o.certs.bindFlags(flag.CommandLine)
 	flag.IntVar(&o.minPasswordLength, "min-password-length", password.DefaultMinLength, "Shortest JackUser password accepted, in characters.")
-	flag.StringVar(&o.sidecarImage, "sidecar-image", inject.DefaultImage, "The jack-auth image the pod webhook injects.")
 	flag.StringVar(&o.operatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "jack-system"), "The operator's own namespace, whose pods are never injected.")
-	flag.BoolVar(&o.nativeSidecars, "native-sidecars", true, "Inject the sidecar as a native sidecar (an init container with restartPolicy Always, Kubernetes 1.29+); false injects a regular container.")
+	o.sidecar = inject.DefaultConfig()
+	o.sidecar.NativeSidecars = true
+	o.sidecar.AddFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -133,8 +134,8 @@ func run(o options) error {
 		if err := controllers.SetupJackUserWebhookWithManager(mgr, mgr.GetClient()); err != nil {
 			return fmt.Errorf("setting up the JackUser webhook: %w", err)
 		}
-		cfg := inject.DefaultConfig()
-		cfg.Image, cfg.Version, cfg.OperatorNamespace, cfg.NativeSidecars = o.sidecarImage, version, o.operatorNamespace, o.nativeSidecars
+		cfg := o.sidecar
+		cfg.Version, cfg.OperatorNamespace = version, o.operatorNamespace
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("the injection settings: %w", err)
 		}
