@@ -11,8 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,7 +41,7 @@ var testHashParams = password.Params{Memory: 64, Iterations: 1, Threads: 1}
 var (
 	env    *testenv.Env
 	k8s    client.Client // uncached: every read sees the API server's current state
-	scheme = runtime.NewScheme()
+	scheme = testenv.Scheme()
 	nsSeq  atomic.Int64
 )
 
@@ -52,11 +50,6 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, authv1alpha1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			panic(err)
-		}
-	}
 	var err error
 	env, err = testenv.Start(scheme, testenv.WithWebhooks())
 	if err != nil {

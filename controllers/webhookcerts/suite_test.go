@@ -14,8 +14,6 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -43,7 +41,7 @@ const (
 var (
 	env    *testenv.Env
 	k8s    client.Client // uncached
-	scheme = runtime.NewScheme()
+	scheme = testenv.Scheme()
 	nsSeq  atomic.Int64
 	// logs holds everything every replica logged, to search for leaks.
 	logs syncBuffer
@@ -59,11 +57,6 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, authv1alpha1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			panic(err)
-		}
-	}
 	var err error
 	env, err = testenv.Start(scheme, testenv.WithWebhooks())
 	if err != nil {

@@ -13,8 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
@@ -34,7 +32,7 @@ var (
 	k8s    client.Client
 	caPEM  []byte
 	nsSeq  atomic.Int64
-	scheme = runtime.NewScheme()
+	scheme = testenv.Scheme()
 )
 
 func TestMain(m *testing.M) {
@@ -42,11 +40,6 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, authv1alpha1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			panic(err)
-		}
-	}
 	var err error
 	env, err = testenv.Start(scheme)
 	if err != nil {
