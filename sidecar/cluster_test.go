@@ -59,7 +59,7 @@ type clusterEnv struct {
 
 // startCluster starts the API server and the controllers, once for every
 // test of the package; TestMain stops them.
-func startCluster(t *testing.T) *clusterEnv {
+func startCluster(t testing.TB) *clusterEnv {
 	t.Helper()
 	clusterOnce.Do(func() { cluster, clusterErr = newClusterEnv() })
 	if clusterErr != nil {
@@ -124,7 +124,7 @@ func newClusterEnv() (*clusterEnv, error) {
 // SigningKey, two JackUsers with their password Secrets, and an injected
 // pod whose service account the operator grants the sidecar's access.
 type jackNamespace struct {
-	t       *testing.T
+	t       testing.TB
 	c       *clusterEnv
 	name    string
 	keys    *kubelettest.Volume
@@ -133,7 +133,7 @@ type jackNamespace struct {
 	userIDs map[string]string // by JackUser name
 }
 
-func newJackNamespace(t *testing.T) *jackNamespace {
+func newJackNamespace(t testing.TB) *jackNamespace {
 	t.Helper()
 	c := startCluster(t)
 	ctx := context.Background()
@@ -177,7 +177,7 @@ func newJackNamespace(t *testing.T) *jackNamespace {
 	return n
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +272,7 @@ func within(t *testing.T, d time.Duration, what string, cond func() bool) time.D
 	}
 }
 
-func loginToken(t *testing.T, s *sidecar, email, pw string) string {
+func loginToken(t testing.TB, s *sidecar, email, pw string) string {
 	t.Helper()
 	r := s.login(email, pw)
 	if r.Status != http.StatusOK {

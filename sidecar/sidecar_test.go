@@ -64,7 +64,7 @@ func TestMain(m *testing.M) {
 var cheap = password.Params{Memory: 64, Iterations: 1, Threads: 1}
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ring  *keyring.Ring
 	users *userdir.Directory
 	keys  *kubelettest.Volume
@@ -139,7 +139,7 @@ func (f *fixture) sign(id string, at time.Time) string {
 }
 
 type sidecar struct {
-	t         *testing.T
+	t         testing.TB
 	cmd       *exec.Cmd
 	addr, ops string
 	mu        sync.Mutex
@@ -545,7 +545,7 @@ func TestBadTokens(t *testing.T) {
 	eventually(t, func() bool { return check(good).Body.Error.Code == "TOKEN_INVALID" }, "a disabled user to be refused")
 }
 
-func eventually(t *testing.T, cond func() bool, what string) {
+func eventually(t testing.TB, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
