@@ -52,6 +52,11 @@ type signingKeyScope struct {
 
 // +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys/status,verbs=get;update;patch
+// The Secrets and ConfigMap a SigningKey owns carry blockOwnerDeletion (a
+// controller reference), which clusters with the
+// OwnerReferencesPermissionEnforcement admission plugin allow only to those
+// who may update the owner's finalizers.
+// +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
