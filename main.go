@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -52,21 +53,8 @@ var version = "dev"
 
 func main() {
 	var o options
-	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" turns it off.")
-	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
-	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica acts; turn on when running more than one.")
-	flag.BoolVar(&o.webhooks, "enable-webhooks", true, "Serve the admission webhooks (JackUser uniqueness).")
-	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server listens on; empty for all.")
-	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
-	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory holding the webhook server's tls.crt and tls.key in --webhook-cert-mode=files; empty for controller-runtime's default.")
-	o.certs.bindFlags(flag.CommandLine)
-	flag.IntVar(&o.minPasswordLength, "min-password-length", password.DefaultMinLength, "Shortest JackUser password accepted, in characters.")
-	flag.StringVar(&o.operatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "jack-system"), "The operator's own namespace, whose pods are never injected.")
-	o.sidecar = inject.DefaultConfig()
-	o.sidecar.NativeSidecars = true
-	o.sidecar.AddFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
-	zapOpts.BindFlags(flag.CommandLine)
+	bindFlags(flag.CommandLine, &o, &zapOpts)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
@@ -76,16 +64,47 @@ func main() {
 	}
 }
 
+// bindFlags registers the operator's flags on fs; parsing fs fills o and
+// zapOpts. The Helm chart passes them by these names, and the chart's RBAC
+// test parses the chart's own arguments with it.
+func bindFlags(fs *flag.FlagSet, o *options, zapOpts *zap.Options) {
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" turns it off.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica acts; turn on when running more than one.")
+	fs.BoolVar(&o.webhooks, "enable-webhooks", true, "Serve the admission webhooks (JackUser uniqueness).")
+	fs.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server listens on; empty for all.")
+	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
+	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory holding the webhook server's tls.crt and tls.key in --webhook-cert-mode=files; empty for controller-runtime's default.")
+	o.certs.bindFlags(fs)
+	fs.IntVar(&o.minPasswordLength, "min-password-length", password.DefaultMinLength, "Shortest JackUser password accepted, in characters.")
+	fs.StringVar(&o.operatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "jack-system"), "The operator's own namespace, whose pods are never injected.")
+	o.sidecar = inject.DefaultConfig()
+	o.sidecar.NativeSidecars = true
+	o.sidecar.AddFlags(fs)
+	zapOpts.BindFlags(fs)
+}
+
 func run(o options) error {
+	mgr, err := newManager(ctrl.GetConfigOrDie(), o)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting the operator", "leaderElection", o.leaderElect, "webhooks", o.webhooks)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// newManager is the operator: a manager reaching the API server with cfg,
+// with every controller, webhook and check that o asks for, not started.
+func newManager(cfg *rest.Config, o options) (ctrl.Manager, error) {
 	if o.minPasswordLength < 1 {
-		return fmt.Errorf("--min-password-length must be at least 1, not %d", o.minPasswordLength)
+		return nil, fmt.Errorf("--min-password-length must be at least 1, not %d", o.minPasswordLength)
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
+		return nil, err
 	}
 	if err := authv1alpha1.AddToScheme(scheme); err != nil {
-		return err
+		return nil, err
 	}
 
 	// The webhook serving certificate: the operator's own, or files (see webhook_certs.go).
@@ -94,71 +113,75 @@ func run(o options) error {
 	if o.webhooks {
 		var err error
 		if certTLSOpts, setupCerts, err = webhookCerts(o.certs, o.webhookCertDir, o.operatorNamespace); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	// The Lease lives in the operator's namespace, where the chart's and
+	// config/default's leader election Role grants it: in a pod, the namespace
+	// controller-runtime would read from the service account; named, so the
+	// operator can also elect outside a pod.
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              leaderElectionID,
+		LeaderElectionNamespace:       o.operatorNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cache.Options{ByObject: controllers.CacheByObject()},
 		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: certTLSOpts}),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := (&controllers.SigningKeyReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("signingkey-controller"),
 	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the SigningKey controller: %w", err)
+		return nil, fmt.Errorf("setting up the SigningKey controller: %w", err)
 	}
 	if err := (&controllers.JackUserReconciler{
 		Client:            mgr.GetClient(),
 		Recorder:          mgr.GetEventRecorder("jackuser-controller"),
 		MinPasswordLength: o.minPasswordLength,
 	}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the JackUser controller: %w", err)
+		return nil, fmt.Errorf("setting up the JackUser controller: %w", err)
 	}
 	if err := (&controllers.SidecarAccessReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the sidecar access controller: %w", err)
+		return nil, fmt.Errorf("setting up the sidecar access controller: %w", err)
 	}
 	if err := (&controllers.TokenRevocationReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the TokenRevocation controller: %w", err)
+		return nil, fmt.Errorf("setting up the TokenRevocation controller: %w", err)
 	}
 	if o.webhooks {
 		if err := controllers.SetupJackUserWebhookWithManager(mgr, mgr.GetClient()); err != nil {
-			return fmt.Errorf("setting up the JackUser webhook: %w", err)
+			return nil, fmt.Errorf("setting up the JackUser webhook: %w", err)
 		}
-		cfg := o.sidecar
-		cfg.Version, cfg.OperatorNamespace = version, o.operatorNamespace
-		if err := cfg.Validate(); err != nil {
-			return fmt.Errorf("the injection settings: %w", err)
+		injectCfg := o.sidecar
+		injectCfg.Version, injectCfg.OperatorNamespace = version, o.operatorNamespace
+		if err := injectCfg.Validate(); err != nil {
+			return nil, fmt.Errorf("the injection settings: %w", err)
 		}
 		mgr.GetWebhookServer().Register(inject.WebhookPath, &webhook.Admission{Handler: &inject.Webhook{
-			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(scheme), Recorder: mgr.GetEventRecorder("pod-injector"), Config: cfg,
+			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(scheme), Recorder: mgr.GetEventRecorder("pod-injector"), Config: injectCfg,
 		}})
 	}
 	if err := setupCerts(mgr); err != nil {
-		return err
+		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return err
+		return nil, err
 	}
 	readyCheck := healthz.Ping
 	if o.webhooks {
 		readyCheck = mgr.GetWebhookServer().StartedChecker()
 	}
 	if err := mgr.AddReadyzCheck("readyz", readyCheck); err != nil {
-		return err
+		return nil, err
 	}
 
-	ctrl.Log.WithName("setup").Info("starting the operator", "leaderElection", o.leaderElect, "webhooks", o.webhooks)
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr, nil
 }
 
 func envOr(name, fallback string) string {
