@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/jack-io/jack-operator/internal/testenv"
+)
+
+// The chart's release in the RBAC test: the names the chart is documented
+// with.
+const (
+	chartRelease   = "jack-operator"
+	chartNamespace = "jack-system"
+)
+
+// chartInstall is a real kube-apiserver holding what the chart installs
+// that the operator's permissions depend on, and the operator's
+// command line and identity as the chart's Deployment gives them.
+type chartInstall struct {
+	admin client.Client
+	// adminConfig reaches the API server as a cluster administrator.
+	adminConfig *rest.Config
+	// clusterRole is the chart's ClusterRole.
+	clusterRole string
+	// namespace and serviceAccount are the Deployment's: who the operator is.
+	namespace, serviceAccount string
+	// args and env are the operator container's.
+	args []string
+	env  map[string]string
+	// webhookPort is where the operator's webhook server listens on
+	// 127.0.0.1, and the rewritten webhook configurations call it.
+	webhookPort int
+}
+
+// appliedKinds are the rendered objects the operator's permissions depend on:
+// applied as rendered, except that the webhook configurations call the
+// in-process webhook server by URL instead of through the Service.
+var appliedKinds = []string{
+	"CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+	"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+}
+
+// unappliedKinds are rendered objects the test stands in for: the operator
+// runs in this process with the Deployment's arguments, and nothing routes a
+// Service's cluster IP here.
+var unappliedKinds = []string{"Deployment", "Service", "PodDisruptionBudget"}
+
+// installChart starts a kube-apiserver that enforces, besides RBAC,
+// OwnerReferencesPermissionEnforcement (on in OpenShift and other hardened
+// clusters: it refuses blockOwnerDeletion on an owner whose finalizers the
+// writer cannot update), renders the chart with default values and applies
+// what the operator's permissions depend on.
+func installChart(t *testing.T) *chartInstall {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join(root, "bin")
+	}
+	for _, name := range []string{"kube-apiserver", "etcd", "helm"} {
+		if _, err := os.Stat(filepath.Join(assets, name)); err != nil {
+			t.Fatalf("%s is not in %s: run `make tools` (hack/build-tools.sh) to build it from source", name, assets)
+		}
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory:    assets,
+		ControlPlaneStartTimeout: 90 * time.Second,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+	start := time.Now()
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting kube-apiserver and etcd: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	t.Logf("the API server started in %s", time.Since(start).Round(time.Millisecond))
+	admin, err := client.New(cfg, client.Options{Scheme: testenv.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &chartInstall{admin: admin, adminConfig: cfg, webhookPort: freePort(t)}
+
+	rendered := renderChart(t, root, filepath.Join(assets, "helm"))
+	ctx := context.Background()
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": chartNamespace}}}
+	if err := admin.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	var deployment *unstructured.Unstructured
+	for _, o := range rendered {
+		switch kind := o.GetKind(); {
+		case kind == "Deployment":
+			deployment = o
+			continue
+		case slices.Contains(unappliedKinds, kind):
+			continue
+		case !slices.Contains(appliedKinds, kind):
+			t.Fatalf("the chart renders a %s (%s), which this test neither applies nor stands in for: decide whether the operator's permissions depend on it", kind, o.GetName())
+		case strings.HasSuffix(kind, "WebhookConfiguration"):
+			in.callInProcess(t, o)
+		case kind == "ClusterRole":
+			if in.clusterRole != "" {
+				t.Fatalf("the chart renders two ClusterRoles, %s and %s: the negative control takes a rule from the one", in.clusterRole, o.GetName())
+			}
+			in.clusterRole = o.GetName()
+		}
+		if err := admin.Patch(ctx, o, client.Apply, client.FieldOwner("chart-rbac-test"), client.ForceOwnership); err != nil {
+			t.Fatalf("applying %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+		if o.GetKind() == "CustomResourceDefinition" {
+			waitEstablished(t, admin, o.GetName())
+		}
+	}
+	if deployment == nil {
+		t.Fatal("the chart renders no Deployment: there is no operator to run")
+	}
+	in.fromDeployment(t, deployment)
+	return in
+}
+
+// renderChart is `helm template` with the default values.
+func renderChart(t *testing.T, root, helm string) []*unstructured.Unstructured {
+	t.Helper()
+	home := t.TempDir()
+	cmd := exec.Command(helm, "template", chartRelease, filepath.Join(root, "charts", "jack-operator"), "--namespace", chartNamespace)
+	cmd.Env = append(os.Environ(),
+		"HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, stderr.String())
+	}
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(out)))
+	var objs []*unstructured.Unstructured
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return objs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			t.Fatalf("rendered YAML does not parse: %v\n%s", err, doc)
+		}
+		if len(m) > 0 {
+			objs = append(objs, &unstructured.Unstructured{Object: m})
+		}
+	}
+}
+
+// callInProcess points a rendered webhook configuration's webhooks at the
+// operator's webhook server on 127.0.0.1 (a URL), keeping their paths,
+// rules, selectors and failure policies. Their caBundle stays empty, as the
+// chart renders it in self mode: the operator fills it in.
+func (in *chartInstall) callInProcess(t *testing.T, cfg *unstructured.Unstructured) {
+	t.Helper()
+	hooks, _, _ := unstructured.NestedSlice(cfg.Object, "webhooks")
+	for _, h := range hooks {
+		cc := h.(map[string]any)["clientConfig"].(map[string]any)
+		svc, ok := cc["service"].(map[string]any)
+		if !ok {
+			t.Fatalf("%s %s: a webhook calls %v, not a Service", cfg.GetKind(), cfg.GetName(), cc)
+		}
+		path, _ := svc["path"].(string)
+		delete(cc, "service")
+		cc["url"] = fmt.Sprintf("https://127.0.0.1:%d%s", in.webhookPort, path)
+	}
+	if err := unstructured.SetNestedSlice(cfg.Object, hooks, "webhooks"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fromDeployment takes the operator container's arguments and environment,
+// and the pod's service account.
+func (in *chartInstall) fromDeployment(t *testing.T, d *unstructured.Unstructured) {
+	t.Helper()
+	in.namespace = d.GetNamespace()
+	in.serviceAccount, _, _ = unstructured.NestedString(d.Object, "spec", "template", "spec", "serviceAccountName")
+	if in.namespace == "" || in.serviceAccount == "" {
+		t.Fatalf("the Deployment names no namespace (%q) or service account (%q)", in.namespace, in.serviceAccount)
+	}
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	if len(containers) != 1 {
+		t.Fatalf("the Deployment has %d containers; this test runs one operator", len(containers))
+	}
+	c := containers[0].(map[string]any)
+	if _, ok := c["envFrom"]; ok {
+		t.Fatalf("the operator container takes envFrom %v, which this test cannot resolve", c["envFrom"])
+	}
+	args, _, _ := unstructured.NestedStringSlice(c, "args")
+	in.args = args
+	in.env = map[string]string{}
+	envs, _, _ := unstructured.NestedSlice(c, "env")
+	for _, e := range envs {
+		e := e.(map[string]any)
+		name, _ := e["name"].(string)
+		if v, ok := e["value"].(string); ok {
+			in.env[name] = v
+			continue
+		}
+		// What the kubelet resolves, for the fields the chart uses.
+		switch path, _, _ := unstructured.NestedString(e, "valueFrom", "fieldRef", "fieldPath"); path {
+		case "metadata.namespace":
+			in.env[name] = in.namespace
+		default:
+			t.Fatalf("the operator's environment variable %s comes from %v, which this test cannot resolve", name, e["valueFrom"])
+		}
+	}
+}
+
+// identity is the chart's ServiceAccount, as the API server authenticates a
+// pod that runs as it.
+func (in *chartInstall) identity() rest.ImpersonationConfig {
+	return rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + in.namespace + ":" + in.serviceAccount,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + in.namespace, "system:authenticated"},
+	}
+}
+
+// mayNot returns nil once the API server refuses the chart's
+// ServiceAccount a verb on a resource in a namespace.
+func (in *chartInstall) mayNot(ctx context.Context, verb, group, resource, namespace string) error {
+	id := in.identity()
+	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: id.UserName, Groups: id.Groups,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource, Namespace: namespace},
+	}}
+	if err := in.admin.Create(ctx, review); err != nil {
+		return err
+	}
+	if review.Status.Allowed {
+		return fmt.Errorf("%s %s is still allowed", verb, resource)
+	}
+	return nil
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitEstablished(t *testing.T, c client.Client, name string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "CRD "+name+" established", func() error {
+		crd := &unstructured.Unstructured{}
+		crd.SetAPIVersion("apiextensions.k8s.io/v1")
+		crd.SetKind("CustomResourceDefinition")
+		if err := c.Get(context.Background(), client.ObjectKey{Name: name}, crd); err != nil {
+			return err
+		}
+		conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+		for _, c := range conds {
+			if c := c.(map[string]any); c["type"] == "Established" && c["status"] == "True" {
+				return nil
+			}
+		}
+		return errors.New("not yet")
+	})
+}
