@@ -8,6 +8,7 @@
 # next to the binary records their hash).
 #
 # usage: hack/build-tools.sh [tool...]     (default: every tool the tests need)
+#        hack/build-tools.sh cluster      (every binary of the local cluster)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,17 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 tools[kube-apiserver]="kube|k8s.io/kubernetes/cmd/kube-apiserver|$kube_ldflags"
 tools[kubectl]="kube|k8s.io/kubernetes/cmd/kubectl|$kube_ldflags"
+# The node and the rest of the control plane, for the local cluster only
+# (hack/cluster); make test never builds them.
+for name in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+  tools[$name]="kube|k8s.io/kubernetes/cmd/$name|$kube_ldflags"
+done
 tools[etcd]="etcd|go.etcd.io/etcd/server/v3|"
+# CNI plugins for the local cluster's pod network, in bin/cni/ under the names
+# the CNI configuration refers to them by.
+for name in main/bridge main/loopback ipam/host-local meta/portmap; do
+  tools[cni/${name#*/}]="cni|github.com/containernetworking/plugins/plugins/$name|"
+done
 tools[controller-gen]="controller-gen|sigs.k8s.io/controller-tools/cmd/controller-gen|"
 # helm: the version and the Kubernetes version it assumes when rendering
 # offline (.Capabilities.KubeVersion, lint's deprecation checks), as helm's
@@ -36,7 +47,10 @@ done
 tools[helm]="helm|helm.sh/helm/v3/cmd/helm|$helm_ldflags"
 
 default_tools=(controller-gen etcd kube-apiserver kubectl helm)
+cluster_tools=(etcd kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy
+  cni/bridge cni/loopback cni/host-local cni/portmap)
 [ $# -gt 0 ] || set -- "${default_tools[@]}"
+[ "$*" != cluster ] || set -- "${cluster_tools[@]}"
 
 stamp_of() {
   cat "$root/hack/tools/$1/go.mod" "$root/hack/tools/$1/go.sum" | sha256sum | cut -c1-16
@@ -56,6 +70,7 @@ for name in "$@"; do
   fi
   echo "build-tools: building $name from $pkg (the first build of kube-apiserver takes 6-9 minutes on 2 cores)..."
   start=$(date +%s)
+  mkdir -p "$(dirname "$bin/$name")" "$(dirname "$bin/.$name.stamp")"
   (cd "$root/hack/tools/$mod" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$name.tmp" "$pkg")
   mv "$bin/$name.tmp" "$bin/$name"
   echo "$want" >"$bin/.$name.stamp"
