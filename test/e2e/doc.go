@@ -1,0 +1,9 @@
+// Package e2e is the whole journey on a real single-node cluster
+// (hack/cluster): the Helm chart installed, a namespace opted in, a
+// SigningKey, three JackUsers and the sample app jack-echo with two
+// replicas, then login, the role table through the proxy and /auth, logout
+// across replicas, a manual rotation (with the kubelet's propagation time
+// measured), disable, password change, the operator killed mid-rotation, and
+// uninstall. Its tests carry the build tag e2e, so `make test` leaves them
+// out; `make e2e` brings the cluster up and runs them.
+package e2e

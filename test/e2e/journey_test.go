@@ -1,0 +1,512 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/jack-io/jack-operator/api/jack"
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/keyring"
+)
+
+const (
+	release    = "jack-operator"
+	operatorNS = "jack-system"
+	shop       = "e2e-shop"
+	// propagationBound is the issue's bound for a logout, a disable or a
+	// password change to reach every sidecar.
+	propagationBound = 2 * time.Second
+)
+
+type user struct{ name, email, role, password string }
+
+var users = []user{
+	{"ada", "ada@example.com", "admin", "ada's first long password"},
+	{"max", "max@example.com", "manager", "max's first long password"},
+	{"sam", "sam@example.com", "staff", "sam's first long password"},
+}
+
+// allowed is Jack's role table (DESIGN.md), per resource jack-echo serves.
+var allowed = map[string][]string{
+	"admin":   {"conversations", "tasks", "guests", "reports", "settings", "users"},
+	"manager": {"conversations", "tasks", "guests", "reports"},
+	"staff":   {"conversations", "tasks"},
+}
+
+var resources = []string{"conversations", "tasks", "guests", "reports", "settings", "users"}
+
+// TestTheJourney runs the steps in order; each needs the ones before.
+func TestTheJourney(t *testing.T) {
+	j := &journey{tokens: map[string]string{}}
+	for _, step := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"install the chart", j.install},
+		{"a namespace, a SigningKey and three users", j.resources},
+		{"the app comes up with the sidecar injected", j.app},
+		{"each role logs in and reaches exactly its routes", j.roles},
+		{"identity headers cannot be forged", j.forgery},
+		{"a logout at one replica is refused at the other", j.logout},
+		{"a manual rotation keeps old tokens and signs with the new key", j.rotation},
+		{"a disabled user is refused everywhere", j.disable},
+		{"a password change ends sessions and the old password", j.password},
+		{"the operator killed mid-rotation leaves a right ring", j.killOperator},
+		{"uninstall leaves only what users own", j.uninstall},
+	} {
+		if !t.Run(step.name, step.run) {
+			t.Fatalf("stopping: %q failed", step.name)
+		}
+	}
+}
+
+type journey struct {
+	pods   []corev1.Pod // jack-echo's two replicas
+	tokens map[string]string
+}
+
+// sidecarAddr is a pod's sidecar (main port) address.
+func sidecarAddr(p corev1.Pod) string { return net.JoinHostPort(p.Status.PodIP, "8080") }
+func opsAddr(p corev1.Pod) string     { return net.JoinHostPort(p.Status.PodIP, "9090") }
+
+func (j *journey) install(t *testing.T) {
+	// A previous run that stopped half-way.
+	_, _ = c.try("helm", "uninstall", release, "-n", operatorNS, "--wait")
+	_ = c.k8s.Delete(ctx(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shop}})
+	within(t, 3*time.Minute, "a previous run's namespace is gone", func() bool {
+		return apierrors.IsNotFound(c.k8s.Get(ctx(), types.NamespacedName{Name: shop}, &corev1.Namespace{}))
+	})
+	start := time.Now()
+	c.run(t, "helm", "upgrade", "--install", release, "charts/jack-operator", "-n", operatorNS, "--create-namespace",
+		"--set", "image.tag=dev", "--set", "image.pullPolicy=Never",
+		"--set", "sidecar.image.tag=dev", "--set", "sidecar.imagePullPolicy=Never",
+		"--wait", "--timeout", "5m")
+	t.Logf("helm install --wait: %s", time.Since(start).Round(time.Second))
+	var s corev1.Secret
+	within(t, time.Minute, "the webhook certificate Secret exists", func() bool {
+		return c.k8s.Get(ctx(), types.NamespacedName{Namespace: operatorNS, Name: "jack-operator-webhook-certs"}, &s) == nil
+	})
+	var mwcs admissionregistrationv1.MutatingWebhookConfigurationList
+	within(t, time.Minute, "the pod injection webhook trusts the operator's CA", func() bool {
+		if c.k8s.List(ctx(), &mwcs) != nil {
+			return false
+		}
+		for _, m := range mwcs.Items {
+			for _, w := range m.Webhooks {
+				if w.Name == "inject.auth.jack.io" && len(w.ClientConfig.CABundle) > 0 {
+					return true
+				}
+			}
+		}
+		return false
+	})
+}
+
+func (j *journey) resources(t *testing.T) {
+	must(t, c.k8s.Create(ctx(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shop,
+		Labels: map[string]string{jack.LabelInjection: jack.InjectionEnabled}}}))
+	must(t, c.k8s.Create(ctx(), &authv1alpha1.SigningKey{
+		ObjectMeta: metav1.ObjectMeta{Name: "jack", Namespace: shop},
+		// A short prepublish so the journey sees a rotation through; the
+		// kubelet's propagation is measured against the default (5m).
+		Spec: authv1alpha1.SigningKeySpec{Rotation: authv1alpha1.RotationPolicy{Prepublish: metav1.Duration{Duration: 30 * time.Second}}},
+	}))
+	for _, u := range users {
+		must(t, c.k8s.Create(ctx(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: u.name + "-password", Namespace: shop},
+			StringData: map[string]string{"password": u.password}}))
+		must(t, c.k8s.Create(ctx(), &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: u.name, Namespace: shop},
+			Spec: authv1alpha1.JackUserSpec{Email: u.email, Name: u.name, Role: jack.Role(u.role),
+				PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: u.name + "-password"}}}))
+	}
+	within(t, 2*time.Minute, "the SigningKey and the JackUsers are Ready", func() bool {
+		var key authv1alpha1.SigningKey
+		if c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack"}, &key) != nil || !meta.IsStatusConditionTrue(key.Status.Conditions, authv1alpha1.ConditionReady) {
+			return false
+		}
+		for _, u := range users {
+			var ju authv1alpha1.JackUser
+			if c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: u.name}, &ju) != nil || !meta.IsStatusConditionTrue(ju.Status.Conditions, authv1alpha1.ConditionReady) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func (j *journey) app(t *testing.T) {
+	labels := map[string]string{"app": "jack-echo", jack.LabelInject: jack.InjectRequested}
+	must(t, c.k8s.Create(ctx(), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "jack-echo", Namespace: shop},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "jack-echo"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "jack-echo", Image: "jack-echo:dev", ImagePullPolicy: corev1.PullNever,
+					Args: []string{"--listen=127.0.0.1:3000"},
+				}}},
+			},
+		},
+	}))
+	must(t, c.k8s.Create(ctx(), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "jack-echo", Namespace: shop},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "jack-echo"}, Ports: []corev1.ServicePort{{
+			Name: "http", Port: 80, TargetPort: intstr.FromString(jack.SidecarPortName),
+		}}},
+	}))
+	start := time.Now()
+	within(t, 3*time.Minute, "both jack-echo pods are Ready", func() bool {
+		j.pods = readyPods(t)
+		return len(j.pods) == 2
+	})
+	t.Logf("pods Ready %s after the Deployment was created", time.Since(start).Round(time.Second))
+	for _, p := range j.pods {
+		if len(p.Spec.InitContainers) == 0 || p.Spec.InitContainers[0].Name != jack.SidecarContainerName ||
+			p.Spec.InitContainers[0].RestartPolicy == nil || *p.Spec.InitContainers[0].RestartPolicy != corev1.ContainerRestartPolicyAlways {
+			t.Errorf("pod %s has no native jack-auth sidecar: %v", p.Name, p.Spec.InitContainers)
+		}
+		for _, ctr := range p.Spec.Containers {
+			for _, m := range ctr.VolumeMounts {
+				if strings.HasPrefix(m.Name, jack.SidecarVolumePrefix) {
+					t.Errorf("pod %s: the app container mounts %s", p.Name, m.Name)
+				}
+			}
+		}
+	}
+}
+
+func readyPods(t testing.TB) []corev1.Pod {
+	var pods corev1.PodList
+	if err := c.k8s.List(ctx(), &pods, client.InNamespace(shop), client.MatchingLabels{"app": "jack-echo"}); err != nil {
+		return nil
+	}
+	var ready []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Status.PodIP != "" && slices.ContainsFunc(p.Status.Conditions, func(c corev1.PodCondition) bool {
+			return c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+		}) {
+			ready = append(ready, p)
+		}
+	}
+	return ready
+}
+
+// serviceAddr is jack-echo's Service: what Jack's clients reach.
+func serviceAddr(t testing.TB) string {
+	var svc corev1.Service
+	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack-echo"}, &svc))
+	return net.JoinHostPort(svc.Spec.ClusterIP, "80")
+}
+
+func (j *journey) roles(t *testing.T) {
+	svc := serviceAddr(t)
+	for _, u := range users {
+		s := c.login(t, svc, u.email, u.password).session(t)
+		if s.User.Role != u.role || s.User.Email != u.email {
+			t.Errorf("%s logged in as %+v", u.name, s.User)
+		}
+		j.tokens[u.name] = s.Token
+		for _, r := range resources {
+			want := slices.Contains(allowed[u.role], r)
+			a := c.do(t, "GET", svc, "/api/v1/"+r, bearer(s.Token), "")
+			switch {
+			case want && a.Status == http.StatusOK:
+				if e := a.echo(t); e.User.Role != u.role || e.User.Email != u.email || e.User.ID != s.User.ID {
+					t.Errorf("%s on %s: the app saw %+v", u.name, r, e.User)
+				}
+			case !want && a.Status == http.StatusForbidden && a.Body.Error.Code == "FORBIDDEN":
+			default:
+				t.Errorf("%s GET /api/v1/%s through the proxy: %d %s (allowed: %v)", u.name, r, a.Status, a.Raw, want)
+			}
+			// The same decision through forward auth.
+			fa := c.do(t, "GET", svc, "/auth", map[string]string{"Authorization": "Bearer " + s.Token,
+				"X-Original-Method": "GET", "X-Original-URI": "/api/v1/" + r}, "")
+			if (fa.Status == http.StatusOK) != want {
+				t.Errorf("%s /auth for /api/v1/%s: %d %s (allowed: %v)", u.name, r, fa.Status, fa.Raw, want)
+			}
+		}
+	}
+	if a := c.do(t, "GET", svc, "/api/v1/tasks", nil, ""); a.Status != http.StatusUnauthorized || a.Body.Error.Code != "TOKEN_MISSING" {
+		t.Errorf("no token: %d %s", a.Status, a.Raw)
+	}
+}
+
+func (j *journey) forgery(t *testing.T) {
+	svc := serviceAddr(t)
+	a := c.do(t, "GET", svc, "/api/v1/tasks", map[string]string{"Authorization": "Bearer " + j.tokens["sam"],
+		jack.HeaderUserRole: "admin", jack.HeaderUserID: "admin-1", jack.HeaderAuthRequestUser: "admin-1"}, "")
+	e := a.echo(t)
+	for name, values := range e.Headers {
+		for _, v := range values {
+			if v == "admin" || v == "admin-1" {
+				t.Errorf("the app received the forged %s: %q (all: %v)", name, v, e.Headers)
+			}
+		}
+	}
+	if e.User.Role != "staff" {
+		t.Errorf("the app saw role %q for sam", e.User.Role)
+	}
+}
+
+// verifies reports whether a sidecar accepts a token (a refresh verifies it first).
+func verifies(t testing.TB, addr, token string) bool {
+	return c.do(t, "POST", addr, "/api/v1/auth/refresh", bearer(token), "").Status == http.StatusOK
+}
+
+func (j *journey) logout(t *testing.T) {
+	a, b := sidecarAddr(j.pods[0]), sidecarAddr(j.pods[1])
+	tok := c.login(t, a, "max@example.com", users[1].password).session(t).Token
+	if !verifies(t, b, tok) {
+		t.Fatal("the other replica refuses a fresh token")
+	}
+	if r := c.do(t, "POST", a, "/api/v1/auth/logout", bearer(tok), ""); r.Status != http.StatusOK {
+		t.Fatalf("logout: %d %s", r.Status, r.Raw)
+	}
+	within(t, propagationBound, "the other replica refuses the logged-out token", func() bool { return !verifies(t, b, tok) })
+}
+
+// loadedKeys reads a sidecar's /metrics: the key ids it has loaded, by state.
+func loadedKeys(t testing.TB, p corev1.Pod) map[string]string {
+	resp, err := c.http.Get("http://" + opsAddr(p) + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil
+	}
+	keys := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "jack_sidecar_loaded_keys{") {
+			continue
+		}
+		kidAt, stateAt := strings.Index(line, `kid="`), strings.Index(line, `state="`)
+		if kidAt < 0 || stateAt < 0 {
+			continue
+		}
+		k := line[kidAt+5:]
+		st := line[stateAt+7:]
+		keys[k[:strings.IndexByte(k, '"')]] = st[:strings.IndexByte(st, '"')]
+	}
+	return keys
+}
+
+func signingKey(t testing.TB) authv1alpha1.SigningKey {
+	var k authv1alpha1.SigningKey
+	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack"}, &k))
+	return k
+}
+
+func (j *journey) rotation(t *testing.T) {
+	svc := serviceAddr(t)
+	before := signingKey(t).Status.ActiveKeyID
+	old := j.tokens["ada"]
+	if kid(t, old) != before {
+		t.Fatalf("ada's token has kid %s, the active key is %s", kid(t, old), before)
+	}
+	c.run(t, "kubectl", "-n", shop, "annotate", "--overwrite", "signingkey", "jack", jack.AnnotationRotate+"="+strconv.FormatInt(time.Now().UnixNano(), 10))
+	var published string
+	within(t, 30*time.Second, "a new key is published", func() bool {
+		for _, k := range signingKey(t).Status.Keys {
+			if k.State == jack.KeyPublished {
+				published = k.ID
+				return true
+			}
+		}
+		return false
+	})
+	// The kubelet's propagation: from the Secret holding the new key to every
+	// sidecar having loaded it.
+	var secret corev1.Secret
+	within(t, 30*time.Second, "the key ring Secret holds the new key", func() bool {
+		if c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack-jwt"}, &secret) != nil {
+			return false
+		}
+		ring, err := keyring.Parse(secret.Data[jack.SecretKeyKeyRing])
+		return err == nil && slices.ContainsFunc(ring.Keys, func(k keyring.Key) bool { return k.ID == published })
+	})
+	took := within(t, 5*time.Minute, "every sidecar has loaded the published key (the kubelet's propagation)", func() bool {
+		for _, p := range j.pods {
+			if _, ok := loadedKeys(t, p)[published]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	const defaultPrepublish = 5 * time.Minute
+	if took > defaultPrepublish/2 {
+		t.Errorf("the kubelet took %s to bring the new ring to every pod; the default prepublish (%s) does not cover it comfortably", took, defaultPrepublish)
+	}
+	within(t, 3*time.Minute, "the published key becomes active in every sidecar", func() bool {
+		if signingKey(t).Status.ActiveKeyID != published {
+			return false
+		}
+		for _, p := range j.pods {
+			if loadedKeys(t, p)[published] != string(jack.KeyActive) {
+				return false
+			}
+		}
+		return true
+	})
+	fresh := c.login(t, svc, "ada@example.com", users[0].password).session(t).Token
+	if kid(t, fresh) != published {
+		t.Errorf("a token issued after the rotation has kid %s, want %s", kid(t, fresh), published)
+	}
+	for _, p := range j.pods {
+		if !verifies(t, sidecarAddr(p), old) || !verifies(t, sidecarAddr(p), fresh) {
+			t.Errorf("pod %s refuses a token from before or after the rotation", p.Name)
+		}
+	}
+	j.tokens["ada"] = fresh
+}
+
+func (j *journey) disable(t *testing.T) {
+	tok := j.tokens["sam"]
+	c.run(t, "kubectl", "-n", shop, "patch", "jackuser", "sam", "--type=merge", "-p", `{"spec":{"disabled":true}}`)
+	within(t, propagationBound, "both replicas refuse the disabled user's token", func() bool {
+		return !verifies(t, sidecarAddr(j.pods[0]), tok) && !verifies(t, sidecarAddr(j.pods[1]), tok)
+	})
+	for _, p := range j.pods {
+		if a := c.login(t, sidecarAddr(p), "sam@example.com", users[2].password); a.Status != http.StatusUnauthorized {
+			t.Errorf("the disabled user logs in at %s: %d", p.Name, a.Status)
+		}
+	}
+}
+
+func (j *journey) password(t *testing.T) {
+	tok := j.tokens["max"]
+	time.Sleep(time.Second) // tokens carry whole seconds; see docs/sessions.md
+	newPassword := "max's second long password"
+	var s corev1.Secret
+	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "max-password"}, &s))
+	s.Data = map[string][]byte{"password": []byte(newPassword)}
+	must(t, c.k8s.Update(ctx(), &s))
+	within(t, propagationBound, "both replicas end the sessions from before the change", func() bool {
+		return !verifies(t, sidecarAddr(j.pods[0]), tok) && !verifies(t, sidecarAddr(j.pods[1]), tok)
+	})
+	took := within(t, 5*time.Minute, "the new password logs in at both replicas (the kubelet brings the new directory)", func() bool {
+		for _, p := range j.pods {
+			if c.login(t, sidecarAddr(p), "max@example.com", newPassword).Status != http.StatusOK {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("user directory propagation after a password change: %s", took.Round(time.Second))
+	for _, p := range j.pods {
+		if a := c.login(t, sidecarAddr(p), "max@example.com", users[1].password); a.Status != http.StatusUnauthorized {
+			t.Errorf("the old password logs in at %s: %d", p.Name, a.Status)
+		}
+	}
+}
+
+func (j *journey) killOperator(t *testing.T) {
+	c.run(t, "kubectl", "-n", shop, "annotate", "--overwrite", "signingkey", "jack", jack.AnnotationRotate+"="+strconv.FormatInt(time.Now().UnixNano(), 10))
+	var pods corev1.PodList
+	must(t, c.k8s.List(ctx(), &pods, client.InNamespace(operatorNS)))
+	for _, p := range pods.Items {
+		must(t, client.IgnoreNotFound(c.k8s.Delete(ctx(), &p, client.GracePeriodSeconds(0))))
+	}
+	within(t, 3*time.Minute, "the operator is back", func() bool {
+		var d appsv1.Deployment
+		return c.k8s.Get(ctx(), types.NamespacedName{Namespace: operatorNS, Name: release}, &d) == nil &&
+			d.Status.AvailableReplicas == *d.Spec.Replicas && d.Status.UpdatedReplicas == *d.Spec.Replicas
+	})
+	var key authv1alpha1.SigningKey
+	within(t, 2*time.Minute, "the SigningKey is Ready with the requested rotation handled", func() bool {
+		key = signingKey(t)
+		return meta.IsStatusConditionTrue(key.Status.Conditions, authv1alpha1.ConditionReady) &&
+			key.Status.LastRotateRequest == key.Annotations[jack.AnnotationRotate]
+	})
+	var secret, backup corev1.Secret
+	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack-jwt"}, &secret))
+	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack-jwt-backup"}, &backup))
+	ring, err := keyring.Parse(secret.Data[jack.SecretKeyKeyRing])
+	if err != nil {
+		t.Fatalf("the mounted ring does not parse after the crash: %v", err)
+	}
+	active := 0
+	for _, k := range ring.Keys {
+		if k.State == jack.KeyActive {
+			active++
+		}
+	}
+	if active != 1 {
+		t.Errorf("%d active keys after the crash: %+v", active, key.Status.Keys)
+	}
+	if string(secret.Data[jack.SecretKeyKeyRing]) != string(backup.Data[jack.SecretKeyKeyRing]) {
+		t.Error("the mounted ring and its backup differ after the crash")
+	}
+	for _, p := range j.pods {
+		if !verifies(t, sidecarAddr(p), j.tokens["ada"]) {
+			t.Errorf("pod %s refuses a valid token after the crash", p.Name)
+		}
+	}
+}
+
+func (j *journey) uninstall(t *testing.T) {
+	c.run(t, "helm", "uninstall", release, "-n", operatorNS, "--wait", "--timeout", "3m")
+	within(t, 2*time.Minute, "the operator's objects are gone", func() bool {
+		var deps appsv1.DeploymentList
+		var mwcs admissionregistrationv1.MutatingWebhookConfigurationList
+		var vwcs admissionregistrationv1.ValidatingWebhookConfigurationList
+		var crs rbacv1.ClusterRoleList
+		if c.k8s.List(ctx(), &deps, client.InNamespace(operatorNS)) != nil || c.k8s.List(ctx(), &mwcs) != nil ||
+			c.k8s.List(ctx(), &vwcs) != nil || c.k8s.List(ctx(), &crs) != nil {
+			return false
+		}
+		for _, cr := range crs.Items {
+			if strings.HasPrefix(cr.Name, release) {
+				return false
+			}
+		}
+		return len(deps.Items) == 0 && len(mwcs.Items) == 0 && len(vwcs.Items) == 0
+	})
+	// What users own stays: the CRDs, their resources, the Secrets.
+	var key authv1alpha1.SigningKey
+	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack"}, &key))
+	var jus authv1alpha1.JackUserList
+	must(t, c.k8s.List(ctx(), &jus, client.InNamespace(shop)))
+	if len(jus.Items) != len(users) {
+		t.Errorf("%d JackUsers after uninstall, want %d", len(jus.Items), len(users))
+	}
+	for _, name := range []string{"jack-jwt", jack.UserDirectorySecretName} {
+		must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: name}, &corev1.Secret{}))
+	}
+	// Nothing of the operator's own is left in its namespace.
+	var secrets corev1.SecretList
+	must(t, c.k8s.List(ctx(), &secrets, client.InNamespace(operatorNS)))
+	for _, s := range secrets.Items {
+		t.Errorf("left in %s after uninstall: Secret %s", operatorNS, s.Name)
+	}
+	must(t, client.IgnoreNotFound(c.k8s.Delete(ctx(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shop}})))
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
