@@ -94,3 +94,17 @@ chart-lint: $(HELM) manifests ## Lint the Helm chart (charts/jack-operator) stri
 .PHONY: test-chart
 test-chart: tools manifests ## Lint, render and install the chart, and compare config/default with it, against a real API server.
 	go test $(GO_TEST_FLAGS) ./test/chart/
+
+##@ Local cluster (root; a real single-node Kubernetes in private namespaces)
+
+.PHONY: cluster-up
+cluster-up: ## Start a single-node Kubernetes 1.37 built from source (etcd, control plane, kubelet, kube-proxy, containerd) in private namespaces; builds what is missing. KUBECONFIG=bin/cluster/kubeconfig.
+	@hack/cluster/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster, remove its files and cgroups, and check that nothing of it is left.
+	@hack/cluster/cluster.sh down
+
+.PHONY: images
+images: ## Build the operator, sidecar, sample app and pause images as tarballs in bin/images/ (no registry); loads them into the local cluster if it runs.
+	@hack/cluster/cluster.sh images

@@ -1,0 +1,4 @@
+package main
+
+// sysSetns is setns(2)'s number, which package syscall lacks on amd64.
+const sysSetns = 308
