@@ -59,6 +59,8 @@ type chartInstall struct {
 var appliedKinds = []string{
 	"CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
 	"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+	// Created empty by the chart for the operator to fill (templates/state.yaml).
+	"Lease", "Secret",
 }
 
 // unappliedKinds are rendered objects the test stands in for: the operator

@@ -16,6 +16,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -188,5 +189,34 @@ func assertNoKeyMaterial(t *testing.T, what, s string, material map[string]bool)
 			from := max(i-40, 0)
 			t.Fatalf("%s contains key material %q, in: ...%s...", what, s[i:i+keyMaterialWindow], s[from:min(i+keyMaterialWindow+40, len(s))])
 		}
+	}
+}
+
+// The Helm chart creates the Secret empty, so that uninstall removes it: the
+// operator fills it without calling it invalid.
+func TestAnEmptySecretFromTheChartIsFilledWithoutAWarning(t *testing.T) {
+	ns := newNamespace(t)
+	key := types.NamespacedName{Namespace: ns, Name: "webhook-certs"}
+	if err := k8s.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "Helm"}},
+		Type:       corev1.SecretTypeOpaque,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	startReplica(t, "only", replicaOptions{secret: key, settings: testSettings()})
+	eventually(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
+	waitUntilAdmitting(t, ns)
+	evs, err := secretEvents(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Reason == ReasonSecretInvalid {
+			t.Errorf("an empty Secret was reported invalid: %s", e.Note)
+		}
+	}
+	var s corev1.Secret
+	if err := k8s.Get(context.Background(), key, &s); err != nil || s.Labels["app.kubernetes.io/managed-by"] != "Helm" {
+		t.Errorf("the chart's labels were lost (err %v): %v", err, s.Labels)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,6 +35,11 @@ func (r *Reconciler) readSecret(ctx context.Context) (*corev1.Secret, *certs.Bun
 			return nil, nil, nil
 		}
 		return nil, nil, fmt.Errorf("reading the webhook certificate Secret %s: %w", r.Secret, err)
+	}
+	if !slices.ContainsFunc(secretKeys, func(k string) bool { _, ok := secret.Data[k]; return ok }) {
+		// Empty, as the Helm chart creates it so that uninstall removes it:
+		// nothing to keep and nothing to warn about.
+		return secret, nil, nil
 	}
 	bundle, problem := parseSalvaging(secret.Data)
 	if problem != nil {
