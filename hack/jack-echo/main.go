@@ -5,7 +5,7 @@
 // authentication of its own: like Jack behind the sidecar in proxy mode, it
 // listens on loopback only and trusts those headers.
 //
-//	jack-echo [-listen 127.0.0.1:8080]
+//	jack-echo [-listen 127.0.0.1:3000]
 package main
 
 import (
@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8080", "Address to serve on. Keep it on loopback: only the sidecar in front of it may reach it.")
+	listen := flag.String("listen", "127.0.0.1:3000", "Address to serve on. Keep it on loopback: only the sidecar in front of it may reach it.")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
