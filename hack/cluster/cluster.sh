@@ -159,6 +159,11 @@ up() {
     sleep 0.2
   done
   t_api=$(since "$t0")
+  if ! kill -0 "$(cat "$state/portfwd.pid")" 2>/dev/null; then
+    echo "cluster: the forwarder to 127.0.0.1:$API_PORT stopped (is the port taken? CLUSTER_API_PORT picks another):" >&2
+    tail -5 "$logs/portfwd.log" >&2
+    exit 1
+  fi
   say "control plane up after $t_api; waiting for the node to be Ready..."
   # kubectl wait fails at once on a node not registered yet.
   for _ in $(seq 1 300); do
