@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -313,6 +315,23 @@ func loadedKeys(t testing.TB, p corev1.Pod) map[string]string {
 	return keys
 }
 
+// usersLoadedAt is when a sidecar last loaded its user directory, from
+// its /readyz report.
+func usersLoadedAt(p corev1.Pod) time.Time {
+	resp, err := c.http.Get("http://" + opsAddr(p) + "/readyz")
+	if err != nil {
+		return time.Time{}
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var report struct {
+		Users struct {
+			LoadedAt time.Time `json:"loadedAt"`
+		} `json:"users"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&report)
+	return report.Users.LoadedAt
+}
+
 func signingKey(t testing.TB) authv1alpha1.SigningKey {
 	var k authv1alpha1.SigningKey
 	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack"}, &k))
@@ -402,19 +421,27 @@ func (j *journey) password(t *testing.T) {
 	var s corev1.Secret
 	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "max-password"}, &s))
 	s.Data = map[string][]byte{"password": []byte(newPassword)}
+	changed := time.Now()
 	must(t, c.k8s.Update(ctx(), &s))
 	within(t, propagationBound, "both replicas end the sessions from before the change", func() bool {
 		return !verifies(t, sidecarAddr(j.pods[0]), tok) && !verifies(t, sidecarAddr(j.pods[1]), tok)
 	})
-	took := within(t, 5*time.Minute, "the new password logs in at both replicas (the kubelet brings the new directory)", func() bool {
+	// Wait for the directory by watching the sidecars reload it, not by
+	// trying the password: failed logins would throttle the account.
+	took := within(t, 5*time.Minute, "both sidecars load the new user directory (the kubelet's propagation)", func() bool {
 		for _, p := range j.pods {
-			if c.login(t, sidecarAddr(p), "max@example.com", newPassword).Status != http.StatusOK {
+			if !usersLoadedAt(p).After(changed) {
 				return false
 			}
 		}
 		return true
 	})
 	t.Logf("user directory propagation after a password change: %s", took.Round(time.Second))
+	for _, p := range j.pods {
+		if a := c.login(t, sidecarAddr(p), "max@example.com", newPassword); a.Status != http.StatusOK {
+			t.Errorf("the new password does not log in at %s: %d %s", p.Name, a.Status, a.Raw)
+		}
+	}
 	for _, p := range j.pods {
 		if a := c.login(t, sidecarAddr(p), "max@example.com", users[1].password); a.Status != http.StatusUnauthorized {
 			t.Errorf("the old password logs in at %s: %d", p.Name, a.Status)
@@ -423,7 +450,20 @@ func (j *journey) password(t *testing.T) {
 }
 
 func (j *journey) killOperator(t *testing.T) {
+	before := signingKey(t).Status.ActiveKeyID
 	c.run(t, "kubectl", "-n", shop, "annotate", "--overwrite", "signingkey", "jack", jack.AnnotationRotate+"="+strconv.FormatInt(time.Now().UnixNano(), 10))
+	// Killed while the rotation is under way: the new key published, not yet
+	// active (for the SigningKey's 30 s prepublish).
+	var published string
+	within(t, 30*time.Second, "a new key is published", func() bool {
+		for _, k := range signingKey(t).Status.Keys {
+			if k.State == jack.KeyPublished {
+				published = k.ID
+				return true
+			}
+		}
+		return false
+	})
 	var pods corev1.PodList
 	must(t, c.k8s.List(ctx(), &pods, client.InNamespace(operatorNS)))
 	for _, p := range pods.Items {
@@ -440,6 +480,15 @@ func (j *journey) killOperator(t *testing.T) {
 		return meta.IsStatusConditionTrue(key.Status.Conditions, authv1alpha1.ConditionReady) &&
 			key.Status.LastRotateRequest == key.Annotations[jack.AnnotationRotate]
 	})
+	within(t, 2*time.Minute, "the new operator finishes the rotation: the published key becomes active", func() bool {
+		key = signingKey(t)
+		return key.Status.ActiveKeyID == published
+	})
+	for _, k := range key.Status.Keys {
+		if k.ID == before && k.State != jack.KeyRetired {
+			t.Errorf("the key active before the rotation is %s, want Retired", k.State)
+		}
+	}
 	var secret, backup corev1.Secret
 	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack-jwt"}, &secret))
 	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack-jwt-backup"}, &backup))
@@ -500,6 +549,11 @@ func (j *journey) uninstall(t *testing.T) {
 	must(t, c.k8s.List(ctx(), &secrets, client.InNamespace(operatorNS)))
 	for _, s := range secrets.Items {
 		t.Errorf("left in %s after uninstall: Secret %s", operatorNS, s.Name)
+	}
+	var leases coordinationv1.LeaseList
+	must(t, c.k8s.List(ctx(), &leases, client.InNamespace(operatorNS)))
+	for _, l := range leases.Items {
+		t.Errorf("left in %s after uninstall: Lease %s", operatorNS, l.Name)
 	}
 	must(t, client.IgnoreNotFound(c.k8s.Delete(ctx(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shop}})))
 }
