@@ -53,12 +53,16 @@ test: tools manifests generate vet ## Build the test binaries if missing, then r
 ##@ Run it locally
 
 .PHONY: demo
-demo: tools manifests ## Start a local API server on loopback, the operator, the CRDs and samples; prints what to try.
+demo: tools manifests ## Start a local Kubernetes built from source, install the operator with Helm, a SigningKey, three users and jack-echo behind the sidecar; prints what to try. Needs root.
 	@hack/demo.sh up
 
 .PHONY: demo-down
-demo-down: ## Stop the operator and local API server started by make demo and remove their data.
+demo-down: ## Stop the cluster started by make demo and remove everything it made.
 	@hack/demo.sh down
+
+.PHONY: e2e
+e2e: tools manifests ## Run the end-to-end journey (test/e2e) on the local cluster, starting and stopping it unless it already runs. Needs root.
+	@hack/e2e.sh
 
 ##@ Build
 

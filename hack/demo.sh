@@ -1,151 +1,120 @@
 #!/usr/bin/env bash
-# The local demo: a kube-apiserver and etcd on loopback, built from source,
-# with the CRDs installed and the samples applied.
+# The local demo: a real single-node Kubernetes built from source
+# (hack/cluster), the operator installed with its Helm chart, a namespace
+# opted in to injection with a SigningKey and three JackUsers, and jack-echo
+# (a stand-in for Jack) with two replicas behind the injected jack-auth
+# sidecar, reachable from this machine at http://127.0.0.1:$DEMO_PORT.
 #
 # usage: hack/demo.sh up|down
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/bin
-kubeconfig=$bin/kubeconfig
-pidfile=$bin/demo.pid
-logfile=$bin/demo.log
-manager_pidfile=$bin/demo-manager.pid
-manager_log=$bin/manager.log
-metrics_addr=127.0.0.1:18080
+kubeconfig=$bin/cluster/kubeconfig
+demo_ns=jack-demo
 operator_ns=jack-system
+port=${DEMO_PORT:-18081}
+portfwd_pid=$bin/demo-portfwd.pid
+
+say() { echo "demo: $*"; }
+die() { echo "demo: $*" >&2; exit 1; }
 kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+helm() { "$bin/helm" --kubeconfig "$kubeconfig" "$@"; }
+step() { # what, then the command
+  local what=$1 start
+  shift
+  start=$(date +%s)
+  say "$what..."
+  "$@"
+  say "$what: done in $(($(date +%s) - start))s"
+}
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
-manager_running() { [ -f "$manager_pidfile" ] && kill -0 "$(cat "$manager_pidfile")" 2>/dev/null; }
+install_operator() {
+  helm upgrade --install jack-operator "$root/charts/jack-operator" -n "$operator_ns" --create-namespace \
+    --set image.tag=dev --set image.pullPolicy=Never \
+    --set sidecar.image.tag=dev --set sidecar.imagePullPolicy=Never \
+    --wait --timeout 5m >/dev/null
+}
 
-stop_pid() { # pidfile what
-  local pid
-  pid=$(cat "$1")
-  echo "demo: stopping $2 (pid $pid)..."
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 1
+apply_samples() {
+  kubectl create namespace "$demo_ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl label namespace "$demo_ns" auth.jack.io/injection=enabled --overwrite >/dev/null
+  kubectl apply -n "$demo_ns" -k "$root/config/samples" >/dev/null
+  kubectl wait -n "$demo_ns" --for=condition=Ready signingkey/jack --timeout=2m >/dev/null
+  kubectl wait -n "$demo_ns" --for=condition=Ready jackuser --all --timeout=2m >/dev/null
+}
+
+start_app() {
+  kubectl apply -n "$demo_ns" -f "$root/hack/jack-echo/deployment.yaml" >/dev/null
+  kubectl rollout status -n "$demo_ns" deployment/jack-echo --timeout=3m >/dev/null
+}
+
+# expose forwards 127.0.0.1:$port on this machine to jack-echo's Service in
+# the cluster's private network.
+expose() {
+  stop_portfwd
+  local ip
+  ip=$(kubectl get service -n "$demo_ns" jack-echo -o jsonpath='{.spec.clusterIP}')
+  setsid "$bin/cluster-portfwd" -pid "$(cat "$bin/cluster/node.pid")" -forward "127.0.0.1:$port=$ip:80" \
+    >"$bin/demo-portfwd.log" 2>&1 </dev/null &
+  echo $! >"$portfwd_pid"
+  for _ in $(seq 1 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/api/v1/tasks" && return 0
+    sleep 0.2
   done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "demo: $2 did not stop within 60s; killing it" >&2
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+  die "jack-echo does not answer at 127.0.0.1:$port; see $bin/demo-portfwd.log"
+}
+
+stop_portfwd() {
+  if [ -f "$portfwd_pid" ]; then
+    kill "$(cat "$portfwd_pid")" 2>/dev/null || true
+    rm -f "$portfwd_pid"
   fi
-  rm -f "$1"
 }
 
 up() {
-  if running; then
-    echo "demo: already running (pid $(cat "$pidfile")); 'make demo-down' stops it."
-  else
-    rm -f "$kubeconfig"
-    echo "demo: building the local control plane launcher..."
-    (cd "$root" && go build -o "$bin/controlplane" ./hack/controlplane)
-    echo "demo: starting kube-apiserver and etcd on loopback (log: $logfile)..."
-    # setsid: the control plane outlives this script and its terminal.
-    setsid "$bin/controlplane" -write-kubeconfig "$kubeconfig" -write-webhook-env "$bin/demo-webhook.env" >"$logfile" 2>&1 </dev/null &
-    echo $! >"$pidfile"
-    for _ in $(seq 1 180); do
-      [ -f "$kubeconfig" ] && break
-      if ! running; then
-        echo "demo: the control plane failed to start:" >&2
-        tail -20 "$logfile" >&2
-        rm -f "$pidfile"
-        exit 1
-      fi
-      sleep 1
-    done
-    [ -f "$kubeconfig" ] || { echo "demo: the control plane did not start within 180s; see $logfile" >&2; exit 1; }
-  fi
+  local start
+  start=$(date +%s)
+  step "starting the cluster (the first run builds the node's binaries from source, 15-20 min)" "$root/hack/cluster/cluster.sh" up
+  step "building the images (operator, sidecar, jack-echo) and loading them" "$root/hack/cluster/cluster.sh" images
+  step "installing the operator with its Helm chart" install_operator
+  step "applying a SigningKey and three JackUsers in namespace $demo_ns" apply_samples
+  step "starting jack-echo with the injected sidecar" start_app
+  expose
+  say "ready in $(($(date +%s) - start))s"
+  cat <<TRY
 
-  if manager_running; then
-    echo "demo: the operator is already running (pid $(cat "$manager_pidfile"))"
-  else
-    echo "demo: building and starting the operator (log: $manager_log)..."
-    (cd "$root" && go build -o "$bin/manager" .)
-    # shellcheck source=/dev/null
-    . "$bin/demo-webhook.env"
-    # The operator makes its own webhook certificates (--webhook-cert-mode=self)
-    # in a Secret of its namespace, and puts its CA into the caBundle of the
-    # webhook configurations the control plane installed. The API server calls
-    # them at https://$WEBHOOK_HOST:$WEBHOOK_PORT, so the certificate is also
-    # for that address.
-    kubectl create namespace "$operator_ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-    setsid "$bin/manager" --kubeconfig "$kubeconfig" --metrics-bind-address "$metrics_addr" \
-      --health-probe-bind-address 127.0.0.1:18081 --zap-devel=false --operator-namespace "$operator_ns" \
-      --webhook-host "$WEBHOOK_HOST" --webhook-port "$WEBHOOK_PORT" --webhook-cert-ip-sans "$WEBHOOK_HOST" \
-      >"$manager_log" 2>&1 </dev/null &
-    echo $! >"$manager_pidfile"
-  fi
-  # The JackUser webhook refuses every JackUser while it is down, so wait for it.
-  for _ in $(seq 1 60); do
-    curl -sf http://127.0.0.1:18081/readyz >/dev/null && break
-    if ! manager_running; then
-      echo "demo: the operator stopped; its log ($manager_log) ends with:" >&2
-      tail -20 "$manager_log" >&2
-      exit 1
-    fi
-    sleep 1
-  done
+Jack's API (here jack-echo) is at http://127.0.0.1:$port, behind the jack-auth sidecar.
 
-  echo "demo: applying the samples (config/samples)..."
-  kubectl apply -k "$root/config/samples"
-  echo "demo: waiting for the SigningKey and the JackUsers to be Ready..."
-  if ! kubectl wait --for=condition=Ready signingkey/jack --timeout=60s ||
-     ! kubectl wait --for=condition=Ready jackusers --all --timeout=60s; then
-    echo "demo: the samples did not become Ready; the operator's log ($manager_log) ends with:" >&2
-    tail -20 "$manager_log" >&2
-    exit 1
-  fi
-  echo
-  kubectl get jackusers,signingkeys
-  cat <<MSG
-
-A local API server and the operator are running, with the samples applied.
-Try it:
   export KUBECONFIG=$kubeconfig
-  bin/kubectl get jack                                 # JackUsers and SigningKeys
-  bin/kubectl patch jackuser sam --type=merge -p '{"spec":{"disabled":true}}'  # sam's sessions end
-  bin/kubectl get jackuser sam -o jsonpath='{.status.sessionsValidAfter}{"\\n"}'
-  bin/kubectl apply -f - <<EOF   # refused: emails are unique per namespace
-apiVersion: auth.jack.io/v1alpha1
-kind: JackUser
-metadata: {name: sam2}
-spec: {email: SAM@example.com, name: Sam Two, role: staff, passwordSecretRef: {name: sam-password}}
-EOF
-  bin/kubectl label namespace default auth.jack.io/injection=enabled       # then a pod that opts in gets the sidecar:
-  bin/kubectl run jack --image=jack:1 --labels=auth.jack.io/inject=true --dry-run=server -o yaml | grep -A12 initContainers
-  bin/kubectl get secret jack-jwt -o jsonpath='{.data.keyring\.json}' | base64 -d | grep -E '"(kid|alg|state)"'
-  bin/kubectl annotate signingkey jack auth.jack.io/rotate="\$(date +%s)"   # rotate now
-  bin/kubectl get signingkey jack -o jsonpath='{range .status.keys[*]}{.id}{"\\t"}{.state}{"\\n"}{end}'
-  bin/kubectl events --for signingkey/jack             # Rotated, KeyPublished, KeyRetired...
-  curl -s http://$metrics_addr/metrics | grep ^jack_   # rotation metrics
-  bin/kubectl -n $operator_ns events --for secret/jack-operator-webhook-certs   # the webhook certificates: DoesNotExist, CABundleUpdated
-  bin/kubectl get validatingwebhookconfiguration validating-webhook-configuration -o jsonpath='{.webhooks[0].clientConfig.caBundle}' | base64 -d | openssl x509 -noout -subject -enddate
-  bin/kubectl explain signingkey.spec.rotation
-  bin/kubectl patch jackuser sam --type=merge -p '{"spec":{"role":"boss"}}'   # refused with a sentence
+  bin/kubectl get jack -n $demo_ns                     # the SigningKey and three JackUsers, Ready
+  bin/kubectl get pod -n $demo_ns -l app.kubernetes.io/name=jack-echo -o jsonpath='{.items[0].spec.initContainers[0].name}'; echo   # jack-auth
 
-Stop it all and remove its data:
-  make demo-down
-MSG
+  # log in (ada is an admin; max a manager, sam staff: max-demo-password-1, sam-demo-password-1)
+  TOKEN=\$(curl -s -X POST http://127.0.0.1:$port/api/v1/auth/login -H 'Content-Type: application/json' \\
+      -d '{"email":"ada@example.com","password":"ada-demo-password-1"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
+  curl -s http://127.0.0.1:$port/api/v1/settings -H "Authorization: Bearer \$TOKEN"   # the app sees X-Jack-User-*
+  curl -s http://127.0.0.1:$port/api/v1/settings                                     # TOKEN_MISSING
+
+  bin/kubectl patch jackuser ada -n $demo_ns --type=merge -p '{"spec":{"role":"staff"}}'   # within a second:
+  curl -s http://127.0.0.1:$port/api/v1/settings -H "Authorization: Bearer \$TOKEN"   # FORBIDDEN
+  curl -s -X POST http://127.0.0.1:$port/api/v1/auth/logout -H "Authorization: Bearer \$TOKEN"
+  bin/kubectl get tokenrevocations -n $demo_ns          # the logout, shared by both replicas
+  bin/kubectl annotate signingkey jack -n $demo_ns auth.jack.io/rotate="\$(date +%s)"   # rotate now
+  bin/kubectl events -n $demo_ns --for signingkey/jack
+
+make demo-down stops the cluster and removes everything it made.
+TRY
 }
 
 down() {
-  manager_running && stop_pid "$manager_pidfile" "the operator"
-  rm -f "$manager_pidfile"
-  if ! running; then
-    echo "demo: the control plane is not running"
-    rm -f "$pidfile" "$kubeconfig"
-    return
-  fi
-  stop_pid "$pidfile" "the control plane"
-  rm -f "$kubeconfig"
-  echo "demo: stopped"
+  stop_portfwd
+  rm -f "$bin/demo-portfwd.log"
+  "$root/hack/cluster/cluster.sh" down
 }
 
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  *) die "usage: $0 up|down" ;;
 esac

@@ -466,13 +466,30 @@ func (j *journey) killOperator(t *testing.T) {
 	})
 	var pods corev1.PodList
 	must(t, c.k8s.List(ctx(), &pods, client.InNamespace(operatorNS)))
+	killed := map[types.UID]bool{}
 	for _, p := range pods.Items {
+		killed[p.UID] = true
 		must(t, client.IgnoreNotFound(c.k8s.Delete(ctx(), &p, client.GracePeriodSeconds(0))))
 	}
-	within(t, 3*time.Minute, "the operator is back", func() bool {
+	within(t, 3*time.Minute, "new operator pods are Ready in place of the killed ones", func() bool {
 		var d appsv1.Deployment
-		return c.k8s.Get(ctx(), types.NamespacedName{Namespace: operatorNS, Name: release}, &d) == nil &&
-			d.Status.AvailableReplicas == *d.Spec.Replicas && d.Status.UpdatedReplicas == *d.Spec.Replicas
+		var now corev1.PodList
+		if c.k8s.Get(ctx(), types.NamespacedName{Namespace: operatorNS, Name: release}, &d) != nil ||
+			c.k8s.List(ctx(), &now, client.InNamespace(operatorNS)) != nil {
+			return false
+		}
+		fresh := 0
+		for _, p := range now.Items {
+			if killed[p.UID] {
+				return false
+			}
+			if slices.ContainsFunc(p.Status.Conditions, func(c corev1.PodCondition) bool {
+				return c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+			}) {
+				fresh++
+			}
+		}
+		return fresh == int(*d.Spec.Replicas)
 	})
 	var key authv1alpha1.SigningKey
 	within(t, 2*time.Minute, "the SigningKey is Ready with the requested rotation handled", func() bool {
