@@ -68,7 +68,14 @@ for name in "$@"; do
     echo "build-tools: $name is up to date ($bin/$name)"
     continue
   fi
-  echo "build-tools: building $name from $pkg (the first build of kube-apiserver takes 6-9 minutes on 2 cores)..."
+  # First builds on 2 cores, measured: kube-apiserver 6-9 min, kubelet 5-9 min,
+  # the other Kubernetes binaries 1-4 min each; the rest under 2 min.
+  case $name in
+    kube-apiserver | kubelet) hint=" (the first build takes 5-9 minutes on 2 cores)" ;;
+    kube-* | kubectl) hint=" (the first build takes 1-4 minutes on 2 cores)" ;;
+    *) hint="" ;;
+  esac
+  echo "build-tools: building $name from $pkg$hint..."
   start=$(date +%s)
   mkdir -p "$(dirname "$bin/$name")" "$(dirname "$bin/.$name.stamp")"
   (cd "$root/hack/tools/$mod" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$name.tmp" "$pkg")
