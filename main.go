@@ -26,7 +26,7 @@ import (
 )
 
 // Leader election and the events the operator reports.
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 
 // leaderElectionID names the Lease that elects the one replica that acts.
 const leaderElectionID = "jack-operator.auth.jack.io"

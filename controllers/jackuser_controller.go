@@ -70,7 +70,7 @@ type JackUserReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers,verbs=get;list;watch
-// +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -51,7 +51,7 @@ type signingKeyScope struct {
 }
 
 // +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys,verbs=get;list;watch
-// +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys/status,verbs=get;patch
 // The Secrets and ConfigMap a SigningKey owns carry blockOwnerDeletion (a
 // controller reference), which clusters with the
 // OwnerReferencesPermissionEnforcement admission plugin allow only to those
