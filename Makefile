@@ -12,6 +12,8 @@ export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT ?= 90s
 
 GO_TEST_FLAGS ?= -count=1
 GO_PACKAGES ?= ./...
+# The load generator of make load-auth: go (built in) or wrk (apt-get install wrk).
+LOAD ?= go
 
 .DEFAULT_GOAL := help
 
@@ -76,8 +78,8 @@ bench: ## Run the Go benchmarks of the hot paths (token, policy, forward auth).
 	go test -run '^$$' -bench . -benchmem ./internal/token/ ./internal/policy/ ./sidecar/internal/server/
 
 .PHONY: load-auth
-load-auth: build ## Load /auth beside a bare net/http handler and print requests/s and their ratio.
-	go run ./hack/loadauth -sidecar $(BIN)/jack-auth
+load-auth: build ## Load /auth beside a bare net/http handler and print requests/s and their ratio (LOAD=wrk for Debian's wrk).
+	go run ./hack/loadauth -sidecar $(BIN)/jack-auth -load $(LOAD)
 
 .PHONY: tools
 tools: ## Build controller-gen, etcd, kube-apiserver, kubectl and helm from source into bin/ (skips what is up to date).

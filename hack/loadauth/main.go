@@ -35,11 +35,24 @@ import (
 func main() {
 	sidecar := flag.String("sidecar", "bin/jack-auth", "The sidecar binary.")
 	duration := flag.Duration("duration", 5*time.Second, "How long each measurement runs.")
+	generator := flag.String("load", "go", "The load generator: go (built in) or wrk (Debian's wrk, a C load generator that costs the machine less per request).")
 	bare := flag.Bool("bare", false, "Serve the bare handler (used by the measurement itself).")
 	flag.Parse()
 	if *bare {
 		serveBare()
 		return
+	}
+	switch *generator {
+	case "go":
+	case "wrk":
+		if _, err := exec.LookPath("wrk"); err != nil {
+			fmt.Fprintln(os.Stderr, "loadauth: -load wrk needs wrk on the PATH (apt-get install wrk)")
+			os.Exit(1)
+		}
+		load, generatorName = loadWrk, "wrk"
+	default:
+		fmt.Fprintf(os.Stderr, "loadauth: -load %q: want go or wrk\n", *generator)
+		os.Exit(2)
 	}
 	if err := run(*sidecar, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "loadauth:", err)
@@ -94,7 +107,7 @@ func run(sidecar string, d time.Duration) error {
 	defer func() { _ = bare.Process.Kill(); _ = bare.Wait() }()
 
 	time.Sleep(500 * time.Millisecond) // let the sidecar load its files
-	fmt.Printf("GET /auth with a valid HS256 token, 1,000 users; median of 3 alternating runs of %s; the load generator shares the machine\n", d)
+	fmt.Printf("GET /auth with a valid HS256 token, 1,000 users; median of 3 alternating runs of %s; the load generator (%s) shares the machine\n", d, generatorName)
 	fmt.Printf("%-12s %14s %14s %8s\n", "connections", "bare req/s", "sidecar req/s", "ratio")
 	// Warm both up, then alternate them three times and keep the medians,
 	// so that neither gains from running while the machine is quieter.
@@ -179,7 +192,43 @@ func startAndRead(cmd *exec.Cmd, match func(string) (string, bool), stderr bool)
 
 // load sends requests from conns keep-alive connections for d and returns
 // the rate of 200 answers; any other answer is an error.
-func load(url, tok string, conns int, d time.Duration) (float64, error) {
+// load is the load generator in use: loadGo unless -load says otherwise.
+var (
+	load          = loadGo
+	generatorName = "go"
+)
+
+// loadWrk runs wrk (one thread) with conns connections for d and parses its
+// requests per second. A non-2xx answer fails the measurement, as in loadGo.
+func loadWrk(url, tok string, conns int, d time.Duration) (float64, error) {
+	args := []string{"-t1", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", max(1, int(d.Seconds()))),
+		"-H", "X-Original-Method: GET", "-H", "X-Original-URI: /api/v1/tasks/42"}
+	if tok != "" {
+		args = append(args, "-H", "Authorization: Bearer "+tok)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("wrk: %v\n%s", err, out)
+	}
+	var rps float64
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "Non-2xx or 3xx responses:") {
+			return 0, fmt.Errorf("wrk saw refusals from %s: %s", url, line)
+		}
+		if v, ok := strings.CutPrefix(line, "Requests/sec:"); ok {
+			if _, err := fmt.Sscan(strings.TrimSpace(v), &rps); err != nil {
+				return 0, fmt.Errorf("wrk's Requests/sec %q: %w", v, err)
+			}
+		}
+	}
+	if rps == 0 {
+		return 0, fmt.Errorf("wrk printed no Requests/sec:\n%s", out)
+	}
+	return rps, nil
+}
+
+func loadGo(url, tok string, conns int, d time.Duration) (float64, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
