@@ -4,8 +4,9 @@
 //
 //	go build -o bin/jack-auth ./sidecar && go run ./hack/loadauth -sidecar bin/jack-auth
 //
-// (make load-auth does both.) The bare handler answers 200 with the same
-// identity headers and no work, so the ratio is what verification costs.
+// (make load-auth does both.) The bare handler gets the same requests,
+// token included, and answers 200 with the same identity headers and no work,
+// so the ratio is what verification costs.
 package main
 
 import (
@@ -111,12 +112,12 @@ func run(sidecar string, d time.Duration) error {
 	fmt.Printf("%-12s %14s %14s %8s\n", "connections", "bare req/s", "sidecar req/s", "ratio")
 	// Warm both up, then alternate them three times and keep the medians,
 	// so that neither gains from running while the machine is quieter.
-	_, _ = load("http://"+bareAddr+"/auth", "", 8, time.Second)
+	_, _ = load("http://"+bareAddr+"/auth", tok, 8, time.Second)
 	_, _ = load("http://"+sideAddr+"/auth", tok, 8, time.Second)
 	for _, conns := range []int{8, 64} {
 		var bs, ss []float64
 		for range 3 {
-			b, err := load("http://"+bareAddr+"/auth", "", conns, d)
+			b, err := load("http://"+bareAddr+"/auth", tok, conns, d)
 			if err != nil {
 				return err
 			}
