@@ -73,6 +73,8 @@ func serveBare() {
 		h.Set(jack.HeaderUserID, "staff-500")
 		h.Set(jack.HeaderUserEmail, "user500@example.com")
 		h.Set(jack.HeaderUserRole, "staff")
+		h.Set(jack.HeaderAuthRequestUser, "staff-500")
+		h.Set(jack.HeaderAuthRequestEmail, "user500@example.com")
 		w.WriteHeader(http.StatusOK)
 	}))
 }
