@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/jack-io/jack-operator/internal/testenv"
 )
 
 // operator is the operator's manager, built by newManager as main builds it,
@@ -125,7 +127,7 @@ func (f *forbiddenRecorder) count() int {
 
 // operatorLogs holds everything the operator logged in this process.
 var (
-	operatorLogs  syncBuffer
+	operatorLogs  testenv.Buffer
 	setLoggerOnce sync.Once
 )
 
@@ -158,29 +160,6 @@ func withoutStacktraces(logs string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
 }
 
 // waitFor polls check until it returns nil, failing the test with its last

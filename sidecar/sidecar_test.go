@@ -32,6 +32,7 @@ import (
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/livefile/kubelettest"
 	"github.com/jack-io/jack-operator/internal/password"
+	"github.com/jack-io/jack-operator/internal/testenv"
 	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )
@@ -627,7 +628,7 @@ func TestReadyzWaitsForKeysAndUsers(t *testing.T) {
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
 		"--keys", emptyKeys.Path(jack.SecretKeyKeyRing), "--users", f.dir.Path(jack.SecretKeyUserDirectory)}
 	cmd := exec.Command(binary, args...)
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -664,24 +665,6 @@ func TestReadyzWaitsForKeysAndUsers(t *testing.T) {
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-
-// lockedBuffer is a buffer a process writes to while a test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestThePolicyIsReloadedWithoutARestart(t *testing.T) {
 	f := newFixture(t)

@@ -1,13 +1,11 @@
 package webhookcerts
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -44,7 +42,7 @@ var (
 	scheme = testenv.Scheme()
 	nsSeq  atomic.Int64
 	// logs holds everything every replica logged, to search for leaks.
-	logs syncBuffer
+	logs testenv.Buffer
 	// envtestCABundle is the caBundle envtest installed: what `kubectl
 	// apply` of a manifest holding an old caBundle puts back.
 	envtestCABundle []byte
@@ -108,21 +106,4 @@ func newNamespace(t *testing.T) string {
 		t.Fatalf("creating the SigningKey the injection webhook needs: %v", err)
 	}
 	return ns.Name
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
