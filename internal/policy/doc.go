@@ -30,8 +30,9 @@
 //     (quoted in YAML, where a bare * starts an alias) stands for every
 //     method and is written alone. HEAD is allowed wherever GET is, since a
 //     HEAD is a GET without the body.
-//   - paths are patterns matched segment by segment, case-sensitively as Jack
-//     routes: a literal segment (letters, digits, "-", ".", "_", "~"), "*"
+//   - paths are patterns matched segment by segment, case-insensitively
+//     (ASCII), since some routers Jack may sit on fold case and a rule must
+//     cover every spelling that reaches its handler: a literal segment (letters, digits, "-", ".", "_", "~"), "*"
 //     for exactly one segment, and, as the last segment only, "**" for zero
 //     or more. Zero matters: "/api/v1/tasks/**" matches the collection
 //     /api/v1/tasks as well as /api/v1/tasks/7 and /api/v1/tasks/7/notes,

@@ -45,9 +45,10 @@ import "strings"
 //     "#", "[", "]", controls, bytes above 0x7F, …), and so is ";", which
 //     some servers treat as the start of path parameters they strip before
 //     routing (/api/v1/tasks/..;/settings).
-//   - Case is kept: Jack routes case-sensitively and so do patterns, so
-//     /API/v1/Tasks matches no rule for /api/v1/tasks and is refused by
-//     default deny.
+//   - Case is kept in the result, but rules match it case-insensitively
+//     (ASCII only): routers that fold case (Express, Spring) send
+//     /API/v1/Tasks to the tasks handler, so it is decided as
+//     /api/v1/tasks. See Classify for which paths are in the API at all.
 func NormalizePath(escapedPath string) (string, bool) {
 	p, _, _ := strings.Cut(escapedPath, "?")
 	if p == "" || p[0] != '/' {

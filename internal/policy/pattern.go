@@ -63,7 +63,8 @@ func compilePattern(src string) (pattern, error) {
 						`(use "*" for a variable segment such as an id)`, part)
 				}
 			}
-			p.segments = append(p.segments, segment{kind: literal, slashLiteral: "/" + part})
+			// Matched case-insensitively (see Canonical): kept in lower case.
+			p.segments = append(p.segments, segment{kind: literal, slashLiteral: "/" + strings.ToLower(part)})
 		}
 	}
 	return p, nil
@@ -92,11 +93,31 @@ func (p *pattern) match(path string) bool {
 			}
 		default:
 			n := len(s.slashLiteral)
-			if !strings.HasPrefix(rest, s.slashLiteral) || (len(rest) > n && rest[n] != '/') {
+			if len(rest) < n || !equalFoldASCII(rest[:n], s.slashLiteral) || (len(rest) > n && rest[n] != '/') {
 				return false
 			}
 			rest = rest[n:]
 		}
 	}
 	return rest == ""
+}
+
+// equalFoldASCII reports whether s, folded to lower case in ASCII only,
+// equals lower. Only ASCII is folded: a path segment accepted by
+// NormalizePath holds ASCII alone (other bytes are percent-encoded), and
+// Unicode folding ("ſ" is "s" to some routers) would only widen a match.
+func equalFoldASCII(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }

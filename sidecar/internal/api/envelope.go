@@ -29,6 +29,23 @@ const (
 	CodeNotReady             Code = "SERVICE_UNAVAILABLE"
 	CodeUpstreamUnavailable  Code = "UPSTREAM_UNAVAILABLE"
 	CodeInternal             Code = "INTERNAL_ERROR"
+
+	// CodeAmbiguousRequest: the request names its method or path more than
+	// once (mixed or repeated forward-auth headers, a method override), so
+	// what the sidecar would decide on may not be what Jack serves.
+	CodeAmbiguousRequest Code = "AMBIGUOUS_REQUEST"
+	// CodeAmbiguousCredentials: more than one credential (two Authorization
+	// headers, a token in the URL, an API key header beside a bearer token).
+	CodeAmbiguousCredentials Code = "AMBIGUOUS_CREDENTIALS"
+	// CodeForgedIdentity: a request to /auth carries a header that only the
+	// sidecar may set, which the gateway would pass on to Jack.
+	CodeForgedIdentity Code = "FORGED_IDENTITY"
+	// CodeMisdirectedRequest: /auth was asked about the auth API, which the
+	// gateway must route to the sidecar itself.
+	CodeMisdirectedRequest Code = "MISDIRECTED_REQUEST"
+	// CodeUntrustedProxy: /auth was called by an address outside
+	// --trusted-proxies.
+	CodeUntrustedProxy Code = "UNTRUSTED_PROXY"
 )
 
 // statuses maps each code to its HTTP status.
@@ -48,6 +65,11 @@ var statuses = map[Code]int{
 	CodeNotReady:             http.StatusServiceUnavailable,
 	CodeUpstreamUnavailable:  http.StatusBadGateway,
 	CodeInternal:             http.StatusInternalServerError,
+	CodeAmbiguousRequest:     http.StatusBadRequest,
+	CodeAmbiguousCredentials: http.StatusBadRequest,
+	CodeForgedIdentity:       http.StatusBadRequest,
+	CodeMisdirectedRequest:   http.StatusMisdirectedRequest,
+	CodeUntrustedProxy:       http.StatusForbidden,
 }
 
 // Status is the HTTP status of a code.

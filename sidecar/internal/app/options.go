@@ -7,7 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
+
+	"github.com/jack-io/jack-operator/sidecar/internal/server"
 )
 
 // Options are the serve command's flags.
@@ -25,6 +28,25 @@ type Options struct {
 	TLSCertFile     string
 	TLSKeyFile      string
 	ShutdownTimeout time.Duration
+
+	ForwardAuth          string
+	TrustedProxies       stringList
+	StripHeaders         stringList
+	MaxInFlightPerClient int
+}
+
+// stringList is a flag that takes a comma-separated list, and may repeat.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }
 
 // AddFlags registers the options on fs.
@@ -42,12 +64,21 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TLSCertFile, "tls-cert", "", "Serve the main address over TLS with this certificate (and --tls-key).")
 	fs.StringVar(&o.TLSKeyFile, "tls-key", "", "The key of --tls-cert.")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "How long requests in flight may finish after SIGTERM.")
+	fs.StringVar(&o.ForwardAuth, "forward-auth", string(server.DialectAuto), "Where /auth reads the original request: nginx (X-Original-Method, X-Original-URI or -URL), "+
+		"traefik (X-Forwarded-Method, X-Forwarded-Uri), envoy (the path after /auth), or auto (whichever one a request carries; several are refused).")
+	fs.Var(&o.TrustedProxies, "trusted-proxies", "Addresses or CIDRs of the gateways in front of the sidecar (comma-separated, may repeat). Set, only they may ask /auth, "+
+		"and the client address for throttling is what they report in X-Forwarded-For; empty, the connecting address is the client.")
+	fs.Var(&o.StripHeaders, "strip-header", "More request header names that claim an identity (comma-separated, may repeat): removed from proxied requests and refused at /auth, "+
+		"in any case and with _ for -, like X-Jack-User-Id, X-Forwarded-User and X-Auth-Request-*.")
+	fs.IntVar(&o.MaxInFlightPerClient, "max-in-flight-per-client", 128, "Requests of one client address served at once; more are answered 429.")
 }
 
 // Completed options have been checked and resolved.
 type Completed struct {
 	Options
 	UpstreamURL *url.URL
+	Dialect     server.Dialect
+	Trusted     server.TrustedProxies
 }
 
 // Complete checks the options and resolves what they name, with an error a
@@ -82,8 +113,33 @@ func (o Options) Complete() (*Completed, error) {
 		}
 		c.UpstreamURL = u
 	}
+	var err error
+	if c.Dialect, err = server.ParseDialect(o.ForwardAuth); err != nil {
+		errs = append(errs, fmt.Errorf("--forward-auth: %w", err))
+	}
+	if c.Trusted, err = server.ParseTrustedProxies(o.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
+	}
+	for _, h := range o.StripHeaders {
+		if !headerName(h) {
+			errs = append(errs, fmt.Errorf("--strip-header %q is not a header name", h))
+		}
+	}
+	if o.MaxInFlightPerClient < 1 {
+		errs = append(errs, errors.New("--max-in-flight-per-client must be at least 1"))
+	}
 	if o.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must not be negative"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// headerName reports whether s is a header field name: an HTTP token.
+func headerName(s string) bool {
+	for _, c := range s {
+		if c > '~' || c <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -60,7 +60,8 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 	defer func() { _ = revs.Close() }()
 	go pruneRevocations(ctx, revs, log)
 
-	cfg := server.Config{Source: src, Revocations: revs, Upstream: c.UpstreamURL, Log: log.WithName("server"), Registry: reg}
+	cfg := server.Config{Source: src, Revocations: revs, Upstream: c.UpstreamURL, Log: log.WithName("server"), Registry: reg,
+		ForwardAuth: c.Dialect, TrustedProxies: c.Trusted, StripHeaders: c.StripHeaders, MaxInFlightPerClient: c.MaxInFlightPerClient}
 	var live *liveState
 	if c.APICredentials != "" {
 		if live, err = startLive(ctx, c, revs, log, reg); err != nil {

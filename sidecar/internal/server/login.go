@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -48,14 +47,16 @@ type sessionUser struct {
 // login checks an email and password and answers with a token. Unknown
 // emails, disabled users and wrong passwords cost the same argon2id work and
 // get the same answer, so none can be told apart.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request, ex *exchange) {
+	// A slow body holds a connection, not a password check: it is cut off.
+	_ = http.NewResponseController(w).SetReadDeadline(s.now().Add(s.bodyTimeout))
 	req, apiErr := decodeLogin(w, r)
 	if apiErr != nil {
 		api.WriteError(w, apiErr)
 		return
 	}
 	now := s.now()
-	client, account := clientKey(r), strings.ToLower(*req.Email)
+	client, account := ex.client, strings.ToLower(*req.Email)
 	if ok, wait := s.clientLimit.Take(client, now); !ok {
 		s.throttled(w, "client", wait)
 		return
@@ -166,22 +167,35 @@ func bodyError(err error) *api.Error {
 	}
 }
 
-// clientKey is the address a request came from, for per-client throttling.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+var (
+	errRefreshThrottled = &api.Error{Code: api.CodeTooManyRequests, Message: "Too many refreshes of this token or this account. Try again later."}
+	errLogoutThrottled  = &api.Error{Code: api.CodeTooManyRequests, Message: "Too many logouts for this account. Try again later."}
+)
+
+// sessionThrottled spends one refresh or logout of the user (and of the
+// token, for a refresh), answering 429 when none is left.
+func (s *Server) sessionThrottled(w http.ResponseWriter, id *Identity, perToken bool, refusal *api.Error) bool {
+	now := s.now()
+	if perToken {
+		if ok, wait := s.tokenLimit.Take(id.Claims.ID, now); !ok {
+			s.metrics.throttled.WithLabelValues("token").Inc()
+			api.WriteError(w, &api.Error{Code: refusal.Code, Message: refusal.Message, RetryAfter: wait})
+			return true
+		}
 	}
-	return host
+	if ok, wait := s.userLimit.Take(id.User.ID, now); !ok {
+		s.metrics.throttled.WithLabelValues("user").Inc()
+		api.WriteError(w, &api.Error{Code: refusal.Code, Message: refusal.Message, RetryAfter: wait})
+		return true
+	}
+	return false
 }
 
 // refresh answers a verified request with a new token for the same user,
 // with the user's current name and role. The old token is not extended and
 // stays valid until its own expiry unless it is logged out.
-func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
-	id, apiErr := s.authenticate(r)
-	if apiErr != nil {
-		api.WriteError(w, apiErr)
+func (s *Server) refresh(w http.ResponseWriter, _ *http.Request, ex *exchange) {
+	if s.sessionThrottled(w, &ex.id, true, errRefreshThrottled) {
 		return
 	}
 	keys, ok := s.src.Keys()
@@ -189,14 +203,15 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, errKeysNotLoaded)
 		return
 	}
-	s.issue(w, keys, id.User)
+	s.issue(w, keys, ex.id.User)
 }
 
-// logout revokes the presented token until it expires.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	id, apiErr := s.authenticate(r)
-	if apiErr != nil {
-		api.WriteError(w, apiErr)
+// logout revokes the presented token until it expires. Logging out a token
+// already logged out is not possible (it no longer authenticates), so every
+// logout that reaches here adds one revocation.
+func (s *Server) logout(w http.ResponseWriter, _ *http.Request, ex *exchange) {
+	id := &ex.id
+	if s.sessionThrottled(w, id, false, errLogoutThrottled) {
 		return
 	}
 	if err := s.revocations.Revoke(revocation.Entry{ID: id.Claims.ID, Subject: id.User.ID, Expires: id.Claims.ExpiresAt}); err != nil {

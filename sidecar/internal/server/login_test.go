@@ -20,7 +20,7 @@ func FuzzDecodeLogin(f *testing.F) {
 	}
 	f.Add(`email=a`, "application/x-www-form-urlencoded")
 	f.Fuzz(func(t *testing.T, body, contentType string) {
-		r := httptest.NewRequest(http.MethodPost, loginPath, strings.NewReader(body))
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", strings.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
 		w := httptest.NewRecorder()
 		req, apiErr := decodeLogin(w, r)

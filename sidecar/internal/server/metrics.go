@@ -3,11 +3,12 @@ package server
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jack-io/jack-operator/internal/policy"
 )
 
 type metrics struct {
@@ -35,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "jack_sidecar_logins_total", Help: "Login attempts that reached a password check, by result.",
 		}, []string{"result"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "jack_sidecar_throttled_total", Help: "Login attempts refused by a throttle, by scope (client or account).",
+			Name: "jack_sidecar_throttled_total", Help: "Requests refused by a throttle, by scope: client and account (logins), token and user (refresh and logout), in-flight (requests being served per client).",
 		}, []string{"scope"}),
 		tokenRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jack_sidecar_token_refusals_total", Help: "Tokens refused, by reason.",
@@ -53,12 +54,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 // route names a request for metrics without unbounded labels.
-func route(path string) string {
+func route(ex *exchange) string {
 	switch {
-	case path == "/auth" || strings.HasPrefix(path, "/auth/"):
+	case ex.forward:
 		return "forward-auth"
-	case strings.HasPrefix(path, "/api/v1/auth/"):
-		return strings.TrimPrefix(path, "/api/v1/auth/")
+	case !ex.resolved:
+		return "other"
+	case ex.area == policy.AreaLogin:
+		return "login"
+	case ex.area == policy.AreaRefresh:
+		return "refresh"
+	case ex.area == policy.AreaLogout:
+		return "logout"
+	case ex.area == policy.AreaAuthOther:
+		return "other"
 	default:
 		return "proxy"
 	}
@@ -85,17 +94,18 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-func (s *Server) withMetrics(next http.Handler) http.Handler {
+// WithMetrics counts every answer by route and status, and times it. Its
+// status recorder lives in the request's exchange, so it costs no
+// allocation of its own.
+func WithMetrics(m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		rt := route(r.URL.Path)
-		if rt != "forward-auth" && rt != "proxy" && rt != "login" && rt != "refresh" && rt != "logout" {
-			rt = "other"
-		}
-		s.metrics.count(rt, max(rec.status, 200))
-		s.metrics.observe(rt, time.Since(start))
+		ex := exchangeOf(r)
+		ex.rec = statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(&ex.rec, r)
+		rt := route(ex)
+		m.count(rt, max(ex.rec.status, 200))
+		m.observe(rt, time.Since(start))
 	})
 }
 

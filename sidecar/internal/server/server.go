@@ -1,16 +1,17 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jack-io/jack-operator/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 	"github.com/jack-io/jack-operator/sidecar/internal/throttle"
@@ -29,13 +30,34 @@ type Config struct {
 	Registry prometheus.Registerer
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+
+	// ForwardAuth is how gateways describe the original request to /auth
+	// (DialectAuto by default); TrustedProxies are the gateways whose
+	// forwarded headers are believed (none by default).
+	ForwardAuth    Dialect
+	TrustedProxies TrustedProxies
+	// StripHeaders are more header names that claim an identity, removed
+	// from proxied requests and refused at /auth like the built-in ones.
+	StripHeaders []string
+
 	// ClientLimit throttles login attempts per client address (default 10
 	// at once, then one a second); AccountLimit throttles failed logins per
 	// email (default 5 at once, then one every 30 seconds).
 	ClientLimit, AccountLimit *throttle.Limiter
+	// TokenLimit throttles refreshes per token (default 3 at once, then one
+	// every 10 seconds); UserLimit throttles refreshes and logouts per user
+	// (default 20 at once, then one every 3 seconds), which bounds how fast
+	// one account can grow the revocation store.
+	TokenLimit, UserLimit *throttle.Limiter
 	// ConcurrentLogins bounds argon2id work in flight, each taking 19 MiB
 	// (default 4).
 	ConcurrentLogins int
+	// MaxInFlightPerClient bounds each client's requests being served
+	// (default 128).
+	MaxInFlightPerClient int
+	// BodyTimeout bounds the time to read the body of a request the
+	// sidecar answers itself (default 10 seconds).
+	BodyTimeout time.Duration
 }
 
 // Server holds the handlers' shared state.
@@ -48,15 +70,28 @@ type Server struct {
 	now          func() time.Time
 	clientLimit  *throttle.Limiter
 	accountLimit *throttle.Limiter
+	tokenLimit   *throttle.Limiter
+	userLimit    *throttle.Limiter
 	hashSlots    chan struct{}
+	bodyTimeout  time.Duration
 	metrics      *metrics
 }
 
-// New builds the sidecar's main handler: every route, behind the
-// middleware every request goes through.
+// New builds the sidecar's main handler: the request chain, composed here
+// and nowhere else. Each step may refuse a request with the JSON envelope;
+// what it learns travels down in the request's exchange.
+//
+//	recovery → metrics → resolution (dialect, path, credentials) → client limit
+//	→ identity stripping → authentication → authorization → the handler
 func New(cfg Config) (http.Handler, error) {
 	if cfg.Source == nil || cfg.Revocations == nil {
 		return nil, fmt.Errorf("server: a Source and a revocation Store are required")
+	}
+	if cfg.ForwardAuth == "" {
+		cfg.ForwardAuth = DialectAuto
+	}
+	if _, err := ParseDialect(string(cfg.ForwardAuth)); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
 		src:          cfg.Source,
@@ -64,21 +99,15 @@ func New(cfg Config) (http.Handler, error) {
 		live:         cfg.Live,
 		log:          cfg.Log,
 		now:          cfg.Now,
-		clientLimit:  cfg.ClientLimit,
-		accountLimit: cfg.AccountLimit,
+		clientLimit:  cmp.Or(cfg.ClientLimit, throttle.New(time.Second, 10, 100_000)),
+		accountLimit: cmp.Or(cfg.AccountLimit, throttle.New(30*time.Second, 5, 100_000)),
+		tokenLimit:   cmp.Or(cfg.TokenLimit, throttle.New(10*time.Second, 3, 100_000)),
+		userLimit:    cmp.Or(cfg.UserLimit, throttle.New(3*time.Second, 20, 100_000)),
+		hashSlots:    make(chan struct{}, cmp.Or(cfg.ConcurrentLogins, 4)),
+		bodyTimeout:  cmp.Or(cfg.BodyTimeout, 10*time.Second),
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.clientLimit == nil {
-		s.clientLimit = throttle.New(time.Second, 10, 100_000)
-	}
-	if s.accountLimit == nil {
-		s.accountLimit = throttle.New(30*time.Second, 5, 100_000)
-	}
-	s.hashSlots = make(chan struct{}, max(cfg.ConcurrentLogins, 1))
-	if cfg.ConcurrentLogins == 0 {
-		s.hashSlots = make(chan struct{}, 4)
 	}
 	reg := cfg.Registry
 	if reg == nil {
@@ -92,58 +121,52 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Upstream != nil {
 		s.upstream = s.newProxy(cfg.Upstream)
 	}
-	return s.withRecovery(s.withMetrics(s.routes())), nil
+	var h http.Handler = http.HandlerFunc(s.serve)
+	h = WithAuthorization(s.src, m, h)
+	h = WithAuthentication(s, h)
+	h = WithIdentityStripping(newIdentityMatcher(cfg.StripHeaders), h)
+	h = WithClientLimit(newInFlight(cmp.Or(cfg.MaxInFlightPerClient, 128)), m, h)
+	h = WithResolution(Resolution{Dialect: cfg.ForwardAuth, Trusted: cfg.TrustedProxies, Proxy: s.upstream != nil}, h)
+	h = WithMetrics(m, h)
+	h = WithRecovery(s.log, h)
+	return withExchange(h), nil
 }
 
-// routes dispatches by path. Not http.ServeMux: it redirects unclean paths
-// and answers wrong methods in plain text, and every answer here must be in
-// the envelope.
-func (s *Server) routes() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Whatever a client claims about who it is, only the sidecar says so.
-		stripIdentity(r.Header)
-		path := r.URL.Path
-		switch {
-		case path == ForwardAuthPath || strings.HasPrefix(path, ForwardAuthPath+"/"):
-			s.forwardAuth(w, r)
-		case strings.HasPrefix(path, authPrefix):
-			s.authAPI(w, r)
-		default:
-			s.proxy(w, r)
-		}
-	})
-}
+var errNoAuthEndpoint = &api.Error{Code: api.CodeNotFound, Message: "There is no such auth endpoint; there are /api/v1/auth/login, /refresh and /logout."}
 
-func (s *Server) authAPI(w http.ResponseWriter, r *http.Request) {
-	var h http.HandlerFunc
-	switch r.URL.Path {
-	case loginPath:
-		h = s.login
-	case refreshPath:
-		h = s.refresh
-	case logoutPath:
-		h = s.logout
+// serve is the end of the chain: the request is resolved, and authenticated
+// and authorized where it needs to be.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	ex := exchangeOf(r)
+	switch {
+	case ex.forward:
+		answerForwardAuth(w, ex)
+	case ex.area == policy.AreaLogin:
+		s.login(w, r, ex)
+	case ex.area == policy.AreaRefresh:
+		s.refresh(w, r, ex)
+	case ex.area == policy.AreaLogout:
+		s.logout(w, r, ex)
+	case ex.area == policy.AreaAuthOther:
+		api.WriteError(w, errNoAuthEndpoint)
 	default:
-		api.WriteError(w, &api.Error{Code: api.CodeNotFound, Message: "There is no auth endpoint at " + r.URL.Path + "; there are login, refresh and logout."})
-		return
+		s.proxy(w, r, ex)
 	}
-	if r.Method != http.MethodPost {
-		api.WriteError(w, &api.Error{Code: api.CodeMethodNotAllowed, Message: r.URL.Path + " only accepts POST.", Allow: http.MethodPost})
-		return
-	}
-	h(w, r)
 }
 
-// withRecovery turns a panic into a 500 in the envelope, logged without the request body.
-func (s *Server) withRecovery(next http.Handler) http.Handler {
+var errPanic = &api.Error{Code: api.CodeInternal, Message: "The sidecar failed to handle the request."}
+
+// WithRecovery turns a panic into a 500 in the envelope, logged without the
+// request's headers or body.
+func WithRecovery(log logr.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error(fmt.Errorf("panic: %v", v), "handler panicked", "path", r.URL.Path, "stack", string(debug.Stack()))
-				api.WriteError(w, &api.Error{Code: api.CodeInternal, Message: "The sidecar failed to handle the request."})
+				log.Error(fmt.Errorf("panic: %v", v), "handler panicked", "path", r.URL.Path, "stack", string(debug.Stack()))
+				api.WriteError(w, errPanic)
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -1,12 +1,12 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/jack-io/jack-operator/internal/policy"
 	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
@@ -18,18 +18,6 @@ import (
 type Identity struct {
 	Claims token.Claims
 	User   userdir.User
-}
-
-type identityKey struct{}
-
-func withIdentity(ctx context.Context, id *Identity) context.Context {
-	return context.WithValue(ctx, identityKey{}, id)
-}
-
-// IdentityFrom returns the identity a request was verified as, if any.
-func IdentityFrom(ctx context.Context) (*Identity, bool) {
-	id, ok := ctx.Value(identityKey{}).(*Identity)
-	return id, ok
 }
 
 var (
@@ -44,67 +32,82 @@ var (
 	errUsersNotReady = &api.Error{Code: api.CodeNotReady, Message: "The sidecar has not loaded its users yet.", RetryAfter: time.Second}
 )
 
-// authenticate verifies the bearer token of r. Only the Authorization header
-// is read: a token in the URL is never looked at.
-func (s *Server) authenticate(r *http.Request) (*Identity, *api.Error) {
-	h := header(r.Header, "Authorization")
+// WithAuthentication verifies the bearer token of every request that needs
+// one (the API, refresh and logout) and puts who it comes from in the
+// request's exchange, where IdentityFrom finds it. Only the Authorization
+// header that WithResolution took is read: a token in the URL never is.
+func WithAuthentication(s *Server, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ex := exchangeOf(r)
+		if needsToken(ex.area) {
+			if e := s.authenticate(ex.credential, &ex.id); e != nil {
+				api.WriteError(w, e)
+				return
+			}
+			ex.authenticated = true
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// needsToken is false for what Jack serves to anyone, the web app outside
+// its API, and for the login; the auth API's other paths are answered
+// without one.
+func needsToken(a policy.Area) bool {
+	return a == policy.AreaAPI || a == policy.AreaRefresh || a == policy.AreaLogout
+}
+
+// authenticate verifies a credential, the Authorization header's value,
+// into id.
+func (s *Server) authenticate(h string, id *Identity) *api.Error {
 	if h == "" {
-		return nil, errNoHeader
+		return errNoHeader
 	}
 	// Anything after one space is the token; the verifier refuses a token
 	// with spaces or other characters base64url does not use.
 	scheme, raw, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
-		return nil, errNotBearer
+		return errNotBearer
 	}
 	keys, ok := s.src.Keys()
 	if !ok {
-		return nil, errKeysNotLoaded
+		return errKeysNotLoaded
 	}
 	now := s.now()
 	claims, err := keys.Verifier.Verify(raw, now)
 	if err != nil {
 		s.metrics.tokenRefusals.WithLabelValues(token.Reason(err)).Inc()
 		if errors.Is(err, token.ErrExpired) {
-			return nil, errExpired
+			return errExpired
 		}
-		return nil, errBadToken
+		return errBadToken
 	}
 	users, ok := s.src.Users()
 	if !ok {
-		return nil, errUsersNotReady
+		return errUsersNotReady
 	}
 	entry, ok := users.Index.ByID(claims.Subject)
 	if !ok {
 		s.metrics.tokenRefusals.WithLabelValues("unknown user").Inc()
-		return nil, errUnknownUser
+		return errUnknownUser
 	}
 	u, refusal := s.current(entry)
 	switch {
 	case refusal != "":
 		s.metrics.tokenRefusals.WithLabelValues(refusal).Inc()
-		return nil, errUnknownUser
+		return errUnknownUser
 	case u.Disabled:
 		s.metrics.tokenRefusals.WithLabelValues("disabled user").Inc()
-		return nil, errDisabled
+		return errDisabled
 	case claims.IssuedAt.Before(u.SessionsValidAfter):
 		// The password changed or the user was disabled after this token
 		// was issued: every session from before is over.
 		s.metrics.tokenRefusals.WithLabelValues("sessions ended").Inc()
-		return nil, errExpired
+		return errExpired
 	case s.revocations.Revoked(claims.ID, now):
 		s.metrics.tokenRefusals.WithLabelValues("logged out").Inc()
-		return nil, errLoggedOut
+		return errLoggedOut
 	}
-	return &Identity{Claims: claims, User: u}, nil
-}
-
-// header reads a header by its canonical name without canonicalizing it
-// again: Go's server stores incoming names canonical, and this runs several
-// times a request.
-func header(h http.Header, canonical string) string {
-	if v := h[canonical]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
+	*id = Identity{Claims: claims, User: u}
+	return nil
 }

@@ -1,0 +1,207 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/jack-io/jack-operator/sidecar/internal/api"
+)
+
+// Dialect is how a gateway tells /auth which request it is asking about.
+type Dialect string
+
+const (
+	// DialectAuto takes whichever single dialect a request carries and
+	// refuses a request carrying more than one.
+	DialectAuto Dialect = "auto"
+	// DialectNginx: X-Original-Method and X-Original-URI (nginx
+	// auth_request with proxy_set_header), or X-Original-URL, a full URL
+	// (ingress-nginx).
+	DialectNginx Dialect = "nginx"
+	// DialectTraefik: X-Forwarded-Method and X-Forwarded-Uri (Traefik
+	// forwardAuth, which overwrites both on every request).
+	DialectTraefik Dialect = "traefik"
+	// DialectEnvoy: the original path and query appended to /auth, with the
+	// original method (Envoy ext_authz's HTTP service with path_prefix
+	// /auth; Envoy Gateway, Istio and Gateway API's ExternalAuth send the
+	// same).
+	DialectEnvoy Dialect = "envoy"
+)
+
+// Dialects lists the dialects a user may choose, for flags and messages.
+var Dialects = []Dialect{DialectAuto, DialectNginx, DialectTraefik, DialectEnvoy}
+
+// ParseDialect reads a --forward-auth value.
+func ParseDialect(s string) (Dialect, error) {
+	for _, d := range Dialects {
+		if string(d) == s {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%q is not a forward-auth dialect; use auto, nginx, traefik or envoy", s)
+}
+
+// The dialects' header names, in Go's canonical form (which is how the
+// server stores incoming names).
+const (
+	headerOriginalMethod  = "X-Original-Method"
+	headerOriginalURI     = "X-Original-Uri"
+	headerOriginalURL     = "X-Original-Url"
+	headerForwardedMethod = "X-Forwarded-Method"
+	headerForwardedURI    = "X-Forwarded-Uri"
+)
+
+var (
+	errNoOriginal = &api.Error{Code: api.CodeBadRequest, Message: "The request to /auth does not say which request it is about: " +
+		"send X-Original-Method and X-Original-URI (nginx), X-Forwarded-Method and X-Forwarded-Uri (Traefik), " +
+		"or the original path after /auth (Envoy)."}
+	errMixedDialects = &api.Error{Code: api.CodeAmbiguousRequest, Message: "The request to /auth describes the original request in more than one way " +
+		"(headers of several gateways, or a path after /auth beside them); set --forward-auth to the gateway in front of the sidecar."}
+	errRepeatedOriginal = &api.Error{Code: api.CodeAmbiguousRequest, Message: "The request to /auth names the original method or URI more than once."}
+	errBadOriginalURI   = &api.Error{Code: api.CodeBadRequest, Message: "The original request's URI is not a path Jack serves."}
+	errBadOriginalVerb  = &api.Error{Code: api.CodeBadRequest, Message: "The original request's method is not an HTTP method."}
+)
+
+// dialectErrors are the errors that name what a configured dialect needs,
+// built once.
+var dialectErrors = map[Dialect]*api.Error{
+	DialectNginx: {Code: api.CodeBadRequest, Message: "With --forward-auth=nginx, /auth needs X-Original-Method and one of X-Original-URI or X-Original-URL, and no path after /auth " +
+		"(proxy_set_header X-Original-Method $request_method; proxy_set_header X-Original-URI $request_uri)."},
+	DialectTraefik: {Code: api.CodeBadRequest, Message: "With --forward-auth=traefik, /auth needs X-Forwarded-Method and X-Forwarded-Uri, and no path after /auth."},
+	DialectEnvoy:   {Code: api.CodeBadRequest, Message: "With --forward-auth=envoy, /auth needs the original path after it (ext_authz path_prefix /auth)."},
+}
+
+// originalRequest finds the method and request URI (path and query, still
+// escaped) that a gateway asks /auth about, from exactly one source: the
+// configured dialect, or under DialectAuto the one dialect the request
+// carries. Any of the headers read repeated is refused, since a gateway
+// sets each once and "the first one wins" may not be what it forwards.
+func originalRequest(d Dialect, r *http.Request) (method, uri string, e *api.Error) {
+	h := r.Header
+	path, query, hasQuery := strings.Cut(requestTarget(r), "?")
+	suffix := strings.TrimPrefix(path, ForwardAuthPath)
+	if d == DialectAuto {
+		n := 0
+		if present(h, headerOriginalMethod, headerOriginalURI, headerOriginalURL) {
+			n, d = n+1, DialectNginx
+		}
+		if present(h, headerForwardedMethod, headerForwardedURI) {
+			n, d = n+1, DialectTraefik
+		}
+		if suffix != "" {
+			n, d = n+1, DialectEnvoy
+		}
+		switch {
+		case n == 0:
+			return "", "", errNoOriginal
+		case n > 1:
+			return "", "", errMixedDialects
+		}
+	}
+	switch d {
+	case DialectNginx:
+		if suffix != "" {
+			return "", "", dialectErrors[d]
+		}
+		method, e = single(h, headerOriginalMethod, d)
+		if e != nil {
+			return "", "", e
+		}
+		uris, urls := h[headerOriginalURI], h[headerOriginalURL]
+		switch {
+		case len(uris)+len(urls) == 0:
+			return "", "", dialectErrors[d]
+		case len(uris)+len(urls) > 1:
+			return "", "", errRepeatedOriginal
+		case len(uris) == 1:
+			uri = uris[0]
+		default:
+			u, err := url.Parse(urls[0])
+			if err != nil || !u.IsAbs() || u.Opaque != "" {
+				return "", "", errBadOriginalURI
+			}
+			uri = u.EscapedPath()
+			if u.RawQuery != "" {
+				uri += "?" + u.RawQuery
+			}
+		}
+	case DialectTraefik:
+		if suffix != "" {
+			return "", "", dialectErrors[d]
+		}
+		if method, e = single(h, headerForwardedMethod, d); e != nil {
+			return "", "", e
+		}
+		if uri, e = single(h, headerForwardedURI, d); e != nil {
+			return "", "", e
+		}
+	case DialectEnvoy:
+		if suffix == "" || suffix[0] != '/' {
+			return "", "", dialectErrors[d]
+		}
+		method, uri = r.Method, suffix
+		if hasQuery {
+			uri += "?" + query
+		}
+	}
+	if !isToken(method) {
+		return "", "", errBadOriginalVerb
+	}
+	return method, uri, nil
+}
+
+// present reports whether any of the headers is there, even empty.
+func present(h http.Header, names ...string) bool {
+	for _, n := range names {
+		if _, ok := h[n]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// single is the one value of a header a dialect needs.
+func single(h http.Header, name string, d Dialect) (string, *api.Error) {
+	switch v := h[name]; len(v) {
+	case 0:
+		return "", dialectErrors[d]
+	case 1:
+		if v[0] == "" {
+			return "", dialectErrors[d]
+		}
+		return v[0], nil
+	default:
+		return "", errRepeatedOriginal
+	}
+}
+
+// isToken reports whether s is an HTTP method: a token (RFC 9110 §5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tokenChar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenChar = func() (set [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~" {
+		set[c] = true
+	}
+	return set
+}()
+
+// requestTarget is the request-target exactly as the client sent it (for
+// requests a server read), never re-escaped from a decoded path.
+func requestTarget(r *http.Request) string {
+	if r.RequestURI != "" {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI()
+}

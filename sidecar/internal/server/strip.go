@@ -1,0 +1,121 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/jack-io/jack-operator/api/jack"
+	"github.com/jack-io/jack-operator/sidecar/internal/api"
+)
+
+// identityFamilies are prefixes of header names that say who is calling in
+// some proxy's convention: the sidecar's own, and oauth2-proxy's, which the
+// sidecar also sets for apps written against it.
+var identityFamilies = []string{"x-jack-user-", "x-auth-request-"}
+
+// identityNames are single identity headers of other proxies and servers
+// (oauth2-proxy's X-Forwarded-*, Apache's and kube-apiserver's remote user)
+// that a framework in Jack might read.
+var identityNames = []string{
+	"x-forwarded-user", "x-forwarded-email", "x-forwarded-preferred-username", "x-forwarded-groups",
+	"x-remote-user", "x-remote-group", "remote-user",
+}
+
+// identityMatcher decides which request headers claim an identity.
+type identityMatcher struct {
+	names []string // lower case, "-" for "_"
+	// anyStart is true when a configured name starts with something other
+	// than the built-in names' "x" and "r".
+	anyStart bool
+}
+
+func newIdentityMatcher(extra []string) identityMatcher {
+	m := identityMatcher{names: append([]string(nil), identityNames...)}
+	for _, h := range jack.IdentityHeaders {
+		m.names = append(m.names, strings.ToLower(h))
+	}
+	for _, h := range extra {
+		if h = strings.TrimSpace(h); h != "" {
+			f := foldHeaderName(h)
+			m.names = append(m.names, f)
+			m.anyStart = m.anyStart || (f[0] != 'x' && f[0] != 'r')
+		}
+	}
+	return m
+}
+
+// foldHeaderName is a header name as frameworks that read it compare it:
+// case-insensitively, with "_" and "-" the same (CGI, Rack, PHP and Django
+// turn both into "_"; some servers keep underscores).
+func foldHeaderName(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// claimsIdentity reports whether a header name is an identity header under
+// any spelling. It runs for every header of every request: it allocates
+// nothing and rejects most names by their first byte.
+func (m identityMatcher) claimsIdentity(name string) bool {
+	if name == "" {
+		return false
+	}
+	if c := name[0] | 0x20; c != 'x' && c != 'r' && !m.anyStart {
+		return false
+	}
+	for _, prefix := range identityFamilies {
+		if len(name) >= len(prefix) && foldedEqual(name[:len(prefix)], prefix) {
+			return true
+		}
+	}
+	for _, n := range m.names {
+		if foldedEqual(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldedEqual compares a header name with a folded one without allocating.
+func foldedEqual(name, folded string) bool {
+	if len(name) != len(folded) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		if c != folded[i] {
+			return false
+		}
+	}
+	return true
+}
+
+var errForgedIdentity = &api.Error{Code: api.CodeForgedIdentity, Message: "The request carries an identity header (such as X-Jack-User-Id or X-Forwarded-User, in any spelling) " +
+	"that only the sidecar sets; the gateway would pass it on to Jack, so the request is refused."}
+
+// WithIdentityStripping makes sure that only the sidecar says who is
+// calling. A request the sidecar forwards itself loses every header that
+// claims an identity, under any spelling. A request to /auth is about a
+// request the gateway forwards, with whatever headers the client sent that
+// the gateway does not replace; the sidecar cannot remove them there, so it
+// refuses the request instead.
+func WithIdentityStripping(m identityMatcher, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ex := exchangeOf(r)
+		for name := range r.Header {
+			if !m.claimsIdentity(name) {
+				continue
+			}
+			if ex.forward {
+				api.WriteError(w, errForgedIdentity)
+				return
+			}
+			delete(r.Header, name)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
