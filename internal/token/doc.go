@@ -42,7 +42,9 @@
 //     and aud must be a single string, not an array;
 //   - iat, nbf and exp must be plain integers from 0 to 9999-12-31T23:59:59Z
 //     (0 counts as absent, as in golang-jwt): no fraction, exponent or sign;
-//   - JSON may nest at most 64 deep (encoding/json allows 10000).
+//   - JSON may nest at most 64 deep (encoding/json allows 10000);
+//   - jti must be 1 to 128 printable ASCII characters (StorableID), so that
+//     every token Verify accepts can be logged out.
 //
 // Everything else it accepts as golang-jwt does, including JSON whitespace
 // in the header and claims (the signature covers the exact bytes, so it

@@ -93,6 +93,7 @@ var (
 	errMissingExpiry  = invalid(ReasonMissingClaim, "missing exp")
 	errMissingSubject = invalid(ReasonMissingClaim, "missing sub")
 	errMissingID      = invalid(ReasonMissingClaim, "missing jti")
+	errUnstorableID   = invalid(ReasonMalformedClaims, "jti is not 1 to 128 printable ASCII characters, which a logout could not record")
 	errNotYetValid    = invalid(ReasonNotYetValid, "nbf is in the future")
 	errIssuedInFuture = invalid(ReasonIssuedInFuture, "iat is in the future")
 	errWrongIssuer    = invalid(ReasonWrongIssuer, "wrong issuer")

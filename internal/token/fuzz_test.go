@@ -192,6 +192,11 @@ func wrongClaimType(name string, v json.RawMessage) bool {
 		}
 		n, _ := strconv.ParseInt(string(v), 10, 64)
 		return n > maxNumericDate
+	case "jti":
+		// A jti a logout could not record (see StorableID); an empty one
+		// counts as missing, which golang-jwt's side refuses too.
+		var s string
+		return !bytes.HasPrefix(v, []byte(`"`)) || json.Unmarshal(v, &s) != nil || s != "" && (len(s) > 128 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }))
 	default:
 		var s string
 		return !bytes.HasPrefix(v, []byte(`"`)) || json.Unmarshal(v, &s) != nil

@@ -355,6 +355,8 @@ func (v *Verifier) checkClaims(c *Claims, now time.Time) *refusal {
 		return errMissingSubject
 	case c.ID == "":
 		return errMissingID
+	case !StorableID(c.ID):
+		return errUnstorableID
 	case v.issuer != "" && c.Issuer != v.issuer:
 		return errWrongIssuer
 	case v.audience != "" && c.Audience != v.audience:
@@ -368,4 +370,24 @@ func (v *Verifier) checkClaims(c *Claims, now time.Time) *refusal {
 		return errExpired
 	}
 	return nil
+}
+
+// MaxIDLength is the longest jti a token may carry: what a logout records
+// (the revocation file and a TokenRevocation's tokenID hold at most this).
+const MaxIDLength = 128
+
+// StorableID reports whether a jti can be recorded by a logout: 1 to
+// MaxIDLength printable ASCII characters without spaces. Verify refuses a
+// token whose jti is not, so that every token it accepts can be logged out;
+// the sidecar's own ids are 22 base64url characters.
+func StorableID(id string) bool {
+	if id == "" || len(id) > MaxIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,78 @@
+package server
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// signClaims signs arbitrary claims with the team's key, as a token from an
+// older issuer or a hand-made one would be.
+func (tm *team) signClaims(t *testing.T, claims jwt.MapClaims) string {
+	t.Helper()
+	k := &tm.ring.Keys[0]
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	tok.Header["kid"] = k.ID
+	s, err := tok.SignedString(k.SigningKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestEveryTokenTheSidecarAcceptsCanBeLoggedOut(t *testing.T) {
+	now := time.Now()
+	base := func(change func(jwt.MapClaims)) jwt.MapClaims {
+		c := jwt.MapClaims{"sub": "staff-1", "jti": "abc", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		change(c)
+		return c
+	}
+	accepted := map[string]jwt.MapClaims{
+		"the longest jti":                     base(func(c jwt.MapClaims) { c["jti"] = strings.Repeat("j", 128) }),
+		"a jti with punctuation":              base(func(c jwt.MapClaims) { c["jti"] = `{"a":1}<>&%` }),
+		"an expiry in the year 9999":          base(func(c jwt.MapClaims) { c["exp"] = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).Unix() }),
+		"no iat":                              base(func(c jwt.MapClaims) { delete(c, "iat") }),
+		"no email, name or role claims":       base(func(jwt.MapClaims) {}),
+		"a role claim the user no longer has": base(func(c jwt.MapClaims) { c["role"] = "admin" }),
+	}
+	for name, claims := range accepted {
+		t.Run(name, func(t *testing.T) {
+			tm := newTeam(t)
+			h := newServer(t, tm, Config{})
+			auth := "Bearer " + tm.signClaims(t, claims)
+			if w, env := serve(t, h, request("GET", "/auth/api/v1/tasks", "Authorization", auth), ""); w.Code != 200 {
+				t.Fatalf("the token is not accepted: %d %s", w.Code, env.Error.Code)
+			}
+			if w, env := serve(t, h, request("POST", "/api/v1/auth/logout", "Authorization", auth), ""); w.Code != 200 {
+				t.Fatalf("its logout answered %d %s (%s)", w.Code, env.Error.Code, env.Error.Message)
+			}
+			if w, _ := serve(t, h, request("GET", "/auth/api/v1/tasks", "Authorization", auth), ""); w.Code != 401 {
+				t.Fatalf("after its logout the token gets %d", w.Code)
+			}
+		})
+	}
+	refused := map[string]jwt.MapClaims{
+		"a jti one character too long": base(func(c jwt.MapClaims) { c["jti"] = strings.Repeat("j", 129) }),
+		"a jti with a space":           base(func(c jwt.MapClaims) { c["jti"] = "a b" }),
+		"a jti with a control":         base(func(c jwt.MapClaims) { c["jti"] = "a\x00b" }),
+		"a jti outside ASCII":          base(func(c jwt.MapClaims) { c["jti"] = "é" }),
+		"an empty jti":                 base(func(c jwt.MapClaims) { c["jti"] = "" }),
+		"no jti":                       base(func(c jwt.MapClaims) { delete(c, "jti") }),
+		"an expiry past the year 9999": base(func(c jwt.MapClaims) { c["exp"] = int64(253402300800) }),
+		"a subject no user has":        base(func(c jwt.MapClaims) { c["sub"] = strings.Repeat("s", 64) }),
+	}
+	for name, claims := range refused {
+		t.Run(name, func(t *testing.T) {
+			tm := newTeam(t)
+			h := newServer(t, tm, Config{})
+			auth := "Bearer " + tm.signClaims(t, claims)
+			for _, r := range []struct{ method, target string }{{"GET", "/auth/api/v1/tasks"}, {"POST", "/api/v1/auth/logout"}} {
+				if w, env := serve(t, h, request(r.method, r.target, "Authorization", auth), ""); w.Code != 401 || env.Error.Code != "TOKEN_INVALID" {
+					t.Errorf("%s %s answered %d %s, want 401 TOKEN_INVALID", r.method, r.target, w.Code, env.Error.Code)
+				}
+			}
+		})
+	}
+}
