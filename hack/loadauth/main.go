@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,30 +112,73 @@ func run(sidecar string, d time.Duration) error {
 
 	time.Sleep(500 * time.Millisecond) // let the sidecar load its files
 	fmt.Printf("GET /auth with a valid HS256 token, 1,000 users; median of 3 alternating runs of %s; the load generator (%s) shares the machine\n", d, generatorName)
-	fmt.Printf("%-12s %14s %14s %8s\n", "connections", "bare req/s", "sidecar req/s", "ratio")
+	fmt.Printf("%-12s %14s %14s %8s %16s %16s\n", "connections", "bare req/s", "sidecar req/s", "ratio", "bare CPU µs/req", "sidecar CPU µs/req")
 	// Warm both up, then alternate them three times and keep the medians,
 	// so that neither gains from running while the machine is quieter.
 	_, _ = load("http://"+bareAddr+"/auth", tok, 8, time.Second)
 	_, _ = load("http://"+sideAddr+"/auth", tok, 8, time.Second)
 	for _, conns := range []int{8, 64} {
-		var bs, ss []float64
+		var bs, ss, bc, sc []float64
 		for range 3 {
-			b, err := load("http://"+bareAddr+"/auth", tok, conns, d)
+			b, bcpu, err := measure(bare.Process.Pid, "http://"+bareAddr+"/auth", tok, conns, d)
 			if err != nil {
 				return err
 			}
-			s, err := load("http://"+sideAddr+"/auth", tok, conns, d)
+			s, scpu, err := measure(side.Process.Pid, "http://"+sideAddr+"/auth", tok, conns, d)
 			if err != nil {
 				return err
 			}
-			bs, ss = append(bs, b), append(ss, s)
+			bs, ss, bc, sc = append(bs, b), append(ss, s), append(bc, bcpu), append(sc, scpu)
 		}
 		b, s := median(bs), median(ss)
-		fmt.Printf("%-12d %14.0f %14.0f %8.2f\n", conns, b, s, s/b)
+		fmt.Printf("%-12d %14.0f %14.0f %8.2f %16.1f %16.1f\n", conns, b, s, s/b, median(bc), median(sc))
 	}
 	rss, peak := memory(side.Process.Pid)
 	fmt.Printf("sidecar memory with 1,000 users after the load: RSS %s, peak %s\n", rss, peak)
 	return nil
+}
+
+// measure loads url and reports the rate and the server's CPU time per
+// request (user and system, from /proc/PID/stat), which moves much less
+// between runs on a shared machine than the rate does.
+func measure(pid int, url, tok string, conns int, d time.Duration) (rate, cpuMicros float64, err error) {
+	before, err := cpuTicks(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	rate, err = load(url, tok, conns, d)
+	if err != nil {
+		return 0, 0, err
+	}
+	after, err := cpuTicks(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	requests := rate * d.Seconds()
+	if requests == 0 {
+		return rate, 0, nil
+	}
+	// Linux reports CPU time in clock ticks of 1/100 s (USER_HZ).
+	return rate, float64(after-before) * 1e4 / requests, nil
+}
+
+// cpuTicks is a process's user plus system time in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: count from after it.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	return utime + stime, nil
 }
 
 func median(xs []float64) float64 {

@@ -34,11 +34,11 @@ var (
 
 // WithAuthentication verifies the bearer token of every request that needs
 // one (the API, refresh and logout) and puts who it comes from in the
-// request's exchange, where IdentityFrom finds it. Only the Authorization
+// request's exchange, for the steps after it. Only the Authorization
 // header that WithResolution took is read: a token in the URL never is.
 func WithAuthentication(s *Server, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ex := exchangeOf(r)
+		ex := exchangeOf(w)
 		if needsToken(ex.area) {
 			if e := s.authenticate(ex.credential, &ex.id); e != nil {
 				api.WriteError(w, e)

@@ -13,7 +13,7 @@ import (
 // its own token.
 func WithAuthorization(src Source, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ex := exchangeOf(r)
+		ex := exchangeOf(w)
 		if ex.area == policy.AreaAPI && !src.Policy().Allowed(ex.id.User.Role, ex.method, ex.path) {
 			m.forbidden.Inc()
 			api.WriteError(w, &api.Error{Code: api.CodeForbidden, Message: "Your role (" + string(ex.id.User.Role) + ") may not " + ex.method + " " + ex.path + "."})

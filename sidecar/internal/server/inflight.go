@@ -47,7 +47,7 @@ var errTooManyInFlight = &api.Error{Code: api.CodeTooManyRequests, Message: "Too
 // WithResolution found, the one a trusted proxy reports behind a gateway.
 func WithClientLimit(f *inFlight, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := exchangeOf(r).client
+		client := exchangeOf(w).client
 		if !f.acquire(client) {
 			m.throttled.WithLabelValues("in-flight").Inc()
 			api.WriteError(w, errTooManyInFlight)

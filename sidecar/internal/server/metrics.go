@@ -73,38 +73,16 @@ func route(ex *exchange) string {
 	}
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// WithMetrics counts every answer by route and status, and times it. Its
-// status recorder lives in the request's exchange, so it costs no
-// allocation of its own.
+// WithMetrics counts every answer by route and status, and times it. The
+// status is recorded by the request's exchange, so it costs no allocation
+// of its own.
 func WithMetrics(m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ex := exchangeOf(r)
-		ex.rec = statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(&ex.rec, r)
+		next.ServeHTTP(w, r)
+		ex := exchangeOf(w)
 		rt := route(ex)
-		m.count(rt, max(ex.rec.status, 200))
+		m.count(rt, max(ex.status, 200))
 		m.observe(rt, time.Since(start))
 	})
 }

@@ -55,7 +55,7 @@ var (
 // sidecar decides on is exactly the one Jack will serve.
 func WithResolution(c Resolution, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ex := exchangeOf(r)
+		ex := exchangeOf(w)
 		if e := c.resolve(ex, r); e != nil {
 			api.WriteError(w, e)
 			return

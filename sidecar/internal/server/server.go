@@ -137,7 +137,7 @@ var errNoAuthEndpoint = &api.Error{Code: api.CodeNotFound, Message: "There is no
 // serve is the end of the chain: the request is resolved, and authenticated
 // and authorized where it needs to be.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	ex := exchangeOf(r)
+	ex := exchangeOf(w)
 	switch {
 	case ex.forward:
 		answerForwardAuth(w, ex)

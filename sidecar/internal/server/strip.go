@@ -105,7 +105,7 @@ var errForgedIdentity = &api.Error{Code: api.CodeForgedIdentity, Message: "The r
 // refuses the request instead.
 func WithIdentityStripping(m identityMatcher, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ex := exchangeOf(r)
+		ex := exchangeOf(w)
 		for name := range r.Header {
 			if !m.claimsIdentity(name) {
 				continue
