@@ -41,7 +41,7 @@ func WithAuthentication(s *Server, next http.Handler) http.Handler {
 		ex := exchangeOf(w)
 		if needsToken(ex.area) {
 			if e := s.authenticate(ex.credential, &ex.id); e != nil {
-				api.WriteError(w, e)
+				refuse(w, e)
 				return
 			}
 			ex.authenticated = true

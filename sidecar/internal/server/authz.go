@@ -16,7 +16,7 @@ func WithAuthorization(src Source, m *metrics, next http.Handler) http.Handler {
 		ex := exchangeOf(w)
 		if ex.area == policy.AreaAPI && !src.Policy().Allowed(ex.id.User.Role, ex.method, ex.path) {
 			m.forbidden.Inc()
-			api.WriteError(w, &api.Error{Code: api.CodeForbidden, Message: "Your role (" + string(ex.id.User.Role) + ") may not " + ex.method + " " + ex.path + "."})
+			refuse(w, &api.Error{Code: api.CodeForbidden, Message: "Your role (" + string(ex.id.User.Role) + ") may not " + ex.method + " " + ex.path + "."})
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 
+	"github.com/jack-io/jack-operator/sidecar/internal/api"
+
 	"github.com/jack-io/jack-operator/internal/policy"
 )
 
@@ -32,6 +34,9 @@ type exchange struct {
 	credential string
 	// resolved is true once WithResolution accepted the request.
 	resolved bool
+
+	// refusal is the code the request was refused with, if it was.
+	refusal api.Code
 
 	// id is set by WithAuthentication when authenticated is true.
 	id            Identity
@@ -70,3 +75,11 @@ func (ex *exchange) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController (read deadlines, flushes of
 // streamed answers) reach the server's writer.
 func (ex *exchange) Unwrap() http.ResponseWriter { return ex.ResponseWriter }
+
+// refuse answers with e in the envelope and notes its code for the metrics.
+func refuse(w http.ResponseWriter, e *api.Error) {
+	if ex := exchangeOf(w); ex != nil {
+		ex.refusal = e.Code
+	}
+	api.WriteError(w, e)
+}

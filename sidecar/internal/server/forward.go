@@ -55,7 +55,7 @@ func (s *Server) newProxy(upstream *url.URL) http.Handler {
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.log.Error(err, "forwarding to Jack", "path", r.URL.Path)
-			api.WriteError(w, &api.Error{Code: api.CodeUpstreamUnavailable, Message: "Jack is not answering."})
+			refuse(w, &api.Error{Code: api.CodeUpstreamUnavailable, Message: "Jack is not answering."})
 		},
 	}
 }

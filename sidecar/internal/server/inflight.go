@@ -50,7 +50,7 @@ func WithClientLimit(f *inFlight, m *metrics, next http.Handler) http.Handler {
 		client := exchangeOf(w).client
 		if !f.acquire(client) {
 			m.throttled.WithLabelValues("in-flight").Inc()
-			api.WriteError(w, errTooManyInFlight)
+			refuse(w, errTooManyInFlight)
 			return
 		}
 		defer f.release(client)

@@ -52,7 +52,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	_ = http.NewResponseController(w).SetReadDeadline(s.now().Add(s.bodyTimeout))
 	req, apiErr := decodeLogin(w, r)
 	if apiErr != nil {
-		api.WriteError(w, apiErr)
+		refuse(w, apiErr)
 		return
 	}
 	now := s.now()
@@ -67,12 +67,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	}
 	users, ok := s.src.Users()
 	if !ok {
-		api.WriteError(w, errUsersNotReady)
+		refuse(w, errUsersNotReady)
 		return
 	}
 	keys, ok := s.src.Keys()
 	if !ok {
-		api.WriteError(w, errKeysNotLoaded)
+		refuse(w, errKeysNotLoaded)
 		return
 	}
 
@@ -86,13 +86,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	if !s.passwordMatches(u, found, *req.Password) {
 		s.accountLimit.Take(account, now)
 		s.metrics.logins.WithLabelValues("refused").Inc()
-		api.WriteError(w, errBadCredentials)
+		refuse(w, errBadCredentials)
 		return
 	}
 	cur, refusal := s.current(u)
 	if refusal != "" || cur.Disabled {
 		s.metrics.logins.WithLabelValues("refused").Inc()
-		api.WriteError(w, errBadCredentials)
+		refuse(w, errBadCredentials)
 		return
 	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
@@ -113,7 +113,7 @@ func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User) {
 	tok, claims, err := token.Sign(keys.Ring, u, s.now())
 	if err != nil {
 		s.log.Error(err, "signing a token", "user", u.ID)
-		api.WriteError(w, &api.Error{Code: api.CodeInternal, Message: "The token could not be signed."})
+		refuse(w, &api.Error{Code: api.CodeInternal, Message: "The token could not be signed."})
 		return
 	}
 	api.WriteData(w, http.StatusOK, session{
@@ -125,7 +125,7 @@ func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User) {
 
 func (s *Server) throttled(w http.ResponseWriter, scope string, wait time.Duration) {
 	s.metrics.throttled.WithLabelValues(scope).Inc()
-	api.WriteError(w, &api.Error{Code: errThrottled.Code, Message: errThrottled.Message, RetryAfter: wait})
+	refuse(w, &api.Error{Code: errThrottled.Code, Message: errThrottled.Message, RetryAfter: wait})
 }
 
 // decodeLogin reads a login body strictly: JSON, small, two strings.
@@ -179,13 +179,13 @@ func (s *Server) sessionThrottled(w http.ResponseWriter, id *Identity, perToken 
 	if perToken {
 		if ok, wait := s.tokenLimit.Take(id.Claims.ID, now); !ok {
 			s.metrics.throttled.WithLabelValues("token").Inc()
-			api.WriteError(w, &api.Error{Code: refusal.Code, Message: refusal.Message, RetryAfter: wait})
+			refuse(w, &api.Error{Code: refusal.Code, Message: refusal.Message, RetryAfter: wait})
 			return true
 		}
 	}
 	if ok, wait := s.userLimit.Take(id.User.ID, now); !ok {
 		s.metrics.throttled.WithLabelValues("user").Inc()
-		api.WriteError(w, &api.Error{Code: refusal.Code, Message: refusal.Message, RetryAfter: wait})
+		refuse(w, &api.Error{Code: refusal.Code, Message: refusal.Message, RetryAfter: wait})
 		return true
 	}
 	return false
@@ -200,7 +200,7 @@ func (s *Server) refresh(w http.ResponseWriter, _ *http.Request, ex *exchange) {
 	}
 	keys, ok := s.src.Keys()
 	if !ok {
-		api.WriteError(w, errKeysNotLoaded)
+		refuse(w, errKeysNotLoaded)
 		return
 	}
 	s.issue(w, keys, ex.id.User)
@@ -216,7 +216,7 @@ func (s *Server) logout(w http.ResponseWriter, _ *http.Request, ex *exchange) {
 	}
 	if err := s.revocations.Revoke(revocation.Entry{ID: id.Claims.ID, Subject: id.User.ID, Expires: id.Claims.ExpiresAt}); err != nil {
 		s.log.Error(err, "recording a logout", "user", id.User.ID)
-		api.WriteError(w, &api.Error{Code: api.CodeInternal, Message: "The logout could not be recorded; the token is still valid."})
+		refuse(w, &api.Error{Code: api.CodeInternal, Message: "The logout could not be recorded; the token is still valid."})
 		return
 	}
 	api.WriteData(w, http.StatusOK, map[string]string{"message": "Logged out."})

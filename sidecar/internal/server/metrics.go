@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jack-io/jack-operator/internal/policy"
+	"github.com/jack-io/jack-operator/sidecar/internal/api"
 )
 
 type metrics struct {
@@ -21,6 +22,7 @@ type metrics struct {
 	throttled     *prometheus.CounterVec
 	tokenRefusals *prometheus.CounterVec
 	forbidden     prometheus.Counter
+	refusals      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,7 +47,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "jack_sidecar_forbidden_total", Help: "Verified requests the role policy refused.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.logins, m.throttled, m.tokenRefusals, m.forbidden} {
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jack_sidecar_refusals_total", Help: "Requests refused, by error code (FORGED_IDENTITY, AMBIGUOUS_REQUEST, TOKEN_INVALID, …).",
+	}, []string{"code"})
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.logins, m.throttled, m.tokenRefusals, m.forbidden, m.refusals} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -83,6 +88,9 @@ func WithMetrics(m *metrics, next http.Handler) http.Handler {
 		ex := exchangeOf(w)
 		rt := route(ex)
 		m.count(rt, max(ex.status, 200))
+		if ex.refusal != "" {
+			m.refused(ex.refusal)
+		}
 		m.observe(rt, time.Since(start))
 	})
 }
@@ -107,4 +115,12 @@ func (m *metrics) observe(route string, d time.Duration) {
 		o, _ = m.byRoute.LoadOrStore(route, m.duration.WithLabelValues(route))
 	}
 	o.(prometheus.Observer).Observe(d.Seconds())
+}
+
+func (m *metrics) refused(code api.Code) {
+	c, ok := m.byRoute.Load(code)
+	if !ok {
+		c, _ = m.byRoute.LoadOrStore(code, m.refusals.WithLabelValues(string(code)))
+	}
+	c.(prometheus.Counter).Inc()
 }

@@ -57,7 +57,7 @@ func WithResolution(c Resolution, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ex := exchangeOf(w)
 		if e := c.resolve(ex, r); e != nil {
-			api.WriteError(w, e)
+			refuse(w, e)
 			return
 		}
 		ex.resolved = true

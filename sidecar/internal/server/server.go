@@ -148,7 +148,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case ex.area == policy.AreaLogout:
 		s.logout(w, r, ex)
 	case ex.area == policy.AreaAuthOther:
-		api.WriteError(w, errNoAuthEndpoint)
+		refuse(w, errNoAuthEndpoint)
 	default:
 		s.proxy(w, r, ex)
 	}
@@ -166,7 +166,7 @@ func WithRecovery(log logr.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				log.Error(fmt.Errorf("panic: %v", v), "handler panicked", "path", r.URL.Path, "stack", string(debug.Stack()))
-				api.WriteError(w, errPanic)
+				refuse(w, errPanic)
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -111,7 +111,7 @@ func WithIdentityStripping(m identityMatcher, next http.Handler) http.Handler {
 				continue
 			}
 			if ex.forward {
-				api.WriteError(w, errForgedIdentity)
+				refuse(w, errForgedIdentity)
 				return
 			}
 			delete(r.Header, name)
