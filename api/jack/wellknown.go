@@ -81,3 +81,26 @@ const (
 
 // IdentityHeaders lists every header the sidecar sets to say who is calling.
 var IdentityHeaders = []string{HeaderUserID, HeaderUserEmail, HeaderUserRole, HeaderAuthRequestUser, HeaderAuthRequestEmail}
+
+// Request headers the sidecar reads as claims, compared without case and
+// with "_" read as "-" (CGI, Rack, PHP and Django read both as "_"). Gateway
+// configurations must let them reach /auth, so that it can refuse them.
+var (
+	// IdentityHeaderFamilies are prefixes of names that claim an identity:
+	// the sidecar's own and oauth2-proxy's.
+	IdentityHeaderFamilies = []string{"X-Jack-User-", "X-Auth-Request-"}
+	// NotIdentityHeaders are names in those families that say nothing of
+	// who is calling: oauth2-proxy's redirect target, which ingress-nginx
+	// sends to every auth request.
+	NotIdentityHeaders = []string{"X-Auth-Request-Redirect"}
+	// ForeignIdentityHeaders are other proxies' and servers' identity
+	// headers that a framework in Jack might read (oauth2-proxy's
+	// X-Forwarded-*, Apache's and kube-apiserver's remote user).
+	ForeignIdentityHeaders = []string{"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username",
+		"X-Forwarded-Groups", "X-Remote-User", "X-Remote-Group", "Remote-User"}
+	// CredentialHeaders carry a credential other than Authorization; beside
+	// a bearer token they make a request ambiguous.
+	CredentialHeaders = []string{"X-Api-Key", "Api-Key", "X-Auth-Token", "X-Access-Token", "Access-Token"}
+	// MethodOverrideHeaders name another method than the request's.
+	MethodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+)

@@ -168,7 +168,7 @@ func TestForwardAuthRefusesIdentityHeadersInAnySpelling(t *testing.T) {
 		}
 	})
 	t.Run("headers that merely look alike pass", func(t *testing.T) {
-		for _, header := range []string{"X-Jack-Request-Id", "X-Forwarded-For", "X-Request-Id", "Referer", "X-Auth-Requests", "X-Remote-Users-Count"} {
+		for _, header := range []string{"X-Auth-Request-Redirect", "x_auth_request_redirect", "X-Jack-Request-Id", "X-Forwarded-For", "X-Request-Id", "Referer", "X-Auth-Requests", "X-Remote-Users-Count"} {
 			forwardCase{DialectTraefik, "GET", "/auth", []string{"X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/api/v1/tasks", header, "1"},
 				jack.RoleStaff, 200, ""}.run(t)
 		}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
 )
@@ -44,8 +45,8 @@ var (
 // methodOverrideHeaders and credentialHeaders are compared folded (see
 // foldHeaderName): frameworks read them under any spelling.
 var (
-	methodOverrideHeaders = []string{"x-http-method-override", "x-http-method", "x-method-override"}
-	credentialHeaders     = []string{"x-api-key", "api-key", "x-auth-token", "x-access-token", "access-token"}
+	methodOverrideHeaders = foldAll(jack.MethodOverrideHeaders)
+	credentialHeaders     = foldAll(jack.CredentialHeaders)
 )
 
 // WithResolution decides what a request is about before anything else

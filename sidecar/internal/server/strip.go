@@ -8,17 +8,19 @@ import (
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
 )
 
-// identityFamilies are prefixes of header names that say who is calling in
-// some proxy's convention: the sidecar's own, and oauth2-proxy's, which the
-// sidecar also sets for apps written against it.
-var identityFamilies = []string{"x-jack-user-", "x-auth-request-"}
+// The names of api/jack, folded (see foldHeaderName) once.
+var (
+	identityFamilies = foldAll(jack.IdentityHeaderFamilies)
+	notIdentity      = foldAll(jack.NotIdentityHeaders)
+	identityNames    = foldAll(jack.ForeignIdentityHeaders)
+)
 
-// identityNames are single identity headers of other proxies and servers
-// (oauth2-proxy's X-Forwarded-*, Apache's and kube-apiserver's remote user)
-// that a framework in Jack might read.
-var identityNames = []string{
-	"x-forwarded-user", "x-forwarded-email", "x-forwarded-preferred-username", "x-forwarded-groups",
-	"x-remote-user", "x-remote-group", "remote-user",
+func foldAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = foldHeaderName(n)
+	}
+	return out
 }
 
 // identityMatcher decides which request headers claim an identity.
@@ -63,6 +65,11 @@ func (m identityMatcher) claimsIdentity(name string) bool {
 	}
 	for _, prefix := range identityFamilies {
 		if len(name) >= len(prefix) && foldedEqual(name[:len(prefix)], prefix) {
+			for _, n := range notIdentity {
+				if foldedEqual(name, n) {
+					return false
+				}
+			}
 			return true
 		}
 	}
