@@ -114,3 +114,14 @@ cluster-down: ## Stop the local cluster, remove its files and cgroups, and check
 .PHONY: images
 images: ## Build the operator, sidecar, sample app and pause images as tarballs in bin/images/ (no registry); loads them into the local cluster if it runs.
 	@hack/cluster/cluster.sh images
+
+##@ Gateway manifests
+
+.PHONY: gateway-crds
+gateway-crds: ## Copy the CRDs of Traefik, Gateway API, Envoy Gateway and Istio (and ingress-nginx's annotation reference) from their Go modules into bin/gateway-crds/.
+	@hack/gateway-crds.sh
+
+.PHONY: test-gateway-manifests
+test-gateway-manifests: gateway-crds ## Apply every manifest of config/samples/gateways, strictly, to a real API server with each gateway's own CRDs.
+	@hack/build-tools.sh etcd kube-apiserver
+	JACK_REQUIRE_GATEWAYS=1 go test $(GO_TEST_FLAGS) ./test/gatewaymanifests/
