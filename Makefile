@@ -14,6 +14,8 @@ GO_TEST_FLAGS ?= -count=1
 GO_PACKAGES ?= ./...
 # The load generator of make load-auth: go (built in) or wrk (apt-get install wrk).
 LOAD ?= go
+# More flags for make load-flood's hack/slowflood, e.g. -duration 60s or -sidecar-args "--max-connections 4096".
+FLOOD_ARGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -80,6 +82,10 @@ bench: ## Run the Go benchmarks of the hot paths (token, policy, forward auth).
 .PHONY: load-auth
 load-auth: build ## Load /auth beside a bare net/http handler and print requests/s and their ratio (LOAD=wrk for Debian's wrk).
 	go run ./hack/loadauth -sidecar $(BIN)/jack-auth -load $(LOAD)
+
+.PHONY: load-flood
+load-flood: build ## Hold 2,600 slow connections to the sidecar and measure other clients' logins and /auth meanwhile (about 50 s; FLOOD_ARGS for more flags).
+	go run ./hack/slowflood -sidecar $(BIN)/jack-auth $(FLOOD_ARGS)
 
 .PHONY: tools
 tools: ## Build controller-gen, etcd, kube-apiserver, kubectl and helm from source into bin/ (skips what is up to date).

@@ -28,6 +28,8 @@ type Options struct {
 	TLSCertFile     string
 	TLSKeyFile      string
 	ShutdownTimeout time.Duration
+	// Limits bound slow and greedy clients (limits.go).
+	Limits
 
 	ForwardAuth          string
 	TrustedProxies       stringList
@@ -70,6 +72,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 		"and the client address for throttling is what they report in X-Forwarded-For; empty, the connecting address is the client.")
 	fs.Var(&o.StripHeaders, "strip-header", "More request header names that claim an identity (comma-separated, may repeat): removed from proxied requests and refused at /auth, "+
 		"in any case and with _ for -, like X-Jack-User-Id, X-Forwarded-User and X-Auth-Request-*.")
+	o.Limits.AddFlags(fs)
 	fs.IntVar(&o.MaxInFlightPerClient, "max-in-flight-per-client", 128, "Requests of one client address served at once; more are answered 429.")
 }
 
@@ -124,6 +127,9 @@ func (o Options) Complete() (*Completed, error) {
 		if !headerName(h) {
 			errs = append(errs, fmt.Errorf("--strip-header %q is not a header name", h))
 		}
+	}
+	if err := o.Limits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.MaxInFlightPerClient < 1 {
 		errs = append(errs, errors.New("--max-in-flight-per-client must be at least 1"))

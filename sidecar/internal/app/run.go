@@ -53,15 +53,16 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 	if err != nil {
 		return err
 	}
-	revs, err := revocation.Open(c.RevocationsFile, time.Now())
+	revs, err := revocation.Open(c.RevocationsFile, time.Now(), c.RevocationOptions())
 	if err != nil {
 		return err
 	}
 	defer func() { _ = revs.Close() }()
+	reg.MustRegister(revs.Collector())
 	go pruneRevocations(ctx, revs, log)
 
 	cfg := server.Config{Source: src, Revocations: revs, Upstream: c.UpstreamURL, Log: log.WithName("server"), Registry: reg,
-		ForwardAuth: c.Dialect, TrustedProxies: c.Trusted, StripHeaders: c.StripHeaders, MaxInFlightPerClient: c.MaxInFlightPerClient}
+		ForwardAuth: c.Dialect, TrustedProxies: c.Trusted, StripHeaders: c.StripHeaders, MaxInFlightPerClient: c.MaxInFlightPerClient, BodyTimeout: c.BodyTimeout}
 	var live *liveState
 	if c.APICredentials != "" {
 		if live, err = startLive(ctx, c, revs, log, reg); err != nil {
@@ -73,12 +74,19 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 	if err != nil {
 		return err
 	}
-	main := &http.Server{Addr: c.Listen, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	main := &http.Server{Addr: c.Listen, Handler: handler}
+	c.ConfigureServer(main)
 	ops := &http.Server{Addr: c.MetricsListen, Handler: opsHandler(reg, src, live), ReadHeaderTimeout: 10 * time.Second}
 
 	mainLn, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", c.Listen, err)
+	}
+	if wrapped, err := c.Wrap(mainLn, reg, c.TLSCertFile != "", c.Trusted); err != nil {
+		_ = mainLn.Close()
+		return err
+	} else {
+		mainLn = wrapped
 	}
 	opsLn, err := net.Listen("tcp", c.MetricsListen)
 	if err != nil {

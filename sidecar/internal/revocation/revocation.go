@@ -1,25 +1,24 @@
-// Package revocation remembers the tokens that were logged out, by their
-// id ("jti"), until they would have expired anyway. The sidecar refuses a
-// token whose id is here. The File store keeps them in memory and in an
-// append-only file, so a restart keeps every logout; the cluster-wide store
-// that shares them between replicas implements the same Store interface.
 package revocation
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Store records revocations and answers whether a token id is revoked.
 type Store interface {
 	// Revoke records that the token with this id must be refused until it
-	// expires. Revoking an id twice is not an error.
+	// expires. Revoking an id twice is not an error. A store that is full
+	// returns an error wrapping ErrFull, and the token stays valid.
 	Revoke(e Entry) error
 	// Revoked reports whether the id was revoked and has not expired yet.
 	Revoked(jti string, now time.Time) bool
@@ -29,21 +28,41 @@ type Store interface {
 // 22 characters; a caller must not be able to grow the file with long ones.
 const maxIDLength = 128
 
-// File is a Store persisted to a file of JSON lines.
+// maxLineLength bounds a line read back from the file; ours are under 500
+// bytes, and a longer one is damage, skipped like a torn line.
+const maxLineLength = 4 << 10
+
+// File is a Store persisted to a file of JSON lines, bounded as the package
+// doc says.
+//
+// Two locks keep a logout's fsync, and a rewrite, from holding up the
+// requests that only ask whether a token is revoked: writers take wmu, one
+// at a time, for the whole write; mu is taken, by writers, only around the
+// changes to the maps, so readers wait for no I/O.
 type File struct {
-	mu      sync.RWMutex
-	path    string
-	out     *os.File // nil when in memory only
-	entries map[string]held
-	// stale counts lines in the file for expired ids; past a threshold the
-	// file is rewritten without them.
-	stale int
+	wmu    sync.Mutex // serializes writers; guards out and lines
+	mu     sync.RWMutex
+	path   string
+	out    *os.File // nil when in memory only
+	opts   Options
+	leeway int64 // seconds
+	// entries, subjects and queue change only under wmu and mu both, so a
+	// writer holding wmu reads them without mu.
+	entries  map[string]held
+	subjects map[string]*subject
+	queue    expiryQueue // one element per entry, the soonest to expire first
+	// lines counts the lines in the file: one per entry held, plus stale
+	// ones for entries since expired.
+	lines atomic.Int64
+
+	refusedFull, refusedSubject, learnedDropped atomic.Uint64
+	compactions, compactionErrors               atomic.Uint64
 }
 
 // held is what is kept of a revocation.
 type held struct {
-	expires time.Time
-	subject string
+	exp     int64    // unix seconds, the token's exp
+	subject *subject // nil when unknown
 }
 
 type line struct {
@@ -53,9 +72,26 @@ type line struct {
 }
 
 // Open loads the revocations at path, drops the expired ones, and appends
-// new ones there. An empty path keeps them in memory only.
-func Open(path string, now time.Time) (*File, error) {
-	s := &File{path: path, entries: map[string]held{}}
+// new ones there. An empty path keeps them in memory only. At most one
+// Options may be given; without it, the defaults bound the store.
+//
+// Every live revocation in the file is loaded, even past MaxEntries (after
+// the bound was lowered): none is forgotten, and new ones are refused until
+// enough have expired.
+func Open(path string, now time.Time, opts ...Options) (*File, error) {
+	var o Options
+	switch len(opts) {
+	case 0:
+	case 1:
+		o = opts[0]
+	default:
+		return nil, errors.New("revocation.Open takes at most one Options")
+	}
+	o = o.withDefaults()
+	s := &File{path: path, opts: o, entries: map[string]held{}, subjects: map[string]*subject{}}
+	if o.Leeway > 0 {
+		s.leeway = int64((o.Leeway + time.Second - 1) / time.Second)
+	}
 	if path == "" {
 		return s, nil
 	}
@@ -77,69 +113,113 @@ func (s *File) load(now time.Time) error {
 		return fmt.Errorf("opening the revocation file: %w", err)
 	}
 	defer func() { _ = f.Close() }()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var l line
-		// A torn last line (a crash mid-write) is skipped, not fatal.
-		if json.Unmarshal(sc.Bytes(), &l) != nil || l.ID == "" || len(l.ID) > maxIDLength {
-			continue
+	r := bufio.NewReaderSize(f, maxLineLength)
+	n := now.Unix()
+	for {
+		b, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Damage, not a line of ours: skip to the next newline.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = r.ReadSlice('\n')
+			}
+			b = nil
 		}
-		if exp := time.Unix(l.Expires, 0); now.Before(exp) {
-			s.entries[l.ID] = held{expires: exp, subject: l.Subject}
+		if len(bytes.TrimSpace(b)) > 0 {
+			var l line
+			// A torn last line (a crash mid-write) is skipped, not fatal.
+			if json.Unmarshal(b, &l) == nil && l.ID != "" && len(l.ID) <= maxIDLength {
+				if _, dup := s.entries[l.ID]; !dup && l.Expires+s.leeway > n {
+					s.add(l.ID, l.Subject, l.Expires)
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the revocation file: %w", err)
 		}
 	}
-	return sc.Err()
 }
 
-// rewrite replaces the file with the live entries and reopens it for append.
+// rewrite replaces the file with the entries held and appends to it from
+// then on. Until the rename, the old file stays whole and in use.
 func (s *File) rewrite() error {
 	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("writing the revocation file: %w", err)
 	}
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
 	for id, h := range s.entries {
-		_ = enc.Encode(line{ID: id, Subject: h.subject, Expires: h.expires.Unix()})
+		_ = enc.Encode(lineOf(id, h))
 	}
-	if err := errors.Join(w.Flush(), f.Sync(), f.Close()); err != nil {
-		return fmt.Errorf("writing the revocation file: %w", err)
+	err = errors.Join(w.Flush(), f.Sync())
+	if err == nil {
+		err = os.Rename(tmp, s.path)
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return fmt.Errorf("replacing the revocation file: %w", err)
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return fmt.Errorf("rewriting the revocation file: %w", err)
 	}
+	// f, renamed, is the file now: appends go on through it.
 	if s.out != nil {
 		_ = s.out.Close()
 	}
-	s.out, err = os.OpenFile(s.path, os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("opening the revocation file: %w", err)
-	}
-	s.stale = 0
+	s.out = f
+	s.lines.Store(int64(len(s.entries)))
 	return syncDir(filepath.Dir(s.path))
 }
 
+func lineOf(id string, h held) line {
+	l := line{ID: id, Expires: h.exp}
+	if h.subject != nil {
+		l.Subject = h.subject.name
+	}
+	return l
+}
+
 // Revoke records a revocation, durably before it returns when file-backed.
+// Past a bound it records nothing and returns a *FullError (ErrFull); a
+// revocation whose token has already expired needs no record.
 func (s *File) Revoke(e Entry) error {
 	if e.ID == "" || len(e.ID) > maxIDLength {
 		return errors.New("a token id must have 1 to 128 characters")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if _, ok := s.entries[e.ID]; ok {
 		return nil
 	}
+	now := s.opts.Now()
+	exp := e.Expires.Unix()
+	if exp+s.leeway <= now.Unix() {
+		return nil
+	}
+	s.mu.Lock()
+	s.expire(now)
+	s.mu.Unlock()
+	if err := s.room(e.Subject, now); err != nil {
+		return err
+	}
 	if s.out != nil {
-		b, _ := json.Marshal(line{ID: e.ID, Subject: e.Subject, Expires: e.Expires.Unix()})
+		b, _ := json.Marshal(line{ID: e.ID, Subject: truncate(e.Subject), Expires: exp})
 		if _, err := s.out.Write(append(b, '\n')); err != nil {
 			return fmt.Errorf("recording a revocation: %w", err)
 		}
 		if err := s.out.Sync(); err != nil {
 			return fmt.Errorf("recording a revocation: %w", err)
 		}
+		s.lines.Add(1)
 	}
-	s.entries[e.ID] = held{expires: e.Expires, subject: e.Subject}
+	s.mu.Lock()
+	s.add(e.ID, e.Subject, exp)
+	s.mu.Unlock()
+	// The revocation is durable: a failed compaction must not report it
+	// lost. The next Prune retries and reports it.
+	_ = s.compactIfDue()
 	return nil
 }
 
@@ -153,36 +233,73 @@ type Entry struct {
 
 // RevokeAll records many revocations with one write, for revocations learned
 // in bulk (another replica's, listed from the API server). Ids already held,
-// and malformed ones, are skipped.
+// malformed ones and expired ones are skipped. They are held past
+// MaxEntries, since another replica already answered their logout, up to
+// twice it; past that they are dropped and the error wraps ErrFull.
 func (s *File) RevokeAll(entries []Entry) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	now := s.opts.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.expire(now)
+	s.mu.Unlock()
 	var buf []byte
-	added := 0
+	var fresh []Entry
+	batch := map[string]bool{}
+	dropped := 0
 	for _, e := range entries {
-		if e.ID == "" || len(e.ID) > maxIDLength {
+		if e.ID == "" || len(e.ID) > maxIDLength || batch[e.ID] {
 			continue
 		}
 		if _, ok := s.entries[e.ID]; ok {
 			continue
 		}
+		if e.Expires.Unix()+s.leeway <= now.Unix() {
+			continue
+		}
+		if len(s.entries)+len(fresh) >= 2*s.opts.MaxEntries {
+			dropped++
+			continue
+		}
+		batch[e.ID] = true
+		fresh = append(fresh, e)
 		if s.out != nil {
-			b, _ := json.Marshal(line{ID: e.ID, Subject: e.Subject, Expires: e.Expires.Unix()})
+			b, _ := json.Marshal(line{ID: e.ID, Subject: truncate(e.Subject), Expires: e.Expires.Unix()})
 			buf = append(append(buf, b...), '\n')
 		}
-		s.entries[e.ID] = held{expires: e.Expires, subject: e.Subject}
-		added++
 	}
-	if s.out == nil || added == 0 {
-		return nil
+	var errs []error
+	if dropped > 0 {
+		s.learnedDropped.Add(uint64(dropped))
+		errs = append(errs, fmt.Errorf("%w: %d revocations learned from other replicas were not kept, %d are held", ErrFull, dropped, len(s.entries)+len(fresh)))
 	}
-	if _, err := s.out.Write(buf); err != nil {
-		return fmt.Errorf("recording revocations: %w", err)
+	if s.out != nil && len(fresh) > 0 {
+		_, err := s.out.Write(buf)
+		if err == nil {
+			err = s.out.Sync()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("recording revocations: %w", err))
+		} else {
+			s.lines.Add(int64(len(fresh)))
+		}
 	}
-	if err := s.out.Sync(); err != nil {
-		return fmt.Errorf("recording revocations: %w", err)
+	// Held even if the write failed: the replica that made them has them,
+	// and the next list from the API server brings them back after a restart.
+	s.mu.Lock()
+	for _, e := range fresh {
+		s.add(e.ID, e.Subject, e.Expires.Unix())
 	}
-	return nil
+	s.mu.Unlock()
+	_ = s.compactIfDue()
+	return errors.Join(errs...)
+}
+
+func truncate(subject string) string {
+	if len(subject) > maxSubjectLength {
+		return subject[:maxSubjectLength]
+	}
+	return subject
 }
 
 // Live returns the revocations of tokens that have not expired at now.
@@ -190,20 +307,23 @@ func (s *File) Live(now time.Time) []Entry {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]Entry, 0, len(s.entries))
+	n := now.Unix()
 	for id, h := range s.entries {
-		if now.Before(h.expires) {
-			out = append(out, Entry{ID: id, Subject: h.subject, Expires: h.expires})
+		if h.exp+s.leeway > n {
+			l := lineOf(id, h)
+			out = append(out, Entry{ID: id, Subject: l.Subject, Expires: time.Unix(h.exp, 0)})
 		}
 	}
 	return out
 }
 
-// Revoked reports whether jti is revoked at time now.
+// Revoked reports whether jti is revoked at time now: until its token's
+// expiry plus the leeway the verifier allows.
 func (s *File) Revoked(jti string, now time.Time) bool {
 	s.mu.RLock()
 	h, ok := s.entries[jti]
 	s.mu.RUnlock()
-	return ok && now.Before(h.expires)
+	return ok && h.exp+s.leeway > now.Unix()
 }
 
 // Len is the number of revocations held, expired or not.
@@ -214,26 +334,21 @@ func (s *File) Len() int {
 }
 
 // Prune forgets revocations of tokens that have expired, and rewrites the
-// file once enough of its lines are for them.
+// file once most of its lines are for them. Writes do the same as they
+// go; Prune is for a quiet store, and reports a failed rewrite.
 func (s *File) Prune(now time.Time) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, h := range s.entries {
-		if !now.Before(h.expires) {
-			delete(s.entries, id)
-			s.stale++
-		}
-	}
-	if s.out != nil && s.stale > 1000 && s.stale > len(s.entries) {
-		return s.rewrite()
-	}
-	return nil
+	s.expire(now)
+	s.mu.Unlock()
+	return s.compactIfDue()
 }
 
 // Close closes the file.
 func (s *File) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if s.out == nil {
 		return nil
 	}

@@ -12,12 +12,27 @@ import (
 
 var t0 = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 
-func TestARevocationSurvivesARestartUntilItsTokenExpires(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "revoked.jsonl")
-	s, err := Open(path, t0)
+// clock is a settable time for Options.Now.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+// openAt opens path with the clock at at; opts may set the bounds.
+func openAt(t *testing.T, path string, c *clock, opts Options) *File {
+	t.Helper()
+	opts.Now = c.Now
+	s, err := Open(path, c.now, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestARevocationSurvivesARestartUntilItsTokenExpires(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "revoked.jsonl")
+	c := &clock{t0}
+	s := openAt(t, path, c, Options{})
 	if err := s.Revoke(Entry{ID: "token-a", Expires: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -29,20 +44,19 @@ func TestARevocationSurvivesARestartUntilItsTokenExpires(t *testing.T) {
 	}
 	_ = s.Close()
 
-	again, err := Open(path, t0.Add(90*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = again.Close() }()
+	again := openAt(t, path, &clock{t0.Add(90 * time.Minute)}, Options{})
 	cases := map[string]struct {
 		id   string
 		at   time.Time
 		want bool
 	}{
-		"a logout is remembered after a restart":           {"token-b", t0.Add(90 * time.Minute), true},
-		"a revocation is forgotten once its token expired": {"token-a", t0.Add(90 * time.Minute), false},
-		"an id never revoked is not":                       {"token-c", t0, false},
-		"a revocation ends when its token would":           {"token-b", t0.Add(2 * time.Hour), false},
+		"a logout is remembered after a restart":                      {"token-b", t0.Add(90 * time.Minute), true},
+		"a revocation is forgotten once its token expired":            {"token-a", t0.Add(90 * time.Minute), false},
+		"an id never revoked is not":                                  {"token-c", t0, false},
+		"a revocation lasts while the verifier's leeway accepts it":   {"token-b", t0.Add(2*time.Hour + 29*time.Second), true},
+		"a revocation ends when its token would, past the leeway":     {"token-b", t0.Add(2*time.Hour + 30*time.Second), false},
+		"a revocation ends at the leeway even between whole seconds":  {"token-b", t0.Add(2*time.Hour + 30*time.Second + time.Millisecond), false},
+		"a revocation holds up to the last instant before the leeway": {"token-b", t0.Add(2*time.Hour + 30*time.Second - time.Millisecond), true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -56,19 +70,29 @@ func TestARevocationSurvivesARestartUntilItsTokenExpires(t *testing.T) {
 	}
 }
 
-func TestATornLastLineIsSkipped(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "revoked.jsonl")
-	content := `{"jti":"kept","exp":` + itoa(t0.Add(time.Hour).Unix()) + "}\n" + `{"jti":"torn","ex`
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
+func TestDamagedLinesAreSkipped(t *testing.T) {
+	exp := itoa(t0.Add(time.Hour).Unix())
+	cases := map[string]string{
+		"a torn last line":            `{"jti":"kept","exp":` + exp + "}\n" + `{"jti":"torn","ex`,
+		"a line longer than any ours": strings.Repeat("x", 10_000) + "\n" + `{"jti":"kept","exp":` + exp + "}\n",
+		"blank lines and an id too long": "\n\n" + `{"jti":"` + strings.Repeat("i", 129) + `","exp":` + exp + "}\n" +
+			`{"jti":"kept","exp":` + exp + "}\n",
 	}
-	s, err := Open(path, t0)
-	if err != nil {
-		t.Fatalf("a torn line made Open fail: %v", err)
-	}
-	defer func() { _ = s.Close() }()
-	if !s.Revoked("kept", t0) || s.Revoked("torn", t0) {
-		t.Error("the complete line must be kept and the torn one skipped")
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "revoked.jsonl")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(path, t0, Options{Now: (&clock{t0}).Now})
+			if err != nil {
+				t.Fatalf("damage made Open fail: %v", err)
+			}
+			defer func() { _ = s.Close() }()
+			if !s.Revoked("kept", t0) || s.Len() != 1 {
+				t.Errorf("want the one complete line kept and the damage skipped; %d held", s.Len())
+			}
+		})
 	}
 }
 
@@ -83,11 +107,7 @@ func TestRevokeRefusesImpossibleIDs(t *testing.T) {
 
 func TestPruneRewritesAFileMostlyOfExpiredLines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "revoked.jsonl")
-	s, err := Open(path, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
+	s := openAt(t, path, &clock{t0}, Options{})
 	for i := range 1500 {
 		if err := s.Revoke(Entry{ID: "old-" + itoa(int64(i)), Expires: t0.Add(time.Minute)}); err != nil {
 			t.Fatal(err)
@@ -109,23 +129,16 @@ func itoa(i int64) string { return strconv.FormatInt(i, 10) }
 func TestRevokeAllIsDurableAndSkipsKnownIDs(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	path := filepath.Join(t.TempDir(), "revocations.jsonl")
-	s, err := Open(path, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, path, &clock{now}, Options{})
 	if err := s.Revoke(Entry{ID: "a", Subject: "staff-1", Expires: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	err = s.RevokeAll([]Entry{{ID: "a", Expires: now.Add(time.Hour)}, {ID: "b", Expires: now.Add(time.Hour)}, {ID: "", Expires: now.Add(time.Hour)}, {ID: "c", Expires: now.Add(-time.Minute)}})
+	err := s.RevokeAll([]Entry{{ID: "a", Expires: now.Add(time.Hour)}, {ID: "b", Expires: now.Add(time.Hour)}, {ID: "b", Expires: now.Add(time.Hour)}, {ID: "", Expires: now.Add(time.Hour)}, {ID: "c", Expires: now.Add(-time.Minute)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = s.Close()
-	again, err := Open(path, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = again.Close() }()
+	again := openAt(t, path, &clock{now}, Options{})
 	if !again.Revoked("a", now) || !again.Revoked("b", now) || again.Revoked("c", now) {
 		t.Errorf("after a restart: a %v, b %v, c (expired) %v", again.Revoked("a", now), again.Revoked("b", now), again.Revoked("c", now))
 	}

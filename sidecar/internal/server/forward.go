@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"time"
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
@@ -65,5 +66,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	if ex.authenticated {
 		setIdentity(r.Header, &ex.id)
 	}
+	// The server's read deadline bounds the bodies the sidecar reads
+	// itself; an upload to Jack may take longer, within Jack's own limits
+	// and the per-client bounds on requests and connections.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	s.upstream.ServeHTTP(w, r)
 }

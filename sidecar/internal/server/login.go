@@ -214,7 +214,17 @@ func (s *Server) logout(w http.ResponseWriter, _ *http.Request, ex *exchange) {
 	if s.sessionThrottled(w, id, false, errLogoutThrottled) {
 		return
 	}
-	if err := s.revocations.Revoke(revocation.Entry{ID: id.Claims.ID, Subject: id.User.ID, Expires: id.Claims.ExpiresAt}); err != nil {
+	err := s.revocations.Revoke(revocation.Entry{ID: id.Claims.ID, Subject: id.User.ID, Expires: id.Claims.ExpiresAt})
+	var full *revocation.FullError
+	if errors.As(err, &full) {
+		// Nothing is evicted to make room, so no logout answered 200 is
+		// ever forgotten; this one is refused, and says so.
+		s.log.Info("the revocation store is full; a logout is refused", "user", id.User.ID, "max", full.Max, "userShare", full.Subject != "")
+		refuse(w, &api.Error{Code: api.CodeNotReady, Message: "Too many logged-out tokens are held; the token is still valid. Try again later.",
+			RetryAfter: max(min(full.RetryAfter, time.Hour), time.Minute)})
+		return
+	}
+	if err != nil {
 		s.log.Error(err, "recording a logout", "user", id.User.ID)
 		refuse(w, &api.Error{Code: api.CodeInternal, Message: "The logout could not be recorded; the token is still valid."})
 		return

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/jack-io/jack-operator/api/jack"
+	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 )
 
 // signClaims signs arbitrary claims with the team's key, as a token from an
@@ -74,5 +77,33 @@ func TestEveryTokenTheSidecarAcceptsCanBeLoggedOut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestALogoutTheStoreCannotHoldIsRefusedAndSaysSo(t *testing.T) {
+	tm := newTeam(t)
+	revs, err := revocation.Open("", time.Now(), revocation.Options{MaxPerSubject: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Source: tm.src, Revocations: revs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := "Bearer " + tm.tokens[jack.RoleStaff]
+	second := "Bearer " + tm.signClaims(t, jwt.MapClaims{"sub": "staff-1", "jti": "second", "exp": time.Now().Add(time.Hour).Unix()})
+	if w, _ := serve(t, h, request("POST", "/api/v1/auth/logout", "Authorization", first), ""); w.Code != 200 {
+		t.Fatalf("the first logout answered %d", w.Code)
+	}
+	w, env := serve(t, h, request("POST", "/api/v1/auth/logout", "Authorization", second), "")
+	if w.Code != 503 || env.Error.Code != "SERVICE_UNAVAILABLE" || !strings.Contains(env.Error.Message, "still valid") || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("a logout past the user's share answered %d %s %q (Retry-After %q), want 503 saying the token is still valid",
+			w.Code, env.Error.Code, env.Error.Message, w.Header().Get("Retry-After"))
+	}
+	if w, _ := serve(t, h, request("GET", "/auth/api/v1/tasks", "Authorization", second), ""); w.Code != 200 {
+		t.Errorf("the token whose logout was refused gets %d; it must still work, as the answer said", w.Code)
+	}
+	if w, _ := serve(t, h, request("GET", "/auth/api/v1/tasks", "Authorization", first), ""); w.Code != 401 {
+		t.Errorf("the token logged out first gets %d", w.Code)
 	}
 }
