@@ -47,6 +47,20 @@ const (
 	// AnnotationUpstreamPort is the port Jack listens on, on 127.0.0.1, in
 	// SidecarModeProxy: a decimal number from 1 to 65535.
 	AnnotationUpstreamPort = "auth.jack.io/upstream-port"
+	// AnnotationForwardAuth is how the gateway in front of the sidecar
+	// describes the original request to /auth: see the ForwardAuthDialect
+	// values. It matters in SidecarModeForwardAuth, where a gateway asks
+	// /auth about every request; naming the gateway's dialect makes the
+	// sidecar ignore the headers of every other gateway, which a client could
+	// add.
+	AnnotationForwardAuth = "auth.jack.io/forward-auth"
+	// AnnotationTrustedProxies lists the addresses of the gateways in front
+	// of the sidecar: CIDRs or single addresses, IPv4 or IPv6, separated by
+	// commas, such as "10.0.0.0/8,192.168.1.7". Set, only they may ask
+	// /auth, and the client address the sidecar throttles by is the one they
+	// report in X-Forwarded-For. It replaces the operator's default list for
+	// the pod; it may not be empty.
+	AnnotationTrustedProxies = "auth.jack.io/trusted-proxies"
 
 	// AnnotationSidecarCPURequest is the sidecar's CPU request, a quantity
 	// such as "50m".
@@ -87,6 +101,32 @@ const (
 	// headers to Jack.
 	SidecarModeForwardAuth SidecarMode = "forward-auth"
 )
+
+// ForwardAuthDialect is how a gateway tells the sidecar's /auth which
+// request it asks about: the value of AnnotationForwardAuth and of the
+// sidecar's --forward-auth flag.
+type ForwardAuthDialect string
+
+const (
+	// ForwardAuthAuto takes whichever one dialect a request carries and
+	// refuses a request carrying more than one. It suits trying things out;
+	// name the gateway's dialect in production.
+	ForwardAuthAuto ForwardAuthDialect = "auto"
+	// ForwardAuthNginx: X-Original-Method with X-Original-URI (nginx
+	// auth_request) or X-Original-URL (ingress-nginx).
+	ForwardAuthNginx ForwardAuthDialect = "nginx"
+	// ForwardAuthTraefik: X-Forwarded-Method and X-Forwarded-Uri (Traefik
+	// forwardAuth).
+	ForwardAuthTraefik ForwardAuthDialect = "traefik"
+	// ForwardAuthEnvoy: the original path and query after /auth, with the
+	// original method (Envoy ext_authz's HTTP service with path_prefix
+	// /auth, Envoy Gateway, Istio, Gateway API's ExternalAuth).
+	ForwardAuthEnvoy ForwardAuthDialect = "envoy"
+)
+
+// ForwardAuthDialects lists every ForwardAuthDialect, for flags and
+// messages.
+var ForwardAuthDialects = []ForwardAuthDialect{ForwardAuthAuto, ForwardAuthNginx, ForwardAuthTraefik, ForwardAuthEnvoy}
 
 // Names of the injected sidecar, which Services, monitors and kubectl refer to.
 const (

@@ -3,6 +3,8 @@ package inject
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,7 +26,8 @@ const (
 )
 
 // Config is the operator-wide configuration of injection, from the operator's
-// flags. Per-pod annotations override Mode, UpstreamPort and Resources.
+// flags. Per-pod annotations override Mode, UpstreamPort, ForwardAuth,
+// TrustedProxies and Resources.
 type Config struct {
 	// Image is the jack-auth sidecar image. Required. Its entrypoint must be
 	// the jack-auth binary: the container sets only args.
@@ -49,6 +52,13 @@ type Config struct {
 	// UpstreamPort is the default port Jack listens on, on 127.0.0.1, in
 	// proxy mode.
 	UpstreamPort int32
+	// ForwardAuth is the default dialect in which gateways describe the
+	// original request to the sidecar's /auth (its --forward-auth).
+	ForwardAuth jack.ForwardAuthDialect
+	// TrustedProxies are the default addresses of the gateways in front of
+	// the sidecar, CIDRs or single addresses (its --trusted-proxies); empty
+	// trusts none.
+	TrustedProxies []string
 	// Port is the sidecar's main port (SidecarPortName), on every interface.
 	Port int32
 	// MetricsPort serves /metrics, /healthz and /readyz (SidecarOpsPortName).
@@ -91,6 +101,7 @@ func DefaultConfig() Config {
 		Image:        DefaultImage,
 		Mode:         jack.SidecarModeProxy,
 		UpstreamPort: DefaultUpstreamPort,
+		ForwardAuth:  jack.ForwardAuthAuto,
 		Port:         DefaultPort,
 		MetricsPort:  DefaultMetricsPort,
 		Resources: corev1.ResourceRequirements{
@@ -134,6 +145,14 @@ func (c Config) Validate() error {
 	}
 	if !validMode(c.Mode) {
 		bad("the default sidecar mode %q must be %q or %q", c.Mode, jack.SidecarModeProxy, jack.SidecarModeForwardAuth)
+	}
+	if !validDialect(c.ForwardAuth) {
+		bad("the default forward-auth dialect %q must be %s", c.ForwardAuth, dialectList())
+	}
+	for _, p := range c.TrustedProxies {
+		if !validTrustedProxy(p) {
+			bad("the default trusted proxy %s is neither an address nor a CIDR such as 10.0.0.0/8", quote(p))
+		}
 	}
 	for _, p := range []struct {
 		name string
@@ -182,6 +201,41 @@ func (c Config) Validate() error {
 
 func validMode(m jack.SidecarMode) bool {
 	return m == jack.SidecarModeProxy || m == jack.SidecarModeForwardAuth
+}
+
+func validDialect(d jack.ForwardAuthDialect) bool {
+	return slices.Contains(jack.ForwardAuthDialects, d)
+}
+
+// dialectList names the dialects for a message: "auto", "nginx", … or "envoy".
+func dialectList() string {
+	var q []string
+	for _, d := range jack.ForwardAuthDialects {
+		q = append(q, fmt.Sprintf("%q", d))
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// validTrustedProxy reports whether the sidecar's --trusted-proxies takes s
+// as one entry: a CIDR (its host bits ignored) or a single address.
+func validTrustedProxy(s string) bool {
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// splitList splits a comma-separated list as the sidecar's list flags do:
+// entries trimmed of white space, empty ones dropped.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (c Config) secretName(signingKey string) string {

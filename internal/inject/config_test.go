@@ -40,6 +40,9 @@ func TestValidate(t *testing.T) {
 		"a probe that never runs":           {func(c *Config) { c.Readiness.PeriodSeconds = 0 }, "readiness probe"},
 		"root":                              {func(c *Config) { c.RunAsUser = 0 }, "never runs as root"},
 		"a policy ConfigMap name with caps": {func(c *Config) { c.PolicyConfigMap = "Jack_Policy" }, "not a valid name"},
+		"an unknown dialect":                {func(c *Config) { c.ForwardAuth = "haproxy" }, `forward-auth dialect "haproxy" must be "auto", "nginx", "traefik" or "envoy"`},
+		"no dialect":                        {func(c *Config) { c.ForwardAuth = "" }, "forward-auth dialect"},
+		"a trusted proxy by host name":      {func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "gateway"} }, `trusted proxy "gateway" is neither an address nor a CIDR`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -91,16 +91,21 @@ func Decide(pod *corev1.Pod, ns *corev1.Namespace, signingKeys []string, cfg Con
 	if s.mode == jack.SidecarModeProxy {
 		what += fmt.Sprintf(", proxying to Jack at 127.0.0.1:%d", s.upstreamPort)
 	} else {
-		what += ", answering forward-auth requests at /auth"
+		what += fmt.Sprintf(", answering forward-auth requests at /auth (dialect %s)", s.forwardAuth)
+	}
+	if len(s.trustedProxies) > 0 {
+		what += ", trusting the gateways at " + names(s.trustedProxies)
 	}
 	return Decision{
-		Action:       Inject,
-		Reason:       ReasonInjected,
-		Message:      what,
-		SigningKey:   key,
-		Mode:         s.mode,
-		UpstreamPort: s.upstreamPort,
-		Resources:    s.resources,
+		Action:         Inject,
+		Reason:         ReasonInjected,
+		Message:        what,
+		SigningKey:     key,
+		Mode:           s.mode,
+		UpstreamPort:   s.upstreamPort,
+		ForwardAuth:    s.forwardAuth,
+		TrustedProxies: s.trustedProxies,
+		Resources:      s.resources,
 	}
 }
 

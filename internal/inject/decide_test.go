@@ -2,6 +2,7 @@ package inject
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,9 +127,41 @@ func TestDecide(t *testing.T) {
 			pod: jackPod(annotated(jack.AnnotationSidecarMemoryRequest, "256Mi")), keys: one,
 			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"256Mi", "128Mi", "auth.jack.io/sidecar-memory-limit"},
 		},
+		"an unknown forward-auth dialect is refused, naming every dialect": {
+			pod: jackPod(annotated(jack.AnnotationMode, "forward-auth", jack.AnnotationForwardAuth, "haproxy")), keys: one,
+			action: Refuse, reason: ReasonInvalidAnnotation,
+			says: []string{"auth.jack.io/forward-auth", `"haproxy"`, `"auto", "nginx", "traefik" or "envoy"`},
+		},
+		"a forward-auth dialect in another case is refused, like the sidecar's flag": {
+			pod: jackPod(annotated(jack.AnnotationForwardAuth, "Traefik")), keys: one,
+			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/forward-auth", `"Traefik"`},
+		},
+		"an empty forward-auth dialect is refused": {
+			pod: jackPod(annotated(jack.AnnotationForwardAuth, "")), keys: one,
+			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/forward-auth", `""`},
+		},
+		"a trusted proxy that is neither an address nor a CIDR is refused, quoting it": {
+			pod: jackPod(annotated(jack.AnnotationTrustedProxies, "10.0.0.0/8, gateway.shop.svc")), keys: one,
+			action: Refuse, reason: ReasonInvalidAnnotation,
+			says: []string{"auth.jack.io/trusted-proxies", `"gateway.shop.svc"`, "neither an address nor a CIDR", "10.0.0.0/8,192.168.1.7"},
+		},
+		"a CIDR with too many bits is refused": {
+			pod: jackPod(annotated(jack.AnnotationTrustedProxies, "10.0.0.0/33")), keys: one,
+			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/trusted-proxies", `"10.0.0.0/33"`},
+		},
+		"several bad trusted proxies are counted": {
+			pod: jackPod(annotated(jack.AnnotationTrustedProxies, "10.0.0.0/8 192.168.0.0/16;fd00::/8,any,*")), keys: one,
+			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{`"10.0.0.0/8 192.168.0.0/16;fd00::/8"`, "and 2 more entries"},
+		},
+		"an empty list of trusted proxies is refused rather than read as none": {
+			pod: jackPod(annotated(jack.AnnotationTrustedProxies, " , ")), keys: one,
+			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/trusted-proxies", "is empty", "operator's default"},
+		},
 		"every bad annotation is reported at once": {
-			pod: jackPod(annotated(jack.AnnotationMode, "Proxy", jack.AnnotationSidecarMemoryLimit, "a lot")), keys: one,
-			action: Refuse, reason: ReasonInvalidAnnotation, says: []string{"auth.jack.io/mode", "auth.jack.io/sidecar-memory-limit"},
+			pod: jackPod(annotated(jack.AnnotationMode, "Proxy", jack.AnnotationSidecarMemoryLimit, "a lot",
+				jack.AnnotationForwardAuth, "nginx-ingress", jack.AnnotationTrustedProxies, "localhost")), keys: one,
+			action: Refuse, reason: ReasonInvalidAnnotation,
+			says: []string{"4 annotations need fixing", "auth.jack.io/mode", "auth.jack.io/sidecar-memory-limit", "auth.jack.io/forward-auth", "auth.jack.io/trusted-proxies"},
 		},
 		"a container that declares the sidecar's port is refused": {
 			pod: jackPod(func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].ContainerPort = 8080 }), keys: one,
@@ -195,7 +228,13 @@ func TestDecide(t *testing.T) {
 		},
 		"a pod in forward-auth mode is injected": {
 			pod: jackPod(annotated(jack.AnnotationMode, "forward-auth")), keys: one,
-			action: Inject, reason: ReasonInjected, key: "blue", says: []string{"forward-auth"},
+			action: Inject, reason: ReasonInjected, key: "blue", says: []string{"forward-auth", "dialect auto"},
+		},
+		"a pod naming its gateway's dialect and address is injected, saying so": {
+			pod: jackPod(annotated(jack.AnnotationMode, "forward-auth", jack.AnnotationForwardAuth, "envoy",
+				jack.AnnotationTrustedProxies, "10.0.0.0/8,fe80::1%eth0,::ffff:192.168.1.7")), keys: one,
+			action: Inject, reason: ReasonInjected, key: "blue",
+			says: []string{"dialect envoy", "trusting the gateways at 10.0.0.0/8, fe80::1%eth0, ::ffff:192.168.1.7"},
 		},
 	}
 	seen := map[Reason]bool{}
@@ -259,14 +298,20 @@ func TestDecideResolvesOverrides(t *testing.T) {
 		jack.AnnotationSidecarCPULimit, "1",
 		jack.AnnotationSidecarMemoryRequest, "64Mi",
 		jack.AnnotationSidecarMemoryLimit, "256Mi",
+		jack.AnnotationForwardAuth, "traefik\n",
+		jack.AnnotationTrustedProxies, "10.0.0.0/8,\n  192.168.1.7\n",
 	))
 	cfg := testConfig()
+	cfg.TrustedProxies = []string{"172.16.0.0/12"}
 	d := Decide(pod, enabledNamespace(), []string{"blue"}, cfg)
 	if d.Action != Inject {
 		t.Fatalf("Decide = %s", d)
 	}
 	if d.Mode != jack.SidecarModeProxy || d.UpstreamPort != 8000 {
 		t.Errorf("mode %q port %d, want proxy 8000", d.Mode, d.UpstreamPort)
+	}
+	if d.ForwardAuth != jack.ForwardAuthTraefik || !slices.Equal(d.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.7"}) {
+		t.Errorf("dialect %q trusted proxies %q, want traefik and the pod's two, replacing the operator's", d.ForwardAuth, d.TrustedProxies)
 	}
 	want := map[string]string{"requests.cpu": "50m", "limits.cpu": "1", "requests.memory": "64Mi", "limits.memory": "256Mi"}
 	got := map[string]string{
@@ -286,9 +331,18 @@ func TestDecideResolvesOverrides(t *testing.T) {
 func TestDecideUsesDefaultsWithoutAnnotations(t *testing.T) {
 	cfg := testConfig()
 	cfg.Mode = jack.SidecarModeForwardAuth
+	cfg.ForwardAuth = jack.ForwardAuthNginx
+	cfg.TrustedProxies = []string{"10.0.0.0/8"}
 	d := Decide(jackPod(), enabledNamespace(), []string{"blue"}, cfg)
 	if d.Mode != jack.SidecarModeForwardAuth || d.UpstreamPort != DefaultUpstreamPort {
 		t.Errorf("mode %q port %d, want the configuration's", d.Mode, d.UpstreamPort)
+	}
+	if d.ForwardAuth != jack.ForwardAuthNginx || !slices.Equal(d.TrustedProxies, cfg.TrustedProxies) {
+		t.Errorf("dialect %q trusted proxies %q, want the configuration's", d.ForwardAuth, d.TrustedProxies)
+	}
+	d.TrustedProxies[0] = "0.0.0.0/0"
+	if cfg.TrustedProxies[0] != "10.0.0.0/8" {
+		t.Error("a decision shares its trusted proxies with the configuration")
 	}
 	if qty(d.Resources.Requests, corev1.ResourceMemory) != "32Mi" || qty(d.Resources.Limits, corev1.ResourceMemory) != "128Mi" ||
 		qty(d.Resources.Requests, corev1.ResourceCPU) != "10m" || qty(d.Resources.Limits, corev1.ResourceCPU) != "" {

@@ -133,4 +133,18 @@
 // In this mode Jack's port stays reachable without the proxy, so Jack must
 // either verify tokens itself (it can read JWT_SECRET from the SigningKey's
 // Secret) or be reachable only from the proxy (a NetworkPolicy).
+//
+// # The gateway in front
+//
+// Every sidecar gets --forward-auth, always explicit so the pod's spec says
+// which dialect its /auth reads: Config.ForwardAuth (auto), or the pod's
+// auth.jack.io/forward-auth (auto, nginx, traefik or envoy, exactly as the
+// sidecar's flag spells them). It gets --trusted-proxies when the list is not
+// empty: Config.TrustedProxies, or the pod's auth.jack.io/trusted-proxies,
+// which replaces the operator's list rather than adding to it. Each entry must
+// be what the sidecar's flag takes, a CIDR or a single address; an empty
+// annotation is refused rather than read as "trust none", so that a template
+// that rendered nothing cannot silently drop the operator's default. Both
+// matter in proxy mode too: the trusted proxies decide whose X-Forwarded-For
+// names the client that the sidecar throttles by.
 package inject

@@ -26,6 +26,14 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	int32Flag(fs, &c.UpstreamPort, "sidecar-upstream-port", fmt.Sprintf("The port Jack listens on, on 127.0.0.1, in proxy mode, unless a pod says otherwise (annotation %s).", jack.AnnotationUpstreamPort))
+	fs.Func("sidecar-forward-auth", fmt.Sprintf("How gateways describe the original request to the sidecar's /auth unless a pod says otherwise (annotation %s): auto, nginx, traefik or envoy (default %s).", jack.AnnotationForwardAuth, c.ForwardAuth), func(v string) error {
+		c.ForwardAuth = jack.ForwardAuthDialect(v)
+		return nil
+	})
+	fs.Func("sidecar-trusted-proxies", fmt.Sprintf("Addresses or CIDRs of the gateways in front of the sidecar, comma-separated, may repeat, unless a pod says otherwise (annotation %s); none by default.", jack.AnnotationTrustedProxies), func(v string) error {
+		c.TrustedProxies = append(c.TrustedProxies, splitList(v)...)
+		return nil
+	})
 	int32Flag(fs, &c.Port, "sidecar-port", "The sidecar's main port (auth API, /auth, proxy), named "+jack.SidecarPortName+".")
 	int32Flag(fs, &c.MetricsPort, "sidecar-metrics-port", "The sidecar's /metrics, /healthz and /readyz port, named "+jack.SidecarOpsPortName+".")
 	quantityFlag(fs, &c.Resources, true, corev1.ResourceCPU, "sidecar-cpu-request", "The sidecar's CPU request; pods may override it by annotation.")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -78,6 +79,14 @@ func Mutate(pod *corev1.Pod, d Decision, cfg Config) error {
 	if d.Mode == jack.SidecarModeProxy && (d.UpstreamPort < 1 || d.UpstreamPort > 65535) {
 		return fmt.Errorf("inject: the decision's upstream port %d is not from 1 to 65535", d.UpstreamPort)
 	}
+	if !validDialect(d.ForwardAuth) {
+		return fmt.Errorf("inject: the decision's forward-auth dialect %q is not %s", d.ForwardAuth, dialectList())
+	}
+	for _, p := range d.TrustedProxies {
+		if !validTrustedProxy(p) {
+			return fmt.Errorf("inject: the decision's trusted proxy %s is neither an address nor a CIDR", quote(p))
+		}
+	}
 	secret := cfg.secretName(d.SigningKey)
 	if secret == "" {
 		return fmt.Errorf("inject: no key ring Secret name for SigningKey %q", d.SigningKey)
@@ -144,6 +153,12 @@ func sidecar(pod *corev1.Pod, d Decision, cfg Config) corev1.Container {
 	mounts = append(mounts,
 		corev1.VolumeMount{Name: volumeState, MountPath: stateDir},
 		corev1.VolumeMount{Name: volumeAPI, MountPath: apiDir, ReadOnly: true})
+	// Always explicit, so a pod's spec says which dialect its /auth reads
+	// whatever the sidecar's own default.
+	args = append(args, "--forward-auth="+string(d.ForwardAuth))
+	if len(d.TrustedProxies) > 0 {
+		args = append(args, "--trusted-proxies="+strings.Join(d.TrustedProxies, ","))
+	}
 	if d.Mode == jack.SidecarModeProxy {
 		args = append(args, "--upstream=http://127.0.0.1:"+strconv.Itoa(int(d.UpstreamPort)))
 	}

@@ -167,49 +167,64 @@ func TestWithoutAPolicyConfigMapNoneIsMounted(t *testing.T) {
 }
 
 func TestTheSidecarsArgs(t *testing.T) {
+	// Every sidecar reads the same files and shares logouts the same way.
+	common := []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
+		"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
+		"--revocations=/var/run/jack-auth/state/revocations.jsonl",
+		"--signing-key=blue", "--api-credentials=/var/run/jack-auth/serviceaccount"}
 	cases := map[string]struct {
 		annotations []string
-		policy      string
-		want        []string
+		cfg         func(*Config)
+		want        []string // after common
 	}{
 		"proxy mode forwards to Jack on localhost at the default port": {
-			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
-				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
-				"--revocations=/var/run/jack-auth/state/revocations.jsonl",
-				"--signing-key=blue", "--api-credentials=/var/run/jack-auth/serviceaccount", "--upstream=http://127.0.0.1:3000"},
+			want: []string{"--forward-auth=auto", "--upstream=http://127.0.0.1:3000"},
 		},
 		"proxy mode forwards to the port the pod names": {
 			annotations: []string{jack.AnnotationUpstreamPort, "8000"},
-			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
-				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
-				"--revocations=/var/run/jack-auth/state/revocations.jsonl",
-				"--signing-key=blue", "--api-credentials=/var/run/jack-auth/serviceaccount", "--upstream=http://127.0.0.1:8000"},
+			want:        []string{"--forward-auth=auto", "--upstream=http://127.0.0.1:8000"},
 		},
 		"forward-auth mode has no upstream": {
 			annotations: []string{jack.AnnotationMode, "forward-auth", jack.AnnotationUpstreamPort, "8000"},
-			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
-				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
-				"--revocations=/var/run/jack-auth/state/revocations.jsonl",
-				"--signing-key=blue", "--api-credentials=/var/run/jack-auth/serviceaccount"},
+			want:        []string{"--forward-auth=auto"},
 		},
 		"a policy ConfigMap is read from its mount": {
-			policy: "jack-policy",
-			want: []string{"serve", "--listen=:8080", "--metrics-listen=:9090",
-				"--keys=/var/run/jack-auth/keys/keyring.json", "--users=/var/run/jack-auth/users/users.json.gz",
-				"--revocations=/var/run/jack-auth/state/revocations.jsonl",
-				"--signing-key=blue", "--api-credentials=/var/run/jack-auth/serviceaccount", "--policy=/var/run/jack-auth/policy/policy.yaml",
-				"--upstream=http://127.0.0.1:3000"},
+			cfg:  func(c *Config) { c.PolicyConfigMap = "jack-policy" },
+			want: []string{"--policy=/var/run/jack-auth/policy/policy.yaml", "--forward-auth=auto", "--upstream=http://127.0.0.1:3000"},
+		},
+		"the operator's default dialect and trusted proxies reach every sidecar": {
+			cfg: func(c *Config) {
+				c.ForwardAuth = jack.ForwardAuthTraefik
+				c.TrustedProxies = []string{"10.0.0.0/8", "fd00::/8"}
+			},
+			want: []string{"--forward-auth=traefik", "--trusted-proxies=10.0.0.0/8,fd00::/8", "--upstream=http://127.0.0.1:3000"},
+		},
+		"the pod's dialect and trusted proxies replace the operator's, as written": {
+			annotations: []string{jack.AnnotationMode, "forward-auth", jack.AnnotationForwardAuth, " nginx\n",
+				jack.AnnotationTrustedProxies, " 192.168.1.7 , ,2001:db8::/32\n"},
+			cfg: func(c *Config) {
+				c.ForwardAuth = jack.ForwardAuthTraefik
+				c.TrustedProxies = []string{"10.0.0.0/8"}
+			},
+			want: []string{"--forward-auth=nginx", "--trusted-proxies=192.168.1.7,2001:db8::/32"},
+		},
+		"a pod in proxy mode may name its dialect and trusted proxies too": {
+			annotations: []string{jack.AnnotationForwardAuth, "envoy", jack.AnnotationTrustedProxies, "10.1.0.0/16"},
+			want:        []string{"--forward-auth=envoy", "--trusted-proxies=10.1.0.0/16", "--upstream=http://127.0.0.1:3000"},
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.PolicyConfigMap = tc.policy
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
 			pod := jackPod(annotated(tc.annotations...))
 			injected(t, pod, []string{"blue"}, cfg)
 			c := sidecarOf(t, pod)
-			if !slices.Equal(c.Args, tc.want) {
-				t.Errorf("args\n%q\nwant\n%q", c.Args, tc.want)
+			want := append(slices.Clone(common), tc.want...)
+			if !slices.Equal(c.Args, want) {
+				t.Errorf("args\n%q\nwant\n%q", c.Args, want)
 			}
 			if len(c.Command) != 0 {
 				t.Errorf("command %q, want the image's entrypoint", c.Command)
@@ -292,6 +307,7 @@ func TestTheNamesAreValid(t *testing.T) {
 		jack.LabelInjection, jack.LabelInject, jack.AnnotationSigningKey, jack.AnnotationMode,
 		jack.AnnotationUpstreamPort, jack.AnnotationSidecarCPURequest, jack.AnnotationSidecarCPULimit,
 		jack.AnnotationSidecarMemoryRequest, jack.AnnotationSidecarMemoryLimit, jack.AnnotationInjectedVersion,
+		jack.AnnotationForwardAuth, jack.AnnotationTrustedProxies,
 	} {
 		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
 			t.Errorf("%q: %v", k, msgs)
@@ -434,6 +450,10 @@ func TestMutateRefusesWhatDecideRefuses(t *testing.T) {
 		"no SigningKey":        {Action: Inject, Mode: jack.SidecarModeProxy, UpstreamPort: 3000},
 		"no mode":              {Action: Inject, SigningKey: "blue"},
 		"proxy without a port": {Action: Inject, SigningKey: "blue", Mode: jack.SidecarModeProxy},
+		"no dialect":           {Action: Inject, SigningKey: "blue", Mode: jack.SidecarModeForwardAuth},
+		"an unknown dialect":   {Action: Inject, SigningKey: "blue", Mode: jack.SidecarModeForwardAuth, ForwardAuth: "haproxy"},
+		"a trusted proxy that is no address": {Action: Inject, SigningKey: "blue", Mode: jack.SidecarModeForwardAuth,
+			ForwardAuth: jack.ForwardAuthAuto, TrustedProxies: []string{"10.0.0.0/8,10.1.0.0/16"}},
 	} {
 		pod := jackPod()
 		if err := Mutate(pod, d, cfg); err == nil {

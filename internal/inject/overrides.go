@@ -2,6 +2,7 @@ package inject
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -14,9 +15,11 @@ import (
 
 // settings are what a pod's annotations may override, resolved.
 type settings struct {
-	mode         jack.SidecarMode
-	upstreamPort int32
-	resources    corev1.ResourceRequirements
+	mode           jack.SidecarMode
+	upstreamPort   int32
+	forwardAuth    jack.ForwardAuthDialect
+	trustedProxies []string
+	resources      corev1.ResourceRequirements
 }
 
 // resourceAnnotations are the per-pod resource overrides, in the order their
@@ -37,7 +40,13 @@ var resourceAnnotations = []struct {
 // annotation, so a user fixes them all at once. Values are trimmed of
 // surrounding white space (a YAML block scalar ends in a newline).
 func parseOverrides(annotations map[string]string, cfg Config) (settings, []string) {
-	s := settings{mode: cfg.Mode, upstreamPort: cfg.UpstreamPort, resources: *cfg.Resources.DeepCopy()}
+	s := settings{
+		mode:           cfg.Mode,
+		upstreamPort:   cfg.UpstreamPort,
+		forwardAuth:    cfg.ForwardAuth,
+		trustedProxies: slices.Clone(cfg.TrustedProxies),
+		resources:      *cfg.Resources.DeepCopy(),
+	}
 	var problems []string
 	if v, ok := annotations[jack.AnnotationMode]; ok {
 		m := jack.SidecarMode(strings.TrimSpace(v))
@@ -59,6 +68,22 @@ func parseOverrides(annotations map[string]string, cfg Config) (settings, []stri
 				jack.AnnotationUpstreamPort, port))
 		default:
 			s.upstreamPort = int32(port)
+		}
+	}
+	if v, ok := annotations[jack.AnnotationForwardAuth]; ok {
+		d := jack.ForwardAuthDialect(strings.TrimSpace(v))
+		if validDialect(d) {
+			s.forwardAuth = d
+		} else {
+			problems = append(problems, fmt.Sprintf("the annotation %s is %s; set it to the dialect of the gateway in front of the sidecar, %s",
+				jack.AnnotationForwardAuth, quote(v), dialectList()))
+		}
+	}
+	if v, ok := annotations[jack.AnnotationTrustedProxies]; ok {
+		if msg := trustedProxiesProblem(v); msg != "" {
+			problems = append(problems, msg)
+		} else {
+			s.trustedProxies = splitList(v)
 		}
 	}
 	for _, r := range resourceAnnotations {
@@ -95,6 +120,33 @@ func parseOverrides(annotations map[string]string, cfg Config) (settings, []stri
 		}
 	}
 	return s, problems
+}
+
+// trustedProxiesProblem describes what is wrong with the value of
+// AnnotationTrustedProxies, or returns "". An empty list is refused rather
+// than read as "trust none": a template that rendered nothing should not
+// silently undo the operator's default.
+func trustedProxiesProblem(v string) string {
+	const want = "set it to the addresses of the gateways in front of the sidecar, CIDRs or single addresses separated by commas, such as 10.0.0.0/8,192.168.1.7"
+	list := splitList(v)
+	if len(list) == 0 {
+		return fmt.Sprintf("the annotation %s is empty; %s, or remove it for the operator's default", jack.AnnotationTrustedProxies, want)
+	}
+	var bad []string
+	for _, p := range list {
+		if !validTrustedProxy(p) {
+			bad = append(bad, p)
+		}
+	}
+	switch len(bad) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("the annotation %s lists %s, which is neither an address nor a CIDR; %s", jack.AnnotationTrustedProxies, quote(bad[0]), want)
+	default:
+		return fmt.Sprintf("the annotation %s lists %s and %d more entries that are neither an address nor a CIDR; %s",
+			jack.AnnotationTrustedProxies, quote(bad[0]), len(bad)-1, want)
+	}
 }
 
 // quote quotes a value a pod set, cut short: messages go into events and

@@ -114,11 +114,13 @@ type Decision struct {
 
 	// SigningKey is the SigningKey whose ring the sidecar mounts.
 	SigningKey string
-	// Mode, UpstreamPort and Resources are the configuration's, after the
-	// pod's annotations.
-	Mode         jack.SidecarMode
-	UpstreamPort int32
-	Resources    corev1.ResourceRequirements
+	// Mode, UpstreamPort, ForwardAuth, TrustedProxies and Resources are the
+	// configuration's, after the pod's annotations.
+	Mode           jack.SidecarMode
+	UpstreamPort   int32
+	ForwardAuth    jack.ForwardAuthDialect
+	TrustedProxies []string
+	Resources      corev1.ResourceRequirements
 }
 
 // EventType is the type of the event to record for d: Normal for an

@@ -224,6 +224,18 @@ func FuzzAllowed(f *testing.F) {
 
 // under reports whether p is the collection c or below it; a shared prefix
 // like /api/v1/tasks-archive is not.
+// under compares as rules match: ASCII case folded, nothing else.
 func under(p, c string) bool {
+	p, c = asciiLower(p), asciiLower(c)
 	return p == c || strings.HasPrefix(p, c+"/")
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			b[i] = ch + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -69,6 +69,7 @@ func TestDefaultValuesRenderAnHAOperatorWithItsOwnCertificates(t *testing.T) {
 		"--mutating-webhook-configuration=jack-operator-pod-injection",
 		"--sidecar-image=jack-auth:" + appVersion(t),
 		"--native-sidecars=true",
+		"--sidecar-forward-auth=auto",
 	} {
 		if !slices.Contains(args, want) {
 			t.Errorf("the operator's arguments lack %s: %v", want, args)

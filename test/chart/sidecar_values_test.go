@@ -3,11 +3,13 @@ package chart
 import (
 	"flag"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/inject"
 )
 
@@ -39,6 +41,7 @@ func TestTheSidecarValuesAreFlagsTheOperatorAccepts(t *testing.T) {
 	def := parse(t, nil)
 	want := inject.DefaultConfig()
 	if def.Mode != want.Mode || def.UpstreamPort != want.UpstreamPort || !def.NativeSidecars ||
+		def.ForwardAuth != jack.ForwardAuthAuto || len(def.TrustedProxies) != 0 ||
 		!def.Resources.Requests.Cpu().Equal(*want.Resources.Requests.Cpu()) ||
 		!def.Resources.Limits.Memory().Equal(*want.Resources.Limits.Memory()) {
 		t.Errorf("the chart's defaults differ from the operator's: %+v", def)
@@ -49,10 +52,12 @@ func TestTheSidecarValuesAreFlagsTheOperatorAccepts(t *testing.T) {
 
 	custom := parse(t, values{"sidecar": values{
 		"mode": "forward-auth", "upstreamPort": 8000, "imagePullPolicy": "IfNotPresent", "policyConfigMap": "jack-policy",
-		"resources": values{"requests": values{"cpu": "50m", "memory": "64Mi"}, "limits": values{"cpu": "1", "memory": "256Mi"}},
+		"resources":   values{"requests": values{"cpu": "50m", "memory": "64Mi"}, "limits": values{"cpu": "1", "memory": "256Mi"}},
+		"forwardAuth": "envoy", "trustedProxies": []any{"10.0.0.0/8", "192.168.1.7", "fd00::/8"},
 	}})
 	if custom.Mode != "forward-auth" || custom.UpstreamPort != 8000 || custom.ImagePullPolicy != corev1.PullIfNotPresent ||
-		custom.PolicyConfigMap != "jack-policy" || custom.Resources.Limits.Cpu().String() != "1" || custom.Resources.Requests.Memory().String() != "64Mi" {
+		custom.PolicyConfigMap != "jack-policy" || custom.Resources.Limits.Cpu().String() != "1" || custom.Resources.Requests.Memory().String() != "64Mi" ||
+		custom.ForwardAuth != jack.ForwardAuthEnvoy || !slices.Equal(custom.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.7", "fd00::/8"}) {
 		t.Errorf("the chart's sidecar values did not reach the operator: %+v", custom)
 	}
 
@@ -61,6 +66,11 @@ func TestTheSidecarValuesAreFlagsTheOperatorAccepts(t *testing.T) {
 		"a port out of range":     {"sidecar": values{"upstreamPort": 70000}},
 		"a memory limit in words": {"sidecar": values{"resources": values{"limits": values{"memory": "lots"}}}},
 		"a policy ConfigMap name": {"sidecar": values{"policyConfigMap": "Not_A_Name"}},
+		"an unknown dialect":      {"sidecar": values{"forwardAuth": "haproxy"}},
+		"a dialect in capitals":   {"sidecar": values{"forwardAuth": "Nginx"}},
+		"proxies in one string":   {"sidecar": values{"trustedProxies": "10.0.0.0/8"}},
+		"a proxy by host name":    {"sidecar": values{"trustedProxies": []any{"gateway.shop.svc"}}},
+		"two proxies in one item": {"sidecar": values{"trustedProxies": []any{"10.0.0.0/8,192.168.0.0/16"}}},
 	} {
 		if _, err := renderErr(t, release, namespace, v); err == nil {
 			t.Errorf("%s: the chart renders; want values.schema.json to refuse it", name)

@@ -1,6 +1,8 @@
 package gatewaymanifests
 
 import (
+	"github.com/jack-io/jack-operator/api/jack"
+
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,8 +30,8 @@ const (
 	// authAPIPrefix is the auth API, which the sidecar answers itself.
 	authAPIPrefix = "/api/v1/auth"
 	// annotationForwardAuth chooses the sidecar's forward-auth dialect per
-	// pod. TODO: use api/jack's constant once the webhook reads it.
-	annotationForwardAuth = "auth.jack.io/forward-auth"
+	// pod.
+	annotationForwardAuth = jack.AnnotationForwardAuth
 
 	// meshValuesFile is the Istio mesh config half of istio.yaml: Helm
 	// values, not objects for the API server.

@@ -6,36 +6,36 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
 )
 
-// Dialect is how a gateway tells /auth which request it is asking about.
-type Dialect string
+// Dialect is how a gateway tells /auth which request it is asking about;
+// the names are api/jack's, shared with the webhook that sets --forward-auth.
+type Dialect = jack.ForwardAuthDialect
 
+// The dialects, under the names this package's readers expect.
 const (
 	// DialectAuto takes whichever single dialect a request carries and
 	// refuses a request carrying more than one.
-	DialectAuto Dialect = "auto"
+	DialectAuto = jack.ForwardAuthAuto
 	// DialectNginx: X-Original-Method and X-Original-URI (nginx
 	// auth_request with proxy_set_header), or X-Original-URL, a full URL
 	// (ingress-nginx).
-	DialectNginx Dialect = "nginx"
+	DialectNginx = jack.ForwardAuthNginx
 	// DialectTraefik: X-Forwarded-Method and X-Forwarded-Uri (Traefik
 	// forwardAuth, which overwrites both on every request).
-	DialectTraefik Dialect = "traefik"
+	DialectTraefik = jack.ForwardAuthTraefik
 	// DialectEnvoy: the original path and query appended to /auth, with the
 	// original method (Envoy ext_authz's HTTP service with path_prefix
 	// /auth; Envoy Gateway, Istio and Gateway API's ExternalAuth send the
 	// same).
-	DialectEnvoy Dialect = "envoy"
+	DialectEnvoy = jack.ForwardAuthEnvoy
 )
-
-// Dialects lists the dialects a user may choose, for flags and messages.
-var Dialects = []Dialect{DialectAuto, DialectNginx, DialectTraefik, DialectEnvoy}
 
 // ParseDialect reads a --forward-auth value.
 func ParseDialect(s string) (Dialect, error) {
-	for _, d := range Dialects {
+	for _, d := range jack.ForwardAuthDialects {
 		if string(d) == s {
 			return d, nil
 		}
