@@ -12,6 +12,8 @@ export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT ?= 90s
 
 GO_TEST_FLAGS ?= -count=1
 GO_PACKAGES ?= ./...
+# How long make fuzz runs each fuzz target (a go test -fuzztime: 20s, 1m, 10000x).
+FUZZTIME ?= 20s
 # The load generator of make load-auth: go (built in) or wrk (apt-get install wrk).
 LOAD ?= go
 # More flags for make load-flood's hack/slowflood, e.g. -duration 60s or -sidecar-args "--max-connections 4096".
@@ -79,6 +81,10 @@ build: ## Build the operator (bin/manager) and the sidecar (bin/jack-auth).
 bench: ## Run the Go benchmarks of the hot paths (token, policy, forward auth).
 	go test -run '^$$' -bench . -benchmem ./internal/token/ ./internal/policy/ ./sidecar/internal/server/
 
+.PHONY: fuzz
+fuzz: ## Run every fuzz target (go test -list '^Fuzz') for FUZZTIME each (default 20s), one after another; a crash fails and leaves its input in the package's testdata/fuzz.
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
+
 .PHONY: load-auth
 load-auth: build ## Load /auth beside a bare net/http handler and print requests/s and their ratio (LOAD=wrk for Debian's wrk).
 	go run ./hack/loadauth -sidecar $(BIN)/jack-auth -load $(LOAD)
@@ -106,6 +112,15 @@ chart-lint: $(HELM) manifests ## Lint the Helm chart (charts/jack-operator) stri
 .PHONY: test-chart
 test-chart: tools manifests ## Lint, render and install the chart, and compare config/default with it, against a real API server.
 	go test $(GO_TEST_FLAGS) ./test/chart/
+
+##@ Gateways
+
+.PHONY: test-gateways
+test-gateways: ## Run nginx (Debian's) and Traefik (built from source, ~6 min the first time) in front of the sidecar with the configurations of docs/gateways/, and attack them (test/gateways).
+	@start=$$(date +%s); hack/build-tools.sh traefik && hack/install-nginx.sh; \
+	  echo "test-gateways: gateways ready in $$(( $$(date +%s) - start ))s"
+	@start=$$(date +%s); JACK_REQUIRE_GATEWAYS=1 go test $(GO_TEST_FLAGS) ./test/gateways/...; rc=$$?; \
+	  echo "test-gateways: tests took $$(( $$(date +%s) - start ))s"; exit $$rc
 
 ##@ Local cluster (root; a real single-node Kubernetes in private namespaces)
 

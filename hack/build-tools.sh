@@ -45,6 +45,11 @@ for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=37"
 done
 tools[helm]="helm|helm.sh/helm/v3/cmd/helm|$helm_ldflags"
+# traefik: the gateway of test/gateways (make test-gateways only; not a default
+# tool, its first build takes about 6 minutes). v3.7 does not build through the
+# module proxy (some of its dependencies' versions are refused), so v3.6.
+traefik_version=v3.6.12
+tools[traefik]="traefik|github.com/traefik/traefik/v3/cmd/traefik|-X github.com/traefik/traefik/v3/pkg/version.Version=$traefik_version"
 
 default_tools=(controller-gen etcd kube-apiserver kubectl helm)
 cluster_tools=(etcd kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy
@@ -73,6 +78,7 @@ for name in "$@"; do
   case $name in
     kube-apiserver | kubelet) hint=" (the first build takes 5-9 minutes on 2 cores)" ;;
     kube-* | kubectl) hint=" (the first build takes 1-4 minutes on 2 cores)" ;;
+    traefik) hint=" (the first build takes about 6 minutes on 2 cores)" ;;
     *) hint="" ;;
   esac
   echo "build-tools: building $name from $pkg$hint..."

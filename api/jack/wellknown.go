@@ -104,3 +104,11 @@ var (
 	// MethodOverrideHeaders name another method than the request's.
 	MethodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
 )
+
+// OriginalRequestHeaders name a request's method or URL other than its own:
+// the forward-auth dialects' headers, and X-Rewrite-URL (IIS, Symfony), all
+// of which some framework routes by. At /auth only the configured dialect's
+// own, spelled exactly so, may appear; the sidecar removes every spelling of
+// them from what it forwards to Jack.
+var OriginalRequestHeaders = []string{"X-Original-Method", "X-Original-Uri", "X-Original-Url",
+	"X-Forwarded-Method", "X-Forwarded-Uri", "X-Rewrite-Url"}

@@ -60,8 +60,11 @@ var (
 	errMixedDialects = &api.Error{Code: api.CodeAmbiguousRequest, Message: "The request to /auth describes the original request in more than one way " +
 		"(headers of several gateways, or a path after /auth beside them); set --forward-auth to the gateway in front of the sidecar."}
 	errRepeatedOriginal = &api.Error{Code: api.CodeAmbiguousRequest, Message: "The request to /auth names the original method or URI more than once."}
-	errBadOriginalURI   = &api.Error{Code: api.CodeBadRequest, Message: "The original request's URI is not a path Jack serves."}
-	errBadOriginalVerb  = &api.Error{Code: api.CodeBadRequest, Message: "The original request's method is not an HTTP method."}
+	errForeignOriginal  = &api.Error{Code: api.CodeAmbiguousRequest, Message: "The request to /auth carries a header naming another method or URL " +
+		"(X-Original-URL, X-Rewrite-URL, another gateway's headers, or any of them spelled with underscores) than the gateway's own; " +
+		"Jack could route by it, so the request is refused."}
+	errBadOriginalURI  = &api.Error{Code: api.CodeBadRequest, Message: "The original request's URI is not a path Jack serves."}
+	errBadOriginalVerb = &api.Error{Code: api.CodeBadRequest, Message: "The original request's method is not an HTTP method."}
 )
 
 // dialectErrors are the errors that name what a configured dialect needs,
@@ -149,7 +152,46 @@ func originalRequest(d Dialect, r *http.Request) (method, uri string, e *api.Err
 	if !isToken(method) {
 		return "", "", errBadOriginalVerb
 	}
+	if foreignOriginal(h, d) {
+		return "", "", errForeignOriginal
+	}
 	return method, uri, nil
+}
+
+// originalHeaders are jack.OriginalRequestHeaders, folded.
+var originalHeaders = foldAll(jack.OriginalRequestHeaders)
+
+// claimsOriginal reports whether a header name, in any spelling, names a
+// request's method or URL.
+func claimsOriginal(name string) bool {
+	if name == "" || name[0]|0x20 != 'x' {
+		return false
+	}
+	for _, o := range originalHeaders {
+		if foldedEqual(name, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// foreignOriginal reports whether a request to /auth carries a header
+// naming a method or URL that is not one its dialect reads, spelled as the
+// gateway spells it: the gateway passes such a header on to Jack, which may
+// route by it (PHP, Rack and Django read X_Original_URL as X-Original-URL).
+func foreignOriginal(h http.Header, d Dialect) bool {
+	for name := range h {
+		if !claimsOriginal(name) {
+			continue
+		}
+		switch {
+		case d == DialectNginx && (name == headerOriginalMethod || name == headerOriginalURI || name == headerOriginalURL):
+		case d == DialectTraefik && (name == headerForwardedMethod || name == headerForwardedURI):
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // present reports whether any of the headers is there, even empty.

@@ -85,6 +85,9 @@ func TestTheProxyStripsIdentityHeadersInAnySpelling(t *testing.T) {
 		"X-Jack-User-Groups", "admins", "X-Auth-Request-User", "admin-1", "X_Auth_Request_Email", "a@example.com",
 		"X-Forwarded-User", "admin-1", "x_forwarded_email", "a@example.com", "X-Remote-User", "admin-1",
 		"Remote_User", "admin-1", "x_tenant", "acme",
+		// Headers naming another URL or method, which some frameworks route by.
+		"X-Original-Url", "/api/v1/settings", "X_Original_URL", "/api/v1/settings", "X-Rewrite-Url", "/api/v1/settings",
+		"x_forwarded_uri", "/api/v1/settings", "X-Forwarded-Method", "DELETE", "X-Original-Method", "DELETE",
 	}
 	for _, role := range []jack.Role{"", jack.RoleStaff} {
 		headers := forged
@@ -100,6 +103,10 @@ func TestTheProxyStripsIdentityHeadersInAnySpelling(t *testing.T) {
 		s := <-got
 		for name, vals := range s.Header {
 			folded := foldHeaderName(name)
+			if strings.HasPrefix(folded, "x-original-") || strings.HasPrefix(folded, "x-rewrite-") ||
+				folded == "x-forwarded-uri" || folded == "x-forwarded-method" {
+				t.Errorf("%s: Jack received %s: %q", target, name, vals)
+			}
 			if strings.HasPrefix(folded, "x-jack-user-") || strings.HasPrefix(folded, "x-auth-request-") ||
 				strings.Contains(folded, "forwarded-user") || strings.Contains(folded, "forwarded-email") ||
 				strings.Contains(folded, "remote-user") || folded == "x-tenant" {

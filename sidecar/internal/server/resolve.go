@@ -90,6 +90,11 @@ func (c Resolution) resolve(ex *exchange, r *http.Request) *api.Error {
 		return errBadPath
 	}
 	ex.method, ex.path, ex.area = method, normalized, policy.Classify(normalized)
+	// Tokens never travel in URLs, inside the API or out.
+	_, query, _ := strings.Cut(uri, "?")
+	if query != "" && queryHas(query, "access_token") {
+		return errTokenInURL
+	}
 	switch ex.area {
 	case policy.AreaPublic:
 		if !ex.forward && !c.Proxy {
@@ -108,7 +113,6 @@ func (c Resolution) resolve(ex *exchange, r *http.Request) *api.Error {
 			return errOnlyPost
 		}
 	}
-	_, query, _ := strings.Cut(uri, "?")
 	return ex.readCredentials(r.Header, query)
 }
 
@@ -118,9 +122,6 @@ func (ex *exchange) readCredentials(h http.Header, query string) *api.Error {
 	if query != "" {
 		if queryHas(query, "_method") {
 			return errMethodOverride
-		}
-		if queryHas(query, "access_token") {
-			return errTokenInURL
 		}
 	}
 	auth := h["Authorization"]

@@ -105,7 +105,8 @@ var errForgedIdentity = &api.Error{Code: api.CodeForgedIdentity, Message: "The r
 	"that only the sidecar sets; the gateway would pass it on to Jack, so the request is refused."}
 
 // WithIdentityStripping makes sure that only the sidecar says who is
-// calling. A request the sidecar forwards itself loses every header that
+// calling, and that Jack routes the request it gets: headers naming another
+// method or URL are removed from what the sidecar forwards too. A request the sidecar forwards itself loses every header that
 // claims an identity, under any spelling. A request to /auth is about a
 // request the gateway forwards, with whatever headers the client sent that
 // the gateway does not replace; the sidecar cannot remove them there, so it
@@ -114,14 +115,17 @@ func WithIdentityStripping(m identityMatcher, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ex := exchangeOf(w)
 		for name := range r.Header {
-			if !m.claimsIdentity(name) {
-				continue
+			switch {
+			case m.claimsIdentity(name):
+				if ex.forward {
+					refuse(w, errForgedIdentity)
+					return
+				}
+				delete(r.Header, name)
+			case !ex.forward && claimsOriginal(name):
+				// Jack must route the request it gets, not one a header names.
+				delete(r.Header, name)
 			}
-			if ex.forward {
-				refuse(w, errForgedIdentity)
-				return
-			}
-			delete(r.Header, name)
 		}
 		next.ServeHTTP(w, r)
 	})
