@@ -271,9 +271,13 @@ func (j *journey) forgery(t *testing.T) {
 	}
 }
 
-// verifies reports whether a sidecar accepts a token (a refresh verifies it first).
+// verifies reports whether a sidecar accepts a token, asking /auth in
+// Envoy's form: a 403 is an accepted token whose role may not call the
+// route. Not refresh, which is throttled per token and would refuse a
+// polling probe.
 func verifies(t testing.TB, addr, token string) bool {
-	return c.do(t, "POST", addr, "/api/v1/auth/refresh", bearer(token), "").Status == http.StatusOK
+	st := c.do(t, "GET", addr, "/auth/api/v1/tasks", bearer(token), "").Status
+	return st == http.StatusOK || st == http.StatusForbidden
 }
 
 func (j *journey) logout(t *testing.T) {
