@@ -172,6 +172,7 @@ func sidecar(pod *corev1.Pod, d Decision, cfg Config) corev1.Container {
 			{Name: jack.SidecarOpsPortName, ContainerPort: cfg.MetricsPort, Protocol: corev1.ProtocolTCP},
 		},
 		Resources:      *d.Resources.DeepCopy(),
+		Env:            memoryLimitEnv(d.Resources),
 		VolumeMounts:   mounts,
 		ReadinessProbe: probe("/readyz", cfg.Readiness),
 		LivenessProbe:  probe("/healthz", cfg.Liveness),
@@ -274,4 +275,18 @@ func apiVolume() corev1.Volume {
 			}}}},
 		},
 	}}}
+}
+
+// memoryLimitEnv tells the Go runtime in the sidecar its container's memory
+// limit, less a tenth for what the runtime does not count (stacks of
+// goroutines being created, the binary): under a flood of slow connections
+// it then collects harder instead of growing past the limit and being
+// killed (measured: a 156 MiB peak without, 103 MiB with 100 MiB for a
+// 128 MiB limit; docs/performance.md). Without a limit, nothing is set.
+func memoryLimitEnv(r corev1.ResourceRequirements) []corev1.EnvVar {
+	limit, ok := r.Limits[corev1.ResourceMemory]
+	if !ok || limit.Value() <= 0 {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: strconv.FormatInt(limit.Value()/10*9, 10)}}
 }

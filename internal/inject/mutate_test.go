@@ -532,3 +532,22 @@ func TestTheSidecarGetsItsOwnAPICredentials(t *testing.T) {
 		t.Error("the pod's automountServiceAccountToken changed; the app container must not gain a token")
 	}
 }
+
+func TestTheSidecarsGoRuntimeKnowsItsMemoryLimit(t *testing.T) {
+	for name, tc := range map[string]struct {
+		limits corev1.ResourceList
+		want   []corev1.EnvVar
+	}{
+		"the chart's 128Mi limit":  {corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}, []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "120795948"}}},
+		"a limit in decimal units": {corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1G")}, []corev1.EnvVar{{Name: "GOMEMLIMIT", Value: "900000000"}}},
+		"no memory limit":          {corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}, nil},
+		"no limits at all":         {nil, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := memoryLimitEnv(corev1.ResourceRequirements{Limits: tc.limits})
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
