@@ -28,10 +28,7 @@ import (
 	"time"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	"github.com/jack-io/jack-operator/internal/keyring"
-	"github.com/jack-io/jack-operator/internal/password"
-	"github.com/jack-io/jack-operator/internal/token"
-	"github.com/jack-io/jack-operator/internal/userdir"
+	"github.com/jack-io/jack-operator/hack/internal/loadfixture"
 )
 
 func main() {
@@ -315,39 +312,8 @@ func loadGo(url, tok string, conns int, d time.Duration) (float64, error) {
 	return float64(ok.Load()) / time.Since(start).Seconds(), nil
 }
 
-// writeFixtures writes a key ring and a directory of 1,000 users and
-// returns a token for one of them.
+// writeFixtures writes the sidecar's files into dir and returns a token.
 func writeFixtures(dir string) (string, error) {
-	now := time.Now().UTC().Truncate(time.Second)
-	k, err := keyring.Generate(jack.AlgorithmHS256, "k1")
-	if err != nil {
-		return "", err
-	}
-	k.State, k.PublishedAt, k.ActivatedAt = jack.KeyActive, now, now
-	ring := &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{k}}
-	ringJSON, err := ring.Marshal()
-	if err != nil {
-		return "", err
-	}
-	hash, err := password.Hash("load test password", password.DefaultParams)
-	if err != nil {
-		return "", err
-	}
-	users := &userdir.Directory{}
-	for i := range 1000 {
-		users.Users = append(users.Users, userdir.User{ID: fmt.Sprintf("staff-%d", i), Email: fmt.Sprintf("user%d@example.com", i),
-			Name: "User", Role: jack.RoleStaff, PasswordHash: hash, PasswordVersion: "1"})
-	}
-	usersData, err := users.Encode()
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "keyring.json"), ringJSON, 0o600); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "users.json.gz"), usersData, 0o600); err != nil {
-		return "", err
-	}
-	tok, _, err := token.Sign(ring, users.Users[500], now)
+	_, tok, err := loadfixture.Write(dir, 1000)
 	return tok, err
 }

@@ -30,11 +30,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jack-io/jack-operator/api/jack"
-	"github.com/jack-io/jack-operator/internal/keyring"
-	"github.com/jack-io/jack-operator/internal/password"
-	"github.com/jack-io/jack-operator/internal/token"
-	"github.com/jack-io/jack-operator/internal/userdir"
+	"github.com/jack-io/jack-operator/hack/internal/loadfixture"
 )
 
 type config struct {
@@ -244,44 +240,13 @@ func scrape(addr string) string {
 	return b.String()
 }
 
-// writeFixtures writes a key ring and a directory of 200 users, all with
-// the password loadPassword, and returns a token for one of them.
+// writeFixtures writes the sidecar's files into dir and returns a token.
 func writeFixtures(dir string) (string, error) {
-	now := time.Now().UTC().Truncate(time.Second)
-	k, err := keyring.Generate(jack.AlgorithmHS256, "k1")
-	if err != nil {
-		return "", err
-	}
-	k.State, k.PublishedAt, k.ActivatedAt = jack.KeyActive, now, now
-	ring := &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{k}}
-	ringJSON, err := ring.Marshal()
-	if err != nil {
-		return "", err
-	}
-	hash, err := password.Hash(loadPassword, password.DefaultParams)
-	if err != nil {
-		return "", err
-	}
-	users := &userdir.Directory{}
-	for i := range users200 {
-		users.Users = append(users.Users, userdir.User{ID: fmt.Sprintf("staff-%d", i), Email: fmt.Sprintf("user%d@example.com", i),
-			Name: "User", Role: jack.RoleStaff, PasswordHash: hash, PasswordVersion: "1"})
-	}
-	usersData, err := users.Encode()
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "keyring.json"), ringJSON, 0o600); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "users.json.gz"), usersData, 0o600); err != nil {
-		return "", err
-	}
-	tok, _, err := token.Sign(ring, users.Users[100], now)
+	_, tok, err := loadfixture.Write(dir, users200)
 	return tok, err
 }
 
 const (
-	loadPassword = "load test password"
+	loadPassword = loadfixture.Password
 	users200     = 200
 )
