@@ -81,7 +81,7 @@ var dialectErrors = map[Dialect]*api.Error{
 // configured dialect, or under DialectAuto the one dialect the request
 // carries. Any of the headers read repeated is refused, since a gateway
 // sets each once and "the first one wins" may not be what it forwards.
-func originalRequest(d Dialect, r *http.Request) (method, uri string, e *api.Error) {
+func originalRequest(d Dialect, r *http.Request) (dialect Dialect, method, uri string, e *api.Error) {
 	h := r.Header
 	path, query, hasQuery := strings.Cut(requestTarget(r), "?")
 	suffix := strings.TrimPrefix(path, ForwardAuthPath)
@@ -98,32 +98,32 @@ func originalRequest(d Dialect, r *http.Request) (method, uri string, e *api.Err
 		}
 		switch {
 		case n == 0:
-			return "", "", errNoOriginal
+			return d, "", "", errNoOriginal
 		case n > 1:
-			return "", "", errMixedDialects
+			return d, "", "", errMixedDialects
 		}
 	}
 	switch d {
 	case DialectNginx:
 		if suffix != "" {
-			return "", "", dialectErrors[d]
+			return d, "", "", dialectErrors[d]
 		}
 		method, e = single(h, headerOriginalMethod, d)
 		if e != nil {
-			return "", "", e
+			return d, "", "", e
 		}
 		uris, urls := h[headerOriginalURI], h[headerOriginalURL]
 		switch {
 		case len(uris)+len(urls) == 0:
-			return "", "", dialectErrors[d]
+			return d, "", "", dialectErrors[d]
 		case len(uris)+len(urls) > 1:
-			return "", "", errRepeatedOriginal
+			return d, "", "", errRepeatedOriginal
 		case len(uris) == 1:
 			uri = uris[0]
 		default:
 			u, err := url.Parse(urls[0])
 			if err != nil || !u.IsAbs() || u.Opaque != "" {
-				return "", "", errBadOriginalURI
+				return d, "", "", errBadOriginalURI
 			}
 			uri = u.EscapedPath()
 			if u.RawQuery != "" {
@@ -132,17 +132,17 @@ func originalRequest(d Dialect, r *http.Request) (method, uri string, e *api.Err
 		}
 	case DialectTraefik:
 		if suffix != "" {
-			return "", "", dialectErrors[d]
+			return d, "", "", dialectErrors[d]
 		}
 		if method, e = single(h, headerForwardedMethod, d); e != nil {
-			return "", "", e
+			return d, "", "", e
 		}
 		if uri, e = single(h, headerForwardedURI, d); e != nil {
-			return "", "", e
+			return d, "", "", e
 		}
 	case DialectEnvoy:
 		if suffix == "" || suffix[0] != '/' {
-			return "", "", dialectErrors[d]
+			return d, "", "", dialectErrors[d]
 		}
 		method, uri = r.Method, suffix
 		if hasQuery {
@@ -150,12 +150,9 @@ func originalRequest(d Dialect, r *http.Request) (method, uri string, e *api.Err
 		}
 	}
 	if !isToken(method) {
-		return "", "", errBadOriginalVerb
+		return d, "", "", errBadOriginalVerb
 	}
-	if foreignOriginal(h, d) {
-		return "", "", errForeignOriginal
-	}
-	return method, uri, nil
+	return d, method, uri, nil
 }
 
 // originalHeaders are jack.OriginalRequestHeaders, folded.
@@ -175,21 +172,16 @@ func claimsOriginal(name string) bool {
 	return false
 }
 
-// foreignOriginal reports whether a request to /auth carries a header
-// naming a method or URL that is not one its dialect reads, spelled as the
-// gateway spells it: the gateway passes such a header on to Jack, which may
-// route by it (PHP, Rack and Django read X_Original_URL as X-Original-URL).
-func foreignOriginal(h http.Header, d Dialect) bool {
-	for name := range h {
-		if !claimsOriginal(name) {
-			continue
-		}
-		switch {
-		case d == DialectNginx && (name == headerOriginalMethod || name == headerOriginalURI || name == headerOriginalURL):
-		case d == DialectTraefik && (name == headerForwardedMethod || name == headerForwardedURI):
-		default:
-			return true
-		}
+// dialectOwn reports whether a header, spelled exactly so, is one the
+// dialect reads. Any other header naming a method or URL at /auth is
+// foreign: the gateway passes it on to Jack, which may route by it (PHP,
+// Rack and Django read X_Original_URL as X-Original-URL).
+func dialectOwn(d Dialect, name string) bool {
+	switch d {
+	case DialectNginx:
+		return name == headerOriginalMethod || name == headerOriginalURI || name == headerOriginalURL
+	case DialectTraefik:
+		return name == headerForwardedMethod || name == headerForwardedURI
 	}
 	return false
 }

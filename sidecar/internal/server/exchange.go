@@ -32,6 +32,8 @@ type exchange struct {
 	client string
 	// credential is the Authorization header's value, "" when there is none.
 	credential string
+	// headers is what the request's header names claim, all together.
+	headers headerClaims
 	// resolved is true once WithResolution accepted the request.
 	resolved bool
 

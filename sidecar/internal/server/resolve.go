@@ -24,6 +24,8 @@ type Resolution struct {
 	// Proxy is true when the sidecar forwards to Jack; without, it answers
 	// only the auth API and /auth.
 	Proxy bool
+	// identity tells which header names claim an identity.
+	identity identityMatcher
 }
 
 // The refusals of WithResolution.
@@ -71,16 +73,34 @@ func (c Resolution) resolve(ex *exchange, r *http.Request) *api.Error {
 	path, _, _ := strings.Cut(target, "?")
 	var fromProxy bool
 	ex.client, fromProxy = c.Trusted.clientAddress(r)
-	method, uri := r.Method, target
+	method, uri, d := r.Method, target, c.Dialect
 	if path == ForwardAuthPath || strings.HasPrefix(path, ForwardAuthPath+"/") {
 		ex.forward = true
 		if len(c.Trusted) > 0 && !fromProxy {
 			return errUntrustedProxy
 		}
 		var e *api.Error
-		if method, uri, e = originalRequest(c.Dialect, r); e != nil {
+		if d, method, uri, e = originalRequest(c.Dialect, r); e != nil {
 			return e
 		}
+	}
+	// One look at every header name, for this step and the next.
+	var foreign bool
+	for name, vals := range r.Header {
+		k := c.identity.kind(name)
+		if k == 0 {
+			continue
+		}
+		if k&claimOriginal != 0 && ex.forward && !dialectOwn(d, name) {
+			foreign = true
+		}
+		if k&claimOverride != 0 && (len(vals) != 1 || vals[0] != method) {
+			k |= claimOtherMethod
+		}
+		ex.headers |= k
+	}
+	if foreign {
+		return errForeignOriginal
 	}
 	normalized, ok := policy.NormalizePath(uri)
 	if !ok {
@@ -119,10 +139,8 @@ func (c Resolution) resolve(ex *exchange, r *http.Request) *api.Error {
 // readCredentials takes the one credential of a request bound for the API,
 // and refuses every way of naming a second one, or a second method.
 func (ex *exchange) readCredentials(h http.Header, query string) *api.Error {
-	if query != "" {
-		if queryHas(query, "_method") {
-			return errMethodOverride
-		}
+	if query != "" && queryHas(query, "_method") || ex.headers&claimOtherMethod != 0 {
+		return errMethodOverride
 	}
 	auth := h["Authorization"]
 	switch {
@@ -132,25 +150,10 @@ func (ex *exchange) readCredentials(h http.Header, query string) *api.Error {
 		if strings.IndexByte(auth[0], ',') >= 0 {
 			return errTwoAuthorizations
 		}
+		if ex.headers&claimCredential != 0 {
+			return errTwoCredentials
+		}
 		ex.credential = auth[0]
-	}
-	for name, vals := range h {
-		if c := name[0] | 0x20; c != 'x' && c != 'a' {
-			continue
-		}
-		for _, o := range methodOverrideHeaders {
-			if foldedEqual(name, o) && (len(vals) != 1 || vals[0] != ex.method) {
-				return errMethodOverride
-			}
-		}
-		if len(auth) == 0 {
-			continue
-		}
-		for _, o := range credentialHeaders {
-			if foldedEqual(name, o) {
-				return errTwoCredentials
-			}
-		}
 	}
 	return nil
 }

@@ -124,9 +124,10 @@ func New(cfg Config) (http.Handler, error) {
 	var h http.Handler = http.HandlerFunc(s.serve)
 	h = WithAuthorization(s.src, m, h)
 	h = WithAuthentication(s, h)
-	h = WithIdentityStripping(newIdentityMatcher(cfg.StripHeaders), h)
+	identity := newIdentityMatcher(cfg.StripHeaders)
+	h = WithIdentityStripping(identity, h)
 	h = WithClientLimit(newInFlight(cmp.Or(cfg.MaxInFlightPerClient, 128)), m, h)
-	h = WithResolution(Resolution{Dialect: cfg.ForwardAuth, Trusted: cfg.TrustedProxies, Proxy: s.upstream != nil}, h)
+	h = WithResolution(Resolution{Dialect: cfg.ForwardAuth, Trusted: cfg.TrustedProxies, Proxy: s.upstream != nil, identity: identity}, h)
 	h = WithMetrics(m, h)
 	h = WithRecovery(s.log, h)
 	return withExchange(h), nil

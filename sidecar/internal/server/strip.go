@@ -114,19 +114,70 @@ var errForgedIdentity = &api.Error{Code: api.CodeForgedIdentity, Message: "The r
 func WithIdentityStripping(m identityMatcher, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ex := exchangeOf(w)
-		for name := range r.Header {
-			switch {
-			case m.claimsIdentity(name):
-				if ex.forward {
-					refuse(w, errForgedIdentity)
-					return
-				}
-				delete(r.Header, name)
-			case !ex.forward && claimsOriginal(name):
+		// WithResolution looked at every header name once and noted what it
+		// found; most requests carry nothing to strip.
+		switch {
+		case ex.headers&claimIdentity != 0 && ex.forward:
+			refuse(w, errForgedIdentity)
+			return
+		case ex.headers&(claimIdentity|claimOriginal) != 0 && !ex.forward:
+			for name := range r.Header {
 				// Jack must route the request it gets, not one a header names.
-				delete(r.Header, name)
+				if m.kind(name)&(claimIdentity|claimOriginal) != 0 {
+					delete(r.Header, name)
+				}
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// headerClaims say what a request's header names claim, one bit a kind.
+type headerClaims uint8
+
+const (
+	// claimIdentity: who is calling (see claimsIdentity).
+	claimIdentity headerClaims = 1 << iota
+	// claimOriginal: another method or URL (jack.OriginalRequestHeaders).
+	claimOriginal
+	// claimOverride: another method (jack.MethodOverrideHeaders).
+	claimOverride
+	// claimCredential: a credential beside Authorization
+	// (jack.CredentialHeaders).
+	claimCredential
+	// claimOtherMethod: a method override naming another method than the
+	// request's (set by WithResolution, which knows the method).
+	claimOtherMethod
+)
+
+// kind is what a header name claims, under any spelling. It runs for every
+// header of every request, so names are sorted out by their first byte.
+func (m identityMatcher) kind(name string) headerClaims {
+	if name == "" {
+		return 0
+	}
+	var k headerClaims
+	c := name[0] | 0x20
+	if (c == 'x' || c == 'r' || m.anyStart) && m.claimsIdentity(name) {
+		k |= claimIdentity
+	}
+	switch c {
+	case 'x':
+		if claimsOriginal(name) {
+			k |= claimOriginal
+		}
+		for _, o := range methodOverrideHeaders {
+			if foldedEqual(name, o) {
+				k |= claimOverride
+			}
+		}
+		fallthrough
+	case 'a':
+		for _, o := range credentialHeaders {
+			if foldedEqual(name, o) {
+				k |= claimCredential
+			}
+		}
+	}
+	return k
 }
