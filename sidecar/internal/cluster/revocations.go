@@ -148,8 +148,10 @@ func entryOf(it TokenRevocation) revocation.Entry {
 
 func (r *Revocations) learn(entries []revocation.Entry) {
 	if err := r.local.RevokeAll(entries); err != nil {
-		// Held in memory all the same; only a restart could lose them, and
-		// the next list brings them back.
+		// A write error leaves them held in memory; a full store (past twice
+		// its bound, see revocation.ErrFull) drops the excess, counted as
+		// learned_dropped. Either way the next list from the API server
+		// brings them back once there is room.
 		r.log.Error(err, "recording revocations from the API server in the local file")
 	}
 }
