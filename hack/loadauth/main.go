@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/hack/internal/loadfixture"
+	"github.com/jack-io/jack-operator/hack/internal/proc"
 )
 
 func main() {
@@ -130,7 +130,7 @@ func run(sidecar string, d time.Duration) error {
 		b, s := median(bs), median(ss)
 		fmt.Printf("%-12d %14.0f %14.0f %8.2f %16.1f %16.1f\n", conns, b, s, s/b, median(bc), median(sc))
 	}
-	rss, peak := memory(side.Process.Pid)
+	rss, peak := proc.Memory(side.Process.Pid)
 	fmt.Printf("sidecar memory with 1,000 users after the load: RSS %s, peak %s\n", rss, peak)
 	return nil
 }
@@ -139,7 +139,7 @@ func run(sidecar string, d time.Duration) error {
 // request (user and system, from /proc/PID/stat), which moves much less
 // between runs on a shared machine than the rate does.
 func measure(pid int, url, tok string, conns int, d time.Duration) (rate, cpuMicros float64, err error) {
-	before, err := cpuTicks(pid)
+	before, err := proc.CPUTime(pid)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -147,7 +147,7 @@ func measure(pid int, url, tok string, conns int, d time.Duration) (rate, cpuMic
 	if err != nil {
 		return 0, 0, err
 	}
-	after, err := cpuTicks(pid)
+	after, err := proc.CPUTime(pid)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -155,49 +155,12 @@ func measure(pid int, url, tok string, conns int, d time.Duration) (rate, cpuMic
 	if requests == 0 {
 		return rate, 0, nil
 	}
-	// Linux reports CPU time in clock ticks of 1/100 s (USER_HZ).
-	return rate, float64(after-before) * 1e4 / requests, nil
-}
-
-// cpuTicks is a process's user plus system time in clock ticks.
-func cpuTicks(pid int) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces: count from after it.
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	return utime + stime, nil
+	return rate, float64((after - before).Microseconds()) / requests, nil
 }
 
 func median(xs []float64) float64 {
 	slices.Sort(xs)
 	return xs[len(xs)/2]
-}
-
-// memory reads a process's resident set size now and at its peak.
-func memory(pid int) (rss, peak string) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "unknown", "unknown"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			rss = strings.TrimSpace(v)
-		}
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			peak = strings.TrimSpace(v)
-		}
-	}
-	return rss, peak
 }
 
 func startAndRead(cmd *exec.Cmd, match func(string) (string, bool), stderr bool) (string, error) {

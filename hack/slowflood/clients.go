@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jack-io/jack-operator/hack/internal/proc"
 )
 
 // stat is what the ordinary clients of one kind saw.
@@ -78,7 +80,8 @@ func measure(ctx context.Context, phase string, c config, addr, tok string, pid 
 	authClient := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64, DisableCompression: true}}
 	defer authClient.CloseIdleConnections()
 
-	cpu0, start := cpuTime(pid), time.Now()
+	cpu0, _ := proc.CPUTime(pid)
+	start := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		pace(ctx, c.authRate, 256, r.auth, func(int) string { return authCall(authClient, addr, tok) })
@@ -87,7 +90,8 @@ func measure(ctx context.Context, phase string, c config, addr, tok string, pid 
 		pace(ctx, c.loginRate, 32, r.login, func(i int) string { return login(addr, i) })
 	})
 	wg.Wait()
-	r.cpu, r.elapsed = cpuTime(pid)-cpu0, time.Since(start)
+	cpu1, _ := proc.CPUTime(pid)
+	r.cpu, r.elapsed = cpu1-cpu0, time.Since(start)
 	for _, s := range []struct {
 		name string
 		st   *stat

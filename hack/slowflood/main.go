@@ -26,11 +26,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jack-io/jack-operator/hack/internal/loadfixture"
+	"github.com/jack-io/jack-operator/hack/internal/proc"
 )
 
 type config struct {
@@ -104,7 +104,7 @@ func run(c config) error {
 		strings.Join(c.sidecarEnv, " "), c.sidecar, strings.Join(c.sidecarArgs, " "), c.slowBody, c.slowHeader, c.floodClients, c.greedy, c.trickle, c.authRate, c.loginRate)
 
 	base := measure(context.Background(), "baseline", c, addr, tok, pid, c.baseline)
-	baseRSS, _ := memory(pid)
+	baseRSS, _ := proc.Memory(pid)
 
 	ctx, stop := context.WithCancel(context.Background())
 	f := startFlood(ctx, c, addr)
@@ -117,7 +117,7 @@ func run(c config) error {
 	flooded := measure(ctx, "flood held", c, addr, tok, pid, c.duration)
 	snap := f.snapshot()
 	scraped := scrape(metricsAddr)
-	rss, peak := memory(pid)
+	rss, peak := proc.Memory(pid)
 	stop()
 	f.wait()
 
@@ -183,41 +183,6 @@ func startSidecar(c config, dir string) (*exec.Cmd, string, string, error) {
 		_ = cmd.Wait()
 		return nil, "", "", fmt.Errorf("%s did not say where it listens", c.sidecar)
 	}
-}
-
-// cpuTime is a process's user and system time so far.
-func cpuTime(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command, which is in parentheses and may hold spaces.
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	const clockTicks = 100 // USER_HZ, 100 on Linux for every architecture Go supports here
-	return time.Duration(utime+stime) * time.Second / clockTicks
-}
-
-// memory reads a process's resident set size now and at its peak.
-func memory(pid int) (rss, peak string) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "unknown", "unknown"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			rss = strings.TrimSpace(v)
-		}
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			peak = strings.TrimSpace(v)
-		}
-	}
-	return rss, peak
 }
 
 // scrape returns the sidecar's connection and request metrics, if any.
