@@ -742,3 +742,28 @@ func TestTheMainPortServesTLSWhenGivenACertificate(t *testing.T) {
 		}
 	}
 }
+
+func TestALoginWhoseBodyNeverComesIsCutOffWithTheEnvelope(t *testing.T) {
+	f := newFixture(t)
+	s := f.start("--body-timeout", "1s")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.addr, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	// The headers promise a body; one byte of it comes, then nothing.
+	_, _ = fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: jack\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{")
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	start := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"REQUEST_TIMEOUT"`) {
+		t.Errorf("got %d %s, want 408 REQUEST_TIMEOUT", resp.StatusCode, body)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the answer took %s; the body deadline is 1s", took)
+	}
+}

@@ -22,6 +22,7 @@ const (
 	CodeBadRequest           Code = "BAD_REQUEST"
 	CodeValidation           Code = "VALIDATION_ERROR"
 	CodePayloadTooLarge      Code = "PAYLOAD_TOO_LARGE"
+	CodeRequestTimeout       Code = "REQUEST_TIMEOUT"
 	CodeUnsupportedMediaType Code = "UNSUPPORTED_MEDIA_TYPE"
 	CodeMethodNotAllowed     Code = "METHOD_NOT_ALLOWED"
 	CodeNotFound             Code = "NOT_FOUND"
@@ -58,6 +59,7 @@ var statuses = map[Code]int{
 	CodeBadRequest:           http.StatusBadRequest,
 	CodeValidation:           http.StatusBadRequest,
 	CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	CodeRequestTimeout:       http.StatusRequestTimeout,
 	CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
 	CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	CodeNotFound:             http.StatusNotFound,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -155,7 +156,11 @@ func decodeLogin(w http.ResponseWriter, r *http.Request) (*loginRequest, *api.Er
 func bodyError(err error) *api.Error {
 	var tooBig *http.MaxBytesError
 	var typ *json.UnmarshalTypeError
+	var timeout net.Error
 	switch {
+	case errors.As(err, &timeout) && timeout.Timeout():
+		// The body deadline (--body-timeout) passed before the body came.
+		return &api.Error{Code: api.CodeRequestTimeout, Message: "The request body did not arrive in time."}
 	case errors.As(err, &tooBig):
 		return &api.Error{Code: api.CodePayloadTooLarge, Message: "The request body is larger than 4 KiB."}
 	case errors.As(err, &typ):
