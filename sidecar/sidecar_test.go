@@ -767,3 +767,28 @@ func TestALoginWhoseBodyNeverComesIsCutOffWithTheEnvelope(t *testing.T) {
 		t.Errorf("the answer took %s; the body deadline is 1s", took)
 	}
 }
+
+func TestARefusalOfARequestWhoseBodyNeverComesIsAnsweredAtOnce(t *testing.T) {
+	f := newFixture(t)
+	s := f.start()
+	for _, target := range []string{"/auth/api/v1/tasks", "/api/v1/auth/logout", "/api/v1/auth/register"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.addr, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// No token: refused before anything would read the promised body.
+		_, _ = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: jack\r\nContent-Length: 4096\r\n\r\n", target)
+		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		start := time.Now()
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		took := time.Since(start)
+		_ = conn.Close()
+		if err != nil {
+			t.Fatalf("%s: no answer after %s: %v", target, took.Round(time.Millisecond), err)
+		}
+		if resp.StatusCode < 400 || !resp.Close || took > 3*time.Second {
+			t.Errorf("%s: %d (closing %v) after %s; want a refusal at once, closing the connection",
+				target, resp.StatusCode, resp.Close, took.Round(time.Millisecond))
+		}
+	}
+}

@@ -39,6 +39,8 @@ type exchange struct {
 
 	// refusal is the code the request was refused with, if it was.
 	refusal api.Code
+	// bodyPending is true while the request may have a body nobody read.
+	bodyPending bool
 
 	// id is set by WithAuthentication when authenticated is true.
 	id            Identity
@@ -49,7 +51,7 @@ type exchange struct {
 // chain, so every WithX below finds one.
 func withExchange(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&exchange{ResponseWriter: w}, r)
+		next.ServeHTTP(&exchange{ResponseWriter: w, bodyPending: r.ContentLength != 0}, r)
 	})
 }
 
@@ -79,9 +81,16 @@ func (ex *exchange) Write(b []byte) (int, error) {
 func (ex *exchange) Unwrap() http.ResponseWriter { return ex.ResponseWriter }
 
 // refuse answers with e in the envelope and notes its code for the metrics.
+// A refused request's body is never read: the connection is closed after
+// the answer, because net/http would otherwise read what is left of the body
+// before answering, and a client that declared a body and sends none would
+// wait for the read deadline instead of getting its refusal at once.
 func refuse(w http.ResponseWriter, e *api.Error) {
 	if ex := exchangeOf(w); ex != nil {
 		ex.refusal = e.Code
+		if ex.bodyPending {
+			w.Header().Set("Connection", "close")
+		}
 	}
 	api.WriteError(w, e)
 }

@@ -56,6 +56,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		refuse(w, apiErr)
 		return
 	}
+	ex.bodyPending = false // read to its end: the connection may be kept
 	now := s.now()
 	client, account := ex.client, strings.ToLower(*req.Email)
 	if ok, wait := s.clientLimit.Take(client, now); !ok {
