@@ -19,7 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/jack-io/jack-operator/internal/testenv"
+	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
 // operator is the operator's manager, built by newManager as main builds it,

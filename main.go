@@ -21,8 +21,8 @@ import (
 
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers"
-	"github.com/jack-io/jack-operator/internal/inject"
 	"github.com/jack-io/jack-operator/internal/password"
+	"github.com/jack-io/jack-operator/webhooks/inject"
 )
 
 // Leader election and the events the operator reports.

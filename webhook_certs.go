@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/jack-io/jack-operator/controllers/certs"
 	"github.com/jack-io/jack-operator/controllers/webhookcerts"
-	"github.com/jack-io/jack-operator/internal/certs"
 )
 
 // Values of --webhook-cert-mode.

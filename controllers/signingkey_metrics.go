@@ -9,7 +9,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
-	"github.com/jack-io/jack-operator/internal/rotation"
+	"github.com/jack-io/jack-operator/controllers/rotation"
 )
 
 var (

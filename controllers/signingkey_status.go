@@ -14,8 +14,8 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/controllers/rotation"
 	"github.com/jack-io/jack-operator/internal/keyring"
-	"github.com/jack-io/jack-operator/internal/rotation"
 )
 
 // readiness is the Ready condition a reconcile arrived at.

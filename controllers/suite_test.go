@@ -21,9 +21,9 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
-	"github.com/jack-io/jack-operator/internal/inject"
 	"github.com/jack-io/jack-operator/internal/password"
-	"github.com/jack-io/jack-operator/internal/testenv"
+	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
+	"github.com/jack-io/jack-operator/webhooks/inject"
 )
 
 // The suite runs a real kube-apiserver and etcd. A manager runs the

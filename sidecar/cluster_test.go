@@ -27,9 +27,9 @@ import (
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers"
-	"github.com/jack-io/jack-operator/internal/livefile/kubelettest"
-	"github.com/jack-io/jack-operator/internal/testenv"
-	"github.com/jack-io/jack-operator/internal/testenv/cutproxy"
+	"github.com/jack-io/jack-operator/internal/testsupport/cutproxy"
+	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
 // These tests wire sidecar processes to a real API server, with the

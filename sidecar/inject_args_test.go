@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	"github.com/jack-io/jack-operator/internal/inject"
 	"github.com/jack-io/jack-operator/sidecar/internal/app"
+	"github.com/jack-io/jack-operator/webhooks/inject"
 )
 
 // TestTheInjectedArgumentsAreOnesTheSidecarAccepts parses the arguments the

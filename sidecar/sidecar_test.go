@@ -30,9 +30,9 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
-	"github.com/jack-io/jack-operator/internal/livefile/kubelettest"
 	"github.com/jack-io/jack-operator/internal/password"
-	"github.com/jack-io/jack-operator/internal/testenv"
+	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )

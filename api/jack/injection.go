@@ -2,7 +2,7 @@ package jack
 
 // Names of the pod injection webhook's API: what a platform engineer sets on a
 // Namespace or a pod (template) to get the jack-auth sidecar, the per-pod
-// overrides, and what the webhook writes back. Package internal/inject reads
+// overrides, and what the webhook writes back. Package webhooks/inject reads
 // and writes them; docs describe them. Labels select (the webhook's
 // namespaceSelector and objectSelector match them, so pods that do not opt in
 // never reach the webhook); annotations configure.

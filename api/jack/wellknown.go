@@ -59,7 +59,7 @@ const (
 	SecretKeyKeyRing = "keyring.json"
 	// ConfigMapKeyJWKS holds the ring's public keys as a JWK Set.
 	ConfigMapKeyJWKS = "jwks.json"
-	// ConfigMapKeyPolicy holds the sidecar's role policy (internal/policy format).
+	// ConfigMapKeyPolicy holds the sidecar's role policy (sidecar/internal/policy format).
 	ConfigMapKeyPolicy = "policy.yaml"
 	// SecretKeyUserDirectory holds a namespace's users in the user directory
 	// format, gzip-compressed.

@@ -23,7 +23,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
-	"github.com/jack-io/jack-operator/internal/testenv"
+	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
 // These tests run against a real kube-apiserver and etcd with the generated

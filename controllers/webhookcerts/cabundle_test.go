@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jack-io/jack-operator/internal/certs"
+	"github.com/jack-io/jack-operator/controllers/certs"
 )
 
 func TestInspectCABundles(t *testing.T) {

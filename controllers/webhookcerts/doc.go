@@ -1,5 +1,5 @@
 // Package webhookcerts runs the operator's own webhook serving certificates:
-// internal/certs decides and makes them, and this package keeps them in one
+// controllers/certs decides and makes them, and this package keeps them in one
 // Secret, publishes the CA into the webhook configurations' caBundle, and
 // serves the certificate from memory.
 //

@@ -10,7 +10,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 
-	"github.com/jack-io/jack-operator/internal/certs"
+	"github.com/jack-io/jack-operator/controllers/certs"
 )
 
 // WatchFiles is the other way to get a serving certificate: from tls.crt and

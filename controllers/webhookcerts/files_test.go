@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jack-io/jack-operator/internal/certs"
+	"github.com/jack-io/jack-operator/controllers/certs"
 )
 
 // writeCertManagerSecret writes what a mounted cert-manager Secret holds:

@@ -31,8 +31,8 @@ import (
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers"
-	"github.com/jack-io/jack-operator/internal/certs"
-	"github.com/jack-io/jack-operator/internal/inject"
+	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/webhooks/inject"
 )
 
 // replicaOptions describe one operator replica of a test.

@@ -4,7 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"github.com/jack-io/jack-operator/internal/certs"
+	"github.com/jack-io/jack-operator/controllers/certs"
 )
 
 // Metric names, which the Helm chart's alerts use.

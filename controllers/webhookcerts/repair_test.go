@@ -20,7 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/jack-io/jack-operator/internal/certs"
+	"github.com/jack-io/jack-operator/controllers/certs"
 )
 
 func TestACABundleResetByAnotherToolIsRepairedAtOnce(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	"github.com/jack-io/jack-operator/internal/certs"
+	"github.com/jack-io/jack-operator/controllers/certs"
 )
 
 // ComponentWebhookCertificates is the jack.LabelComponent value of the

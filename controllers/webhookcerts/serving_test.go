@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jack-io/jack-operator/internal/certs"
+	"github.com/jack-io/jack-operator/controllers/certs"
 )
 
 func TestTheServingCertificateFollowsTheSecretAndKeepsTheLastGoodOne(t *testing.T) {

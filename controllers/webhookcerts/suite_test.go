@@ -18,8 +18,8 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
-	"github.com/jack-io/jack-operator/internal/certs"
-	"github.com/jack-io/jack-operator/internal/testenv"
+	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
 // The suite runs a real kube-apiserver and etcd with the project's webhook

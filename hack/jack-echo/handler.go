@@ -10,7 +10,7 @@ import (
 )
 
 // resources are the /api/v1/ collections jack-echo serves, one per row of
-// Jack's role table (internal/policy's default policy), so every rule has a
+// Jack's role table (sidecar/internal/policy's default policy), so every rule has a
 // route to be allowed or refused on.
 var resources = []string{"conversations", "tasks", "guests", "reports", "settings", "users"}
 

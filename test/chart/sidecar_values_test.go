@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	"github.com/jack-io/jack-operator/internal/inject"
+	"github.com/jack-io/jack-operator/webhooks/inject"
 )
 
 // The chart's sidecar values reach the operator as --sidecar-* flags that

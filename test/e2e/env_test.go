@@ -21,8 +21,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/jack-io/jack-operator/internal/netns"
-	"github.com/jack-io/jack-operator/internal/testenv"
+	"github.com/jack-io/jack-operator/internal/testsupport/netns"
+	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
 // cluster is the running local cluster: a client as its administrator,

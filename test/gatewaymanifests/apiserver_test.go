@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/jack-io/jack-operator/internal/testenv"
+	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
 // crdProjects are the folders of bin/gateway-crds holding CRDs to install.

@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/jack-io/jack-operator/internal/keyring"
-	"github.com/jack-io/jack-operator/internal/livefile"
-	"github.com/jack-io/jack-operator/internal/policy"
 	"github.com/jack-io/jack-operator/internal/userdir"
+	"github.com/jack-io/jack-operator/sidecar/internal/livefile"
+	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 	"github.com/jack-io/jack-operator/sidecar/internal/server"
 )

@@ -16,7 +16,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
-	"github.com/jack-io/jack-operator/internal/testenv/cutproxy"
+	"github.com/jack-io/jack-operator/internal/testsupport/cutproxy"
 	"github.com/jack-io/jack-operator/sidecar/internal/kube"
 )
 

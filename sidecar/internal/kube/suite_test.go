@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
-	"github.com/jack-io/jack-operator/internal/livefile/kubelettest"
-	"github.com/jack-io/jack-operator/internal/testenv"
+	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 	"github.com/jack-io/jack-operator/sidecar/internal/kube"
 )
 

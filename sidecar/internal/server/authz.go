@@ -3,8 +3,8 @@ package server
 import (
 	"net/http"
 
-	"github.com/jack-io/jack-operator/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
+	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 )
 
 // WithAuthorization asks the role policy about every request for the API,

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	"github.com/jack-io/jack-operator/internal/policy"
+	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 )
 
 // step runs one WithX of the chain alone: the exchange is prepared as the

@@ -5,7 +5,7 @@ import (
 
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
 
-	"github.com/jack-io/jack-operator/internal/policy"
+	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 )
 
 // exchange is one request's state on its way down the chain: what

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	"github.com/jack-io/jack-operator/internal/policy"
+	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 )
 
 // FuzzForwardAuthAgreesWithTheProxy decodes the same original request the

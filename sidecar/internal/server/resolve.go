@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	"github.com/jack-io/jack-operator/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
+	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 )
 
 // ForwardAuthPath is where gateways ask whether a request may pass.

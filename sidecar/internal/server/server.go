@@ -11,8 +11,8 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/jack-io/jack-operator/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
+	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 	"github.com/jack-io/jack-operator/sidecar/internal/throttle"
 )

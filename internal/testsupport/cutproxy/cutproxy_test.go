@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jack-io/jack-operator/internal/testenv/cutproxy"
+	"github.com/jack-io/jack-operator/internal/testsupport/cutproxy"
 )
 
 // echoServer answers each line with the same line, until the test ends.

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jack-io/jack-operator/internal/livefile"
-	"github.com/jack-io/jack-operator/internal/livefile/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/sidecar/internal/livefile"
 )
 
 func TestWatchLoadsTheFileAtStart(t *testing.T) {

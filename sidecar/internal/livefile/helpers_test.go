@@ -15,8 +15,8 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 
-	"github.com/jack-io/jack-operator/internal/livefile"
-	"github.com/jack-io/jack-operator/internal/livefile/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/sidecar/internal/livefile"
 )
 
 // deadline bounds every wait. It is generous because the machine running
