@@ -8,7 +8,6 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
-	"github.com/jack-io/jack-operator/internal/userdir"
 )
 
 // benchRing is three keys, as a ring holds during a rotation: the active
@@ -32,9 +31,9 @@ func benchVerify(b *testing.B, r *keyring.Ring, tok string, wantErr bool) {
 }
 
 // alice is a user as most are: nothing in her claims needs a JSON escape.
-var alice = userdir.User{ID: "staff-123", Email: "alice@example.com", Name: "Alice Martin", Role: jack.RoleStaff}
+var alice = Subject{ID: "staff-123", Email: "alice@example.com", Name: "Alice Martin", Role: jack.RoleStaff}
 
-func signFor(b *testing.B, r *keyring.Ring, u userdir.User) string {
+func signFor(b *testing.B, r *keyring.Ring, u Subject) string {
 	tok, _, err := Sign(r, u, t0.Add(-time.Minute))
 	if err != nil {
 		b.Fatal(err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
-	"github.com/jack-io/jack-operator/internal/userdir"
 )
 
 // Claims are what a token says. Times are whole seconds, in UTC; a time the
@@ -76,11 +75,20 @@ func (w wireClaims) GetAudience() (jwt.ClaimStrings, error) {
 	return jwt.ClaimStrings{w.Audience}, nil
 }
 
+// Subject is who a token is issued to: the claims that name the user, and
+// nothing else of their record (a password hash has no business here).
+type Subject struct {
+	ID    string
+	Email string
+	Name  string
+	Role  jack.Role
+}
+
 // Sign makes a token for u with the ring's active key, valid from now (to
 // the second) for the ring's TokenTTL. It returns the claims it signed, so
 // that the caller can answer with expiresAt without decoding the token.
 // Errors never quote key material.
-func Sign(ring *keyring.Ring, u userdir.User, now time.Time) (string, Claims, error) {
+func Sign(ring *keyring.Ring, u Subject, now time.Time) (string, Claims, error) {
 	if ring == nil {
 		return "", Claims{}, errors.New("signing a token: no key ring")
 	}

@@ -14,10 +14,9 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
-	"github.com/jack-io/jack-operator/internal/userdir"
 )
 
-var bob = userdir.User{ID: "staff-123", Email: "bob@example.com", Name: "Bob <Ops> & Co", Role: jack.RoleStaff}
+var bob = Subject{ID: "staff-123", Email: "bob@example.com", Name: "Bob <Ops> & Co", Role: jack.RoleStaff}
 
 func TestEveryAlgorithmSignsTokensItVerifies(t *testing.T) {
 	for _, alg := range []jack.Algorithm{"HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"} {
@@ -90,12 +89,12 @@ func TestSignRefuses(t *testing.T) {
 	noActive.Keys = slices.DeleteFunc(slices.Clone(noActive.Keys), func(k keyring.Key) bool { return k.State == jack.KeyActive })
 	cases := map[string]struct {
 		ring *keyring.Ring
-		user userdir.User
+		user Subject
 		want string
 	}{
 		"without a ring":               {nil, bob, "no key ring"},
 		"a ring without an active key": {&noActive, bob, "no active key"},
-		"a user without an id":         {fixture(t), userdir.User{Email: "x@example.com"}, "no id"},
+		"a user without an id":         {fixture(t), Subject{Email: "x@example.com"}, "no id"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -135,7 +135,7 @@ func (s *secrets) sign(t *testing.T, u user) string {
 	if !ok {
 		t.Fatalf("no user %s", u.id)
 	}
-	tok, _, err := token.Sign(s.ring, *du, time.Now())
+	tok, _, err := token.Sign(s.ring, token.Subject{ID: du.ID, Email: du.Email, Name: du.Name, Role: du.Role}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

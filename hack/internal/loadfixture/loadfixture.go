@@ -56,6 +56,10 @@ func Write(dir string, n int) (Files, string, error) {
 	if err := os.WriteFile(f.Users, usersData, 0o600); err != nil {
 		return Files{}, "", err
 	}
-	tok, _, err := token.Sign(ring, users.Users[n/2], now)
+	tok, _, err := token.Sign(ring, subjectOf(users.Users[n/2]), now)
 	return f, tok, err
+}
+
+func subjectOf(u userdir.User) token.Subject {
+	return token.Subject{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role}
 }

@@ -112,7 +112,7 @@ func (s *Server) passwordMatches(u *userdir.User, found bool, pw string) bool {
 
 // issue signs a token for u and writes the session answer.
 func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User) {
-	tok, claims, err := token.Sign(keys.Ring, u, s.now())
+	tok, claims, err := token.Sign(keys.Ring, subjectOf(u), s.now())
 	if err != nil {
 		s.log.Error(err, "signing a token", "user", u.ID)
 		refuse(w, &api.Error{Code: api.CodeInternal, Message: "The token could not be signed."})
@@ -236,4 +236,9 @@ func (s *Server) logout(w http.ResponseWriter, _ *http.Request, ex *exchange) {
 		return
 	}
 	api.WriteData(w, http.StatusOK, map[string]string{"message": "Logged out."})
+}
+
+// subjectOf is who a token for u is issued to.
+func subjectOf(u userdir.User) token.Subject {
+	return token.Subject{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role}
 }
