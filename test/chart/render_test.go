@@ -468,7 +468,7 @@ func appVersion(t *testing.T) string {
 func goSource(t *testing.T) string {
 	t.Helper()
 	var all strings.Builder
-	for _, dir := range []string{"controllers", "internal", "."} { // and one level below each
+	for _, dir := range []string{"controllers", "webhooks", "internal", "."} { // and one level below each
 		files, _ := filepath.Glob(filepath.Join(root, dir, "*.go"))
 		sub, _ := filepath.Glob(filepath.Join(root, dir, "*", "*.go"))
 		for _, f := range append(files, sub...) {
