@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,10 +17,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jack-io/jack-operator/internal/testsupport/netns"
 )
 
 type forwards []string
@@ -38,23 +40,9 @@ func main() {
 	}
 }
 
-type dialRequest struct {
-	addr  string
-	reply chan dialResult
-}
-
-type dialResult struct {
-	conn net.Conn
-	err  error
-}
-
 func run(pid int, fwds forwards) error {
 	if pid <= 0 || len(fwds) == 0 {
 		return errors.New("need -pid and at least one -forward")
-	}
-	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-	if err != nil {
-		return fmt.Errorf("the network namespace of pid %d: %w", pid, err)
 	}
 	// Listen first, while every thread is still in the host's namespace.
 	type pair struct {
@@ -74,15 +62,15 @@ func run(pid int, fwds forwards) error {
 		pairs = append(pairs, pair{ln, target})
 	}
 
-	dials := make(chan dialRequest)
-	entered := make(chan error)
-	go dialer(ns, dials, entered)
-	if err := <-entered; err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := netns.NewDialer(ctx, pid)
+	if err != nil {
 		return err
 	}
 	for _, p := range pairs {
 		log.Printf("portfwd: %s -> %s in the namespace of pid %d", p.ln.Addr(), p.target, pid)
-		go serve(p.ln, p.target, dials)
+		go serve(p.ln, p.target, d)
 	}
 
 	stop := make(chan os.Signal, 1)
@@ -102,24 +90,9 @@ func run(pid int, fwds forwards) error {
 	}
 }
 
-// dialer owns one OS thread that it moves into the namespace and never gives
-// back: sockets take the namespace of the thread that creates them. (The Go
-// runtime never clones new threads from a locked one, so the namespace stays
-// on this thread.)
-func dialer(ns *os.File, reqs <-chan dialRequest, entered chan<- error) {
-	runtime.LockOSThread()
-	if _, _, errno := syscall.RawSyscall(sysSetns, ns.Fd(), syscall.CLONE_NEWNET, 0); errno != 0 {
-		entered <- fmt.Errorf("entering the network namespace: %w", errno)
-		return
-	}
-	entered <- nil
-	for r := range reqs {
-		c, err := net.DialTimeout("tcp", r.addr, 5*time.Second)
-		r.reply <- dialResult{c, err}
-	}
-}
-
-func serve(ln net.Listener, target string, dials chan<- dialRequest) {
+// serve forwards each connection ln accepts to target, dialled from inside
+// the namespace.
+func serve(ln net.Listener, target string, d *netns.Dialer) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -128,14 +101,14 @@ func serve(ln net.Listener, target string, dials chan<- dialRequest) {
 		}
 		go func() {
 			defer c.Close()
-			reply := make(chan dialResult, 1)
-			dials <- dialRequest{target, reply}
-			res := <-reply
-			if res.err != nil {
-				log.Printf("portfwd: %s: %v", target, res.err)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			conn, err := d.DialContext(ctx, "tcp", target)
+			cancel()
+			if err != nil {
+				log.Printf("portfwd: %s: %v", target, err)
 				return
 			}
-			defer res.conn.Close()
+			defer conn.Close()
 			done := make(chan struct{}, 2)
 			pipe := func(dst, src net.Conn) {
 				_, _ = io.Copy(dst, src)
@@ -144,8 +117,8 @@ func serve(ln net.Listener, target string, dials chan<- dialRequest) {
 				}
 				done <- struct{}{}
 			}
-			go pipe(res.conn, c)
-			go pipe(c, res.conn)
+			go pipe(conn, c)
+			go pipe(c, conn)
 			<-done
 			<-done
 		}()

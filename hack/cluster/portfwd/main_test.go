@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/jack-io/jack-operator/internal/testsupport/netns"
 )
 
 // TestForward forwards into this process's own network namespace, which
@@ -22,14 +24,8 @@ func TestForward(t *testing.T) {
 	}))
 	defer upstream.Close()
 
-	ns, err := os.Open("/proc/self/ns/net")
+	d, err := netns.NewDialer(t.Context(), os.Getpid())
 	if err != nil {
-		t.Skip("no /proc/self/ns/net:", err)
-	}
-	dials := make(chan dialRequest)
-	entered := make(chan error)
-	go dialer(ns, dials, entered)
-	if err := <-entered; err != nil {
 		if errors.Is(err, syscall.EPERM) {
 			t.Skip("entering a network namespace needs CAP_SYS_ADMIN:", err)
 		}
@@ -40,7 +36,7 @@ func TestForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go serve(ln, upstream.Listener.Addr().String(), dials)
+	go serve(ln, upstream.Listener.Addr().String(), d)
 
 	for i := 0; i < 3; i++ {
 		resp, err := http.Post("http://"+ln.Addr().String()+"/", "text/plain", strings.NewReader("hello"))

@@ -5,7 +5,9 @@
 // the process stays in its own: a thread that has entered the namespace makes
 // each socket, and a socket keeps the namespace it was made in. So a test or
 // a port forwarder on the host reaches pod and Service addresses without a
-// route, a veth or a firewall rule on the host.
+// route, a veth or a firewall rule on the host. Its users: test/e2e, and the
+// local cluster's port forwarder (hack/cluster/portfwd), which is tooling for
+// the tests and the demo.
 package netns
 
 import (

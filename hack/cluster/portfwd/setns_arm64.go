@@ -1,5 +1,0 @@
-package main
-
-import "syscall"
-
-const sysSetns = syscall.SYS_SETNS
