@@ -26,15 +26,21 @@ func (s static) Keys() (*Keys, bool)    { return s.keys, true }
 func (s static) Users() (*Users, bool)  { return s.users, true }
 func (s static) Policy() *policy.Policy { return policy.Default() }
 
-// thousandUsers is a ring and a directory of 1,000 users, as a sidecar holds them.
-func thousandUsers(tb testing.TB) (static, *keyring.Ring, *userdir.Directory) {
+// activeRing is a ring of one active HS256 key, tokens lasting an hour.
+func activeRing(tb testing.TB) *keyring.Ring {
+	tb.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
 	k, err := keyring.Generate(jack.AlgorithmHS256, "k1")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	k.State, k.PublishedAt, k.ActivatedAt = jack.KeyActive, now, now
-	ring := &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{k}}
+	return &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{k}}
+}
+
+// thousandUsers is a ring and a directory of 1,000 users, as a sidecar holds them.
+func thousandUsers(tb testing.TB) (static, *keyring.Ring, *userdir.Directory) {
+	ring := activeRing(tb)
 	hash, _ := password.Hash("a password for all", password.Params{Memory: 64, Iterations: 1, Threads: 1})
 	dir := &userdir.Directory{}
 	for i := range 1000 {

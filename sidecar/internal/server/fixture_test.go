@@ -29,12 +29,7 @@ type team struct {
 func newTeam(t testing.TB) *team {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	k, err := keyring.Generate(jack.AlgorithmHS256, "k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.State, k.PublishedAt, k.ActivatedAt = jack.KeyActive, now, now
-	ring := &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{k}}
+	ring := activeRing(t)
 	hash, err := password.Hash("a team password", password.Params{Memory: 64, Iterations: 1, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
