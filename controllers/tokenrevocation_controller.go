@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
-	"github.com/jack-io/jack-operator/internal/token"
 )
 
 // TokenRevocationReconciler deletes each TokenRevocation once the token it
@@ -63,7 +63,7 @@ func (r *TokenRevocationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 func (r *TokenRevocationReconciler) leeway() time.Duration {
 	if r.Leeway == 0 {
-		return token.DefaultLeeway
+		return jack.TokenLeeway
 	}
 	return r.Leeway
 }

@@ -1,5 +1,7 @@
 package jack
 
+import "time"
+
 // Algorithm is the JWS algorithm a key signs with. The algorithm belongs to
 // the key: a verifier never takes it from the token.
 // +kubebuilder:validation:Enum=HS256;HS384;HS512;RS256;ES256;EdDSA
@@ -43,3 +45,25 @@ const (
 	// KeyRevoked keys were listed in spec.revokedKeyIDs and verify nothing.
 	KeyRevoked KeyState = "Revoked"
 )
+
+// The events a key ring's rotation reports on its SigningKey: the reasons
+// the operator's rotation policy emits (api/v1alpha1 names them for the
+// SigningKey's other events).
+const (
+	// EventKeyPublished: a new key entered the ring, verify-only.
+	EventKeyPublished = "KeyPublished"
+	// EventRotated: a new key became active.
+	EventRotated = "Rotated"
+	// EventKeyRetired: a key stopped signing; it verifies until its tokens expire.
+	EventKeyRetired = "KeyRetired"
+	// EventKeyRemoved: a retired key left the ring after its last token expired.
+	EventKeyRemoved = "KeyRemoved"
+	// EventKeyRevoked: a key listed in spec.revokedKeyIDs was dropped at once.
+	EventKeyRevoked = "KeyRevoked"
+)
+
+// TokenLeeway is the clock skew between the operator, the sidecars and
+// their clients that a token's exp, nbf and iat are checked with: the
+// sidecar accepts a token this long past its expiry, so a logout is kept
+// this long past it too.
+const TokenLeeway = 30 * time.Second

@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "github.com/jack-io/jack-operator/api/jack"
+
 // Condition types. Every kind in this group reports Ready; its reason says why
 // when it is not True.
 const (
@@ -53,15 +55,15 @@ const (
 	ReasonKeyGenerationFailed = "KeyGenerationFailed"
 
 	// ReasonKeyPublished: a new key entered the ring, verify-only.
-	ReasonKeyPublished = "KeyPublished"
+	ReasonKeyPublished = jack.EventKeyPublished
 	// ReasonRotated: a new key became active.
-	ReasonRotated = "Rotated"
+	ReasonRotated = jack.EventRotated
 	// ReasonKeyRetired: a key stopped signing; it verifies until its tokens expire.
-	ReasonKeyRetired = "KeyRetired"
+	ReasonKeyRetired = jack.EventKeyRetired
 	// ReasonKeyRemoved: a retired key left the ring after its last token expired.
-	ReasonKeyRemoved = "KeyRemoved"
+	ReasonKeyRemoved = jack.EventKeyRemoved
 	// ReasonKeyRevoked: a key listed in spec.revokedKeyIDs was dropped at once.
-	ReasonKeyRevoked = "KeyRevoked"
+	ReasonKeyRevoked = jack.EventKeyRevoked
 	// ReasonSecretRepaired: the key ring Secret had been edited or deleted and
 	// was restored from the operator's backup of the ring.
 	ReasonSecretRepaired = "SecretRepaired"

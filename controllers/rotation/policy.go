@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
 
@@ -49,7 +48,7 @@ type State struct {
 }
 
 // Event is one thing that happened to the ring. Reason is one of the
-// SigningKey event reasons in api/v1alpha1.
+// event reasons in api/jack (EventKeyPublished, …).
 type Event struct {
 	Reason  string
 	KeyID   string
@@ -162,11 +161,11 @@ func (p *plan) activate(k *keyring.Key, why string) {
 	if old := p.ring().Active(); old != nil {
 		old.State, old.RetiredAt = jack.KeyRetired, p.now
 		old.ExpiresAt = p.now.Add(max(old.MaxTokenTTL, p.s.TokenTTL) + Leeway)
-		p.emit(authv1alpha1.ReasonKeyRetired, old.ID, "key %s stopped signing; it verifies the tokens it signed until %s", old.ID, old.ExpiresAt.Format(time.RFC3339))
+		p.emit(jack.EventKeyRetired, old.ID, "key %s stopped signing; it verifies the tokens it signed until %s", old.ID, old.ExpiresAt.Format(time.RFC3339))
 	}
 	k = p.ring().Find(kid) // the retirement above may not move keys, but be exact
 	k.State, k.ActivatedAt, k.MaxTokenTTL = jack.KeyActive, p.now, p.s.TokenTTL
-	p.emit(authv1alpha1.ReasonRotated, k.ID, "key %s (%s) now signs new tokens: %s", k.ID, k.Algorithm, why)
+	p.emit(jack.EventRotated, k.ID, "key %s (%s) now signs new tokens: %s", k.ID, k.Algorithm, why)
 }
 
 // revoke drops every key listed in spec.revokedKeyIDs. If the signing key
@@ -178,7 +177,7 @@ func revoke(p *plan) error {
 	for _, k := range p.ring().Keys {
 		if slices.Contains(p.s.RevokedKeyIDs, k.ID) {
 			activeRevoked = activeRevoked || k.State == jack.KeyActive
-			p.emit(authv1alpha1.ReasonKeyRevoked, k.ID, "key %s was revoked and removed from the ring: every token it signed is refused", k.ID)
+			p.emit(jack.EventKeyRevoked, k.ID, "key %s was revoked and removed from the ring: every token it signed is refused", k.ID)
 			continue
 		}
 		kept = append(kept, k)
@@ -214,7 +213,7 @@ func importLegacy(p *plan) error {
 	k.ExpiresAt = p.now.Add(p.s.TokenTTL + Leeway)
 	p.ring().Keys = append(p.ring().Keys, k)
 	p.st.LegacyImported = true
-	p.emit(authv1alpha1.ReasonKeyRetired, id, "imported the legacy JWT_SECRET as key %s: it verifies tokens without a kid until %s and never signs", id, k.ExpiresAt.Format(time.RFC3339))
+	p.emit(jack.EventKeyRetired, id, "imported the legacy JWT_SECRET as key %s: it verifies tokens without a kid until %s and never signs", id, k.ExpiresAt.Format(time.RFC3339))
 	return nil
 }
 
@@ -241,7 +240,7 @@ func removeExpired(p *plan) error {
 	kept := p.ring().Keys[:0]
 	for _, k := range p.ring().Keys {
 		if k.State == jack.KeyRetired && !k.ExpiresAt.IsZero() && !p.now.Before(k.ExpiresAt) {
-			p.emit(authv1alpha1.ReasonKeyRemoved, k.ID, "key %s left the ring: every token it signed has expired", k.ID)
+			p.emit(jack.EventKeyRemoved, k.ID, "key %s left the ring: every token it signed has expired", k.ID)
 			continue
 		}
 		kept = append(kept, k)
@@ -265,7 +264,7 @@ func followSettings(p *plan) error {
 // one asked for. It never signed, so no token depends on it.
 func dropStalePublished(p *plan) error {
 	if k := p.published(); k != nil && k.Algorithm != p.s.Algorithm {
-		p.emit(authv1alpha1.ReasonKeyRemoved, k.ID, "key %s was waiting to sign with %s, but the algorithm is now %s; it never signed", k.ID, k.Algorithm, p.s.Algorithm)
+		p.emit(jack.EventKeyRemoved, k.ID, "key %s was waiting to sign with %s, but the algorithm is now %s; it never signed", k.ID, k.Algorithm, p.s.Algorithm)
 		p.ring().Keys = slices.DeleteFunc(p.ring().Keys, func(x keyring.Key) bool { return x.ID == k.ID })
 	}
 	return nil
@@ -309,7 +308,7 @@ func publishIfRequested(p *plan) error {
 	if err != nil {
 		return err
 	}
-	p.emit(authv1alpha1.ReasonKeyPublished, k.ID, "key %s (%s) is published and will sign from %s (%s)", k.ID, k.Algorithm, activatesAt.Format(time.RFC3339), why)
+	p.emit(jack.EventKeyPublished, k.ID, "key %s (%s) is published and will sign from %s (%s)", k.ID, k.Algorithm, activatesAt.Format(time.RFC3339), why)
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
 
@@ -55,7 +54,7 @@ func TestANewRingSignsAtOnce(t *testing.T) {
 	if got := states(res.Ring); got != "Active" {
 		t.Fatalf("a new ring holds %q, want one Active key", got)
 	}
-	if reasons(res.Events) != authv1alpha1.ReasonRotated {
+	if reasons(res.Events) != jack.EventRotated {
 		t.Errorf("events = %s, want Rotated", reasons(res.Events))
 	}
 	if want := start.Add(720 * time.Hour); !res.NextRotation.Equal(want) {
@@ -264,7 +263,7 @@ func TestAMonthOfRotationsNeverDropsALiveKey(t *testing.T) {
 		}
 		res = advance(t, res.State, s, now)
 		for _, e := range res.Events {
-			if e.Reason == authv1alpha1.ReasonRotated {
+			if e.Reason == jack.EventRotated {
 				rotations++
 			}
 		}

@@ -25,8 +25,9 @@ import (
 // cost small, and lets Verify decode into fixed buffers.
 const MaxSize = 8 << 10
 
-// DefaultLeeway is the clock skew Verify tolerates unless told otherwise.
-const DefaultLeeway = 30 * time.Second
+// DefaultLeeway is the clock skew Verify tolerates unless told otherwise:
+// api/jack's TokenLeeway, which the operator keeps logouts for too.
+const DefaultLeeway = jack.TokenLeeway
 
 // Options tune a Verifier.
 type Options struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/jack-io/jack-operator/sidecar/internal/cluster"
 	"github.com/jack-io/jack-operator/sidecar/internal/kube"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
+	"github.com/jack-io/jack-operator/sidecar/internal/server"
 )
 
 // liveState is what the sidecar keeps current through the API server: the
@@ -144,4 +145,13 @@ func unixSeconds(t time.Time) float64 {
 		return 0
 	}
 	return float64(t.UnixNano()) / 1e9
+}
+
+// liveUsers is the cluster's view of the users as the server asks for it:
+// the cluster package does not import the server's types.
+type liveUsers struct{ users *cluster.Users }
+
+func (l liveUsers) LiveUser(id string) (server.LiveUser, bool, bool) {
+	u, found, known := l.users.LiveUser(id)
+	return server.LiveUser(u), found, known
 }

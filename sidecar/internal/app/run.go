@@ -68,7 +68,7 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 		if live, err = startLive(ctx, c, revs, log, reg); err != nil {
 			return err
 		}
-		cfg.Revocations, cfg.Live = live.revocations, live.users
+		cfg.Revocations, cfg.Live = live.revocations, liveUsers{live.users}
 	}
 	handler, err := server.New(cfg)
 	if err != nil {

@@ -4,7 +4,7 @@
 //   - Users watches the namespace's JackUsers: a disabled user, a changed
 //     role, ended sessions and a changed password are known at once, where
 //     the mounted user directory takes the kubelet a minute or more. It is
-//     the server's LiveUsers.
+//     what the app hands the server as its LiveUsers.
 //   - Revocations is the server's revocation store: a logout is recorded in
 //     the local file at once (the token is refused here before the answer
 //     goes out) and then created as a TokenRevocation, which every other

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/jack-io/jack-operator/api/jack"
-	"github.com/jack-io/jack-operator/sidecar/internal/server"
 )
 
 // JackUser is the part of a JackUser the sidecar reads.
@@ -32,8 +31,20 @@ func (u *JackUser) id() string {
 	return u.Status.ID
 }
 
-func (u *JackUser) live() server.LiveUser {
-	l := server.LiveUser{Role: u.Spec.Role, Disabled: u.Spec.Disabled, PasswordVersion: u.Status.PasswordVersion}
+// LiveUser is what the API server last said of a user: the fields of their
+// JackUser that the sidecar's server weighs against the user directory
+// (server.LiveUser has the same fields; the sidecar's app converts).
+type LiveUser struct {
+	Role     jack.Role
+	Disabled bool
+	// SessionsValidAfter is the status time.
+	SessionsValidAfter time.Time
+	// PasswordVersion is the version of the user's current password.
+	PasswordVersion string
+}
+
+func (u *JackUser) live() LiveUser {
+	l := LiveUser{Role: u.Spec.Role, Disabled: u.Spec.Disabled, PasswordVersion: u.Status.PasswordVersion}
 	if u.Status.SessionsValidAfter != nil {
 		l.SessionsValidAfter = *u.Status.SessionsValidAfter
 	}
@@ -41,7 +52,7 @@ func (u *JackUser) live() server.LiveUser {
 }
 
 // Users is the live view of a namespace's JackUsers, by user id. It is a
-// kube.Handler[JackUser] and a server.LiveUsers.
+// kube.Handler[JackUser], and the server's LiveUsers through the app.
 type Users struct {
 	mu sync.RWMutex
 	// byName holds every JackUser that has an id; byID indexes it. Two
@@ -54,7 +65,7 @@ type Users struct {
 
 type named struct {
 	id   string
-	user server.LiveUser
+	user LiveUser
 }
 
 // NewUsers returns an empty view, not known until its first Replace.
@@ -62,13 +73,14 @@ func NewUsers() *Users {
 	return &Users{byName: map[string]named{}, byID: map[string]string{}}
 }
 
-// LiveUser implements server.LiveUsers.
-func (v *Users) LiveUser(id string) (server.LiveUser, bool, bool) {
+// LiveUser reports what the view holds for the user with this id; known is
+// false until the view was first filled (server.LiveUsers says more).
+func (v *Users) LiveUser(id string) (LiveUser, bool, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	name, ok := v.byID[id]
 	if !ok {
-		return server.LiveUser{}, false, v.known
+		return LiveUser{}, false, v.known
 	}
 	return v.byName[name].user, true, v.known
 }

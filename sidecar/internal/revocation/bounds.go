@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jack-io/jack-operator/internal/token"
+	"github.com/jack-io/jack-operator/api/jack"
 )
 
 // The defaults of Options.
@@ -38,7 +38,7 @@ type Options struct {
 	// (DefaultMaxPerSubject). A logout past it is refused with ErrFull.
 	MaxPerSubject int
 	// Leeway is how long past its token's expiry a revocation is kept: as
-	// long as the verifier still accepts the token (token.DefaultLeeway).
+	// long as the verifier still accepts the token (jack.TokenLeeway).
 	Leeway time.Duration
 	// Now is the clock by which writes drop expired revocations (and skip
 	// revocations of tokens already expired); time.Now by default. A test
@@ -54,7 +54,7 @@ func (o Options) withDefaults() Options {
 		o.MaxPerSubject = DefaultMaxPerSubject
 	}
 	if o.Leeway == 0 {
-		o.Leeway = token.DefaultLeeway
+		o.Leeway = jack.TokenLeeway
 	}
 	if o.Now == nil {
 		o.Now = time.Now

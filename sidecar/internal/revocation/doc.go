@@ -26,6 +26,6 @@
 //     timer. The rewrites cost, in all, no more than the writes that made
 //     lines stale.
 //
-// A revocation is kept token.DefaultLeeway past its token's expiry, since
+// A revocation is kept jack.TokenLeeway past its token's expiry, since
 // the verifier accepts a token that long past its exp.
 package revocation
