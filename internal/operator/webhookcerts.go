@@ -1,4 +1,4 @@
-package main
+package operator
 
 import (
 	"crypto/tls"
@@ -27,32 +27,33 @@ const (
 	certModeFiles = "files"
 )
 
-// webhookCertOptions are the flags of the webhook serving certificate. The
+// WebhookCertOptions are the flags of the webhook serving certificate. The
 // Helm chart passes them by these names.
-type webhookCertOptions struct {
-	mode        string
-	secretName  string
-	serviceName string
-	validating  string
-	mutating    string
-	ipSANs      string
+type WebhookCertOptions struct {
+	Mode        string
+	SecretName  string
+	ServiceName string
+	Validating  string
+	Mutating    string
+	IPSANs      string
 }
 
-func (w *webhookCertOptions) bindFlags(fs *flag.FlagSet) {
-	fs.StringVar(&w.mode, "webhook-cert-mode", certModeSelf, "Where the webhook serving certificate comes from: \"self\", a CA and certificate the operator makes and rotates in the Secret --webhook-secret-name, or \"files\", tls.crt and tls.key kept in --webhook-cert-dir by another tool such as cert-manager.")
-	fs.StringVar(&w.secretName, "webhook-secret-name", "jack-operator-webhook-certs", "The Secret, in --operator-namespace, that holds the webhook certificates in self mode.")
-	fs.StringVar(&w.serviceName, "webhook-service-name", "jack-operator-webhook", "The Service, in --operator-namespace, the API server calls the webhooks through; the certificate is for <service>.<namespace>.svc and <service>.<namespace>.svc.cluster.local.")
-	fs.StringVar(&w.validating, "validating-webhook-configuration", "validating-webhook-configuration", "The ValidatingWebhookConfiguration whose caBundle the operator keeps in self mode; empty for none.")
-	fs.StringVar(&w.mutating, "mutating-webhook-configuration", "jack-operator-pod-injection", "The MutatingWebhookConfiguration whose caBundle the operator keeps in self mode; empty for none.")
-	fs.StringVar(&w.ipSANs, "webhook-cert-ip-sans", "", "Comma-separated IP addresses the serving certificate is also for, in self mode: for webhook configurations that call the server by a URL at an address, as a local control plane does.")
+// AddFlags registers the webhook certificate flags on fs.
+func (w *WebhookCertOptions) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&w.Mode, "webhook-cert-mode", certModeSelf, "Where the webhook serving certificate comes from: \"self\", a CA and certificate the operator makes and rotates in the Secret --webhook-secret-name, or \"files\", tls.crt and tls.key kept in --webhook-cert-dir by another tool such as cert-manager.")
+	fs.StringVar(&w.SecretName, "webhook-secret-name", "jack-operator-webhook-certs", "The Secret, in --operator-namespace, that holds the webhook certificates in self mode.")
+	fs.StringVar(&w.ServiceName, "webhook-service-name", "jack-operator-webhook", "The Service, in --operator-namespace, the API server calls the webhooks through; the certificate is for <service>.<namespace>.svc and <service>.<namespace>.svc.cluster.local.")
+	fs.StringVar(&w.Validating, "validating-webhook-configuration", "validating-webhook-configuration", "The ValidatingWebhookConfiguration whose caBundle the operator keeps in self mode; empty for none.")
+	fs.StringVar(&w.Mutating, "mutating-webhook-configuration", "jack-operator-pod-injection", "The MutatingWebhookConfiguration whose caBundle the operator keeps in self mode; empty for none.")
+	fs.StringVar(&w.IPSANs, "webhook-cert-ip-sans", "", "Comma-separated IP addresses the serving certificate is also for, in self mode: for webhook configurations that call the server by a URL at an address, as a local control plane does.")
 }
 
 // webhookCerts is the certificate management the flags ask for: the
 // webhook server's TLS options, and what to add to the manager once it
 // exists, with a readiness check that fails until a certificate is loaded.
 // certDir is --webhook-cert-dir.
-func webhookCerts(w webhookCertOptions, certDir, operatorNamespace string) ([]func(*tls.Config), func(ctrl.Manager) error, error) {
-	switch w.mode {
+func webhookCerts(w WebhookCertOptions, certDir, operatorNamespace string) ([]func(*tls.Config), func(ctrl.Manager) error, error) {
+	switch w.Mode {
 	case certModeFiles:
 		if certDir == "" {
 			// controller-runtime's default.
@@ -66,13 +67,13 @@ func webhookCerts(w webhookCertOptions, certDir, operatorNamespace string) ([]fu
 		return []func(*tls.Config){useFiles}, func(mgr ctrl.Manager) error { return mgr.Add(watcher) }, nil
 	case certModeSelf:
 	default:
-		return nil, nil, fmt.Errorf("--webhook-cert-mode must be %q or %q, not %q", certModeSelf, certModeFiles, w.mode)
+		return nil, nil, fmt.Errorf("--webhook-cert-mode must be %q or %q, not %q", certModeSelf, certModeFiles, w.Mode)
 	}
 	if certDir != "" {
 		return nil, nil, errors.New("--webhook-cert-dir is for --webhook-cert-mode=files; in self mode the certificate is kept in the Secret --webhook-secret-name")
 	}
-	settings := certs.Settings{DNSNames: webhookcerts.ServiceDNSNames(w.serviceName, operatorNamespace)}
-	for _, s := range strings.Split(w.ipSANs, ",") {
+	settings := certs.Settings{DNSNames: webhookcerts.ServiceDNSNames(w.ServiceName, operatorNamespace)}
+	for _, s := range strings.Split(w.IPSANs, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
@@ -83,10 +84,10 @@ func webhookCerts(w webhookCertOptions, certDir, operatorNamespace string) ([]fu
 		settings.IPAddresses = append(settings.IPAddresses, a)
 	}
 	r := &webhookcerts.Reconciler{
-		Secret:                          types.NamespacedName{Namespace: operatorNamespace, Name: w.secretName},
+		Secret:                          types.NamespacedName{Namespace: operatorNamespace, Name: w.SecretName},
 		Settings:                        settings,
-		ValidatingWebhookConfigurations: nonEmpty(w.validating),
-		MutatingWebhookConfigurations:   nonEmpty(w.mutating),
+		ValidatingWebhookConfigurations: nonEmpty(w.Validating),
+		MutatingWebhookConfigurations:   nonEmpty(w.Mutating),
 	}
 	if err := r.Validate(); err != nil {
 		return nil, nil, err

@@ -1,4 +1,4 @@
-package main
+package operator
 
 import (
 	"flag"
@@ -49,9 +49,9 @@ func TestWebhookCertFlags(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var o webhookCertOptions
+			var o WebhookCertOptions
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			o.bindFlags(fs)
+			o.AddFlags(fs)
 			if err := fs.Parse(tc.args); err != nil {
 				t.Fatal(err)
 			}

@@ -1,18 +1,14 @@
 package chart
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/jack-io/jack-operator/internal/testsupport/helmtest"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
@@ -26,93 +22,20 @@ const (
 // values are chart values, as a test writes them.
 type values = map[string]any
 
-var root = func() string {
-	r, err := testenv.RepoRoot()
-	if err != nil {
-		panic(err)
-	}
-	return r
-}()
+var root = helmtest.Root
 
-var chartDir = filepath.Join(root, "charts", "jack-operator")
+var chartDir = helmtest.ChartDir
 
-// tool finds a binary that `make tools` builds, failing the test with what
-// to run when it is missing.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		dir = filepath.Join(root, "bin")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s is not in %s: run `make tools` (hack/build-tools.sh) to build it from source", name, dir)
-	}
-	return p
-}
-
-// run runs a command and returns its standard output, or an error holding
-// its standard error.
-func run(t *testing.T, env []string, name string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String(), nil
-}
-
-// helmEnv keeps helm's cache, configuration and data out of $HOME.
-func helmEnv(t *testing.T) []string {
-	t.Helper()
-	home := t.TempDir()
-	return []string{
-		"HELM_CACHE_HOME=" + filepath.Join(home, "cache"),
-		"HELM_CONFIG_HOME=" + filepath.Join(home, "config"),
-		"HELM_DATA_HOME=" + filepath.Join(home, "data"),
-	}
-}
-
-// valuesFile writes v as a values file (JSON is YAML) and returns helm's
-// arguments for it; none for nil.
-func valuesFile(t *testing.T, v values) []string {
-	t.Helper()
-	if v == nil {
-		return nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Not t.TempDir: its name comes from the test's, and helm splits
-	// --values at commas.
-	dir, err := os.MkdirTemp("", "chart-values")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	p := filepath.Join(dir, "values.yaml")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return []string{"--values", p}
-}
-
-// renderErr runs helm template for a release; the error carries helm's
-// message when it refuses the values.
-func renderErr(t *testing.T, rel, ns string, v values) ([]*unstructured.Unstructured, error) {
-	t.Helper()
-	args := append([]string{"template", rel, chartDir, "--namespace", ns}, valuesFile(t, v)...)
-	out, err := run(t, helmEnv(t), tool(t, "helm"), args...)
-	if err != nil {
-		return nil, err
-	}
-	return parseObjects(t, out), nil
-}
+// The helpers every test here uses, from internal/testsupport/helmtest.
+var (
+	tool       = helmtest.Tool
+	run        = helmtest.Run
+	helmEnv    = helmtest.Env
+	valuesFile = helmtest.ValuesFile
+	// renderErr runs helm template for a release; the error carries helm's
+	// message when it refuses the values.
+	renderErr = helmtest.Template
+)
 
 // render renders the chart as release jack-operator in jack-system.
 func render(t *testing.T, v values) []*unstructured.Unstructured {

@@ -1,4 +1,4 @@
-package main
+package rbac
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 // negativeControl takes rolebindings away from the running operator's
@@ -46,7 +47,7 @@ func (s *scenario) negativeControl(t *testing.T) {
 	}
 	// The API server's authorizer learns of the change through its own
 	// watch: wait until it refuses, so the operator meets the new rules.
-	waitFor(t, timeout, "the API server to refuse the operator rolebindings", func() error {
+	poll.Until(t, timeout, "the API server to refuse the operator rolebindings", func() error {
 		return s.in.mayNot(ctx, "create", rbacv1.GroupName, "rolebindings", "audit")
 	})
 	restored := false
@@ -69,7 +70,7 @@ func (s *scenario) negativeControl(t *testing.T) {
 	// A new namespace with a SigningKey needs the sidecars' RoleBinding.
 	s.create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "audit"}})
 	s.create(t, &authv1alpha1.SigningKey{ObjectMeta: metav1.ObjectMeta{Name: "jack", Namespace: "audit"}})
-	waitFor(t, timeout, "a 403 for the RoleBinding recorded", func() error {
+	poll.Until(t, timeout, "a 403 for the RoleBinding recorded", func() error {
 		for _, f := range s.op.forbidden.since(forbiddenBefore) {
 			if strings.Contains(f, "/namespaces/audit/rolebindings") {
 				return nil
@@ -77,7 +78,7 @@ func (s *scenario) negativeControl(t *testing.T) {
 		}
 		return fmt.Errorf("recorded: %v", s.op.forbidden.since(forbiddenBefore))
 	})
-	waitFor(t, timeout, "the refusal logged", func() error {
+	poll.Until(t, timeout, "the refusal logged", func() error {
 		for _, l := range forbiddenLogLines(logsBefore) {
 			if strings.Contains(l, "rolebindings") {
 				return nil
@@ -87,7 +88,7 @@ func (s *scenario) negativeControl(t *testing.T) {
 	})
 
 	restore()
-	waitFor(t, timeout, "the RoleBinding made once the rule is back", func() error {
+	poll.Until(t, timeout, "the RoleBinding made once the rule is back", func() error {
 		return s.c.Get(ctx, client.ObjectKey{Namespace: "audit", Name: jack.SidecarRoleName}, &rbacv1.RoleBinding{})
 	})
 }

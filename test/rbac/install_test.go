@@ -1,13 +1,10 @@
-package main
+package rbac
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/jack-io/jack-operator/internal/testsupport/helmtest"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
@@ -71,21 +70,9 @@ var unappliedKinds = []string{"Deployment", "Service", "PodDisruptionBudget"}
 // what the operator's permissions depend on.
 func installChart(t *testing.T) *chartInstall {
 	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join(root, "bin")
-	}
-	for _, name := range []string{"kube-apiserver", "etcd", "helm"} {
-		if _, err := os.Stat(filepath.Join(assets, name)); err != nil {
-			t.Fatalf("%s is not in %s: run `make tools` (hack/build-tools.sh) to build it from source", name, assets)
-		}
-	}
+	helmtest.Tool(t, "etcd")
 	env := &envtest.Environment{
-		BinaryAssetsDirectory:    assets,
+		BinaryAssetsDirectory:    filepath.Dir(helmtest.Tool(t, "kube-apiserver")),
 		ControlPlaneStartTimeout: 90 * time.Second,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
@@ -103,7 +90,10 @@ func installChart(t *testing.T) *chartInstall {
 	}
 	in := &chartInstall{admin: admin, adminConfig: cfg, webhookPort: freePort(t)}
 
-	rendered := renderChart(t, root, filepath.Join(assets, "helm"))
+	rendered, err := helmtest.Template(t, chartRelease, chartNamespace, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": chartNamespace}}}
 	if err := admin.Create(ctx, ns); err != nil {
@@ -139,26 +129,6 @@ func installChart(t *testing.T) *chartInstall {
 	}
 	in.fromDeployment(t, deployment)
 	return in
-}
-
-// renderChart is `helm template` with the default values.
-func renderChart(t *testing.T, root, helm string) []*unstructured.Unstructured {
-	t.Helper()
-	home := t.TempDir()
-	cmd := exec.Command(helm, "template", chartRelease, filepath.Join(root, "charts", "jack-operator"), "--namespace", chartNamespace)
-	cmd.Env = append(os.Environ(),
-		"HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helm template: %v\n%s", err, stderr.String())
-	}
-	objs, err := testenv.Objects(out)
-	if err != nil {
-		t.Fatalf("helm template: %v", err)
-	}
-	return objs
 }
 
 // callInProcess points a rendered webhook configuration's webhooks at the
@@ -259,7 +229,7 @@ func freePort(t *testing.T) int {
 
 func waitEstablished(t *testing.T, c client.Client, name string) {
 	t.Helper()
-	waitFor(t, 30*time.Second, "CRD "+name+" established", func() error {
+	poll.Until(t, 30*time.Second, "CRD "+name+" established", func() error {
 		crd := &unstructured.Unstructured{}
 		crd.SetAPIVersion("apiextensions.k8s.io/v1")
 		crd.SetKind("CustomResourceDefinition")

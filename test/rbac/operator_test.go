@@ -1,4 +1,4 @@
-package main
+package rbac
 
 import (
 	"bytes"
@@ -12,21 +12,22 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/jack-io/jack-operator/internal/operator"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
-// operator is the operator's manager, built by newManager as main builds it,
-// running as the chart's ServiceAccount.
-type operator struct {
+// runningOperator is the operator's manager, built by
+// internal/operator as main builds it, running as the chart's
+// ServiceAccount.
+type runningOperator struct {
 	// options are what the operator parsed from its command line.
-	options   options
+	options   operator.Options
 	forbidden *forbiddenRecorder
 	elected   <-chan struct{}
 	stop      func() error
@@ -35,15 +36,14 @@ type operator struct {
 // startOperator parses the Deployment's arguments, then a few of the test's
 // own that only move the operator's listeners to where the test reaches
 // them, and starts the manager.
-func (in *chartInstall) startOperator(t *testing.T) *operator {
+func (in *chartInstall) startOperator(t *testing.T) *runningOperator {
 	t.Helper()
 	for k, v := range in.env {
-		t.Setenv(k, v) // before bindFlags, which reads the defaults
+		t.Setenv(k, v) // before AddFlags, which reads the defaults
 	}
-	var o options
-	var zapOpts zap.Options
+	var o operator.Options
 	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
-	bindFlags(fs, &o, &zapOpts)
+	o.AddFlags(fs)
 	args := append(slices.Clone(in.args),
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--webhook-host=127.0.0.1", fmt.Sprintf("--webhook-port=%d", in.webhookPort),
@@ -53,13 +53,17 @@ func (in *chartInstall) startOperator(t *testing.T) *operator {
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("the operator refuses the chart's arguments %v: %v", in.args, err)
 	}
-	setLogger(zapOpts)
+	setLogger(o.Zap)
 
 	rec := &forbiddenRecorder{}
 	cfg := rest.CopyConfig(in.adminConfig)
 	cfg.Impersonate = in.identity()
 	cfg.WrapTransport = rec.wrap
-	mgr, err := newManager(cfg, o)
+	c, err := o.Complete()
+	if err != nil {
+		t.Fatalf("the operator refuses the chart's arguments %v: %v", in.args, err)
+	}
+	mgr, err := c.NewManager(cfg)
 	if err != nil {
 		t.Fatalf("building the operator from the chart's arguments: %v", err)
 	}
@@ -76,7 +80,7 @@ func (in *chartInstall) startOperator(t *testing.T) *operator {
 		return stopErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return &operator{options: o, forbidden: rec, elected: mgr.Elected(), stop: stop}
+	return &runningOperator{options: o, forbidden: rec, elected: mgr.Elected(), stop: stop}
 }
 
 // forbiddenRecorder records every 403 the API server answers the operator:
@@ -160,21 +164,4 @@ func withoutStacktraces(logs string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
-}
-
-// waitFor polls check until it returns nil, failing the test with its last
-// answer after within.
-func waitFor(t *testing.T, within time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %v", what, within, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -1,4 +1,4 @@
-package main
+package rbac
 
 import (
 	"bytes"
@@ -28,10 +28,12 @@ import (
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers"
 	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/internal/operator"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 // The chart's RBAC is exactly what the operator needs (issue 7): the
-// operator, built by newManager from the chart's own Deployment arguments,
+// operator, built by internal/operator from the chart's own Deployment arguments,
 // runs as the chart's ServiceAccount (impersonated) against a real API
 // server holding the chart's ClusterRole, leader election Role, their
 // bindings, CRDs and webhook configurations, with leader election on and
@@ -86,7 +88,7 @@ func TestTheChartGrantsWhatTheOperatorNeeds(t *testing.T) {
 			t.Errorf("the operator stopped with an error: %v", err)
 		}
 		lease := &coordinationv1.Lease{}
-		if err := s.c.Get(context.Background(), client.ObjectKey{Namespace: in.namespace, Name: leaderElectionID}, lease); err != nil {
+		if err := s.c.Get(context.Background(), client.ObjectKey{Namespace: in.namespace, Name: operator.LeaderElectionID}, lease); err != nil {
 			t.Fatal(err)
 		}
 		if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
@@ -106,7 +108,7 @@ var ranOnce atomic.Bool
 // step; each step waits for what the operator should make of it.
 type scenario struct {
 	in *chartInstall
-	op *operator
+	op *runningOperator
 	c  client.Client
 }
 
@@ -126,7 +128,7 @@ func (s *scenario) leaderElection(t *testing.T) {
 		t.Fatalf("the operator was not elected leader within %s", timeout)
 	}
 	lease := &coordinationv1.Lease{}
-	if err := s.c.Get(context.Background(), client.ObjectKey{Namespace: s.in.namespace, Name: leaderElectionID}, lease); err != nil {
+	if err := s.c.Get(context.Background(), client.ObjectKey{Namespace: s.in.namespace, Name: operator.LeaderElectionID}, lease); err != nil {
 		t.Fatalf("the leader's Lease in the release namespace: %v", err)
 	}
 	if h := lease.Spec.HolderIdentity; h == nil || *h == "" {
@@ -140,8 +142,8 @@ func (s *scenario) webhookCertificates(t *testing.T) {
 	ctx := context.Background()
 	o := s.op.options
 	secret := &corev1.Secret{}
-	waitFor(t, timeout, "the webhook certificate Secret", func() error {
-		if err := s.c.Get(ctx, client.ObjectKey{Namespace: s.in.namespace, Name: o.certs.secretName}, secret); err != nil {
+	poll.Until(t, timeout, "the webhook certificate Secret", func() error {
+		if err := s.c.Get(ctx, client.ObjectKey{Namespace: s.in.namespace, Name: o.Certs.SecretName}, secret); err != nil {
 			return err
 		}
 		if len(secret.Data[certs.SecretKeyCACert]) == 0 {
@@ -150,17 +152,17 @@ func (s *scenario) webhookCertificates(t *testing.T) {
 		return nil
 	})
 	ca := secret.Data[certs.SecretKeyCACert]
-	waitFor(t, timeout, "the caBundles", func() error {
+	poll.Until(t, timeout, "the caBundles", func() error {
 		var bundles [][]byte
 		vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-		if err := s.c.Get(ctx, client.ObjectKey{Name: o.certs.validating}, vwc); err != nil {
+		if err := s.c.Get(ctx, client.ObjectKey{Name: o.Certs.Validating}, vwc); err != nil {
 			return err
 		}
 		for _, h := range vwc.Webhooks {
 			bundles = append(bundles, h.ClientConfig.CABundle)
 		}
 		mwc := &admissionregistrationv1.MutatingWebhookConfiguration{}
-		if err := s.c.Get(ctx, client.ObjectKey{Name: o.certs.mutating}, mwc); err != nil {
+		if err := s.c.Get(ctx, client.ObjectKey{Name: o.Certs.Mutating}, mwc); err != nil {
 			return err
 		}
 		for _, h := range mwc.Webhooks {
@@ -209,7 +211,7 @@ func (s *scenario) signingKeys(t *testing.T) {
 	s.exists(t, cm, reportsNS, jwks.JWKSConfigMapName())
 	published := cm.Data[jack.ConfigMapKeyJWKS]
 	s.rotate(t, jwks, "rbac-test")
-	waitFor(t, timeout, "the JWKS ConfigMap to publish the new key", func() error {
+	poll.Until(t, timeout, "the JWKS ConfigMap to publish the new key", func() error {
 		if err := s.c.Get(ctx, client.ObjectKeyFromObject(cm), cm); err != nil {
 			return err
 		}
@@ -242,7 +244,7 @@ func (s *scenario) rotate(t *testing.T, key *authv1alpha1.SigningKey, request st
 // check to pass, leaving the key as last read in key.
 func (s *scenario) waitKey(t *testing.T, key *authv1alpha1.SigningKey, what string, check func(*authv1alpha1.SigningKey) error) {
 	t.Helper()
-	waitFor(t, timeout, fmt.Sprintf("SigningKey %s/%s %s", key.Namespace, key.Name, what), func() error {
+	poll.Until(t, timeout, fmt.Sprintf("SigningKey %s/%s %s", key.Namespace, key.Name, what), func() error {
 		if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(key), key); err != nil {
 			return err
 		}
@@ -263,7 +265,7 @@ func (s *scenario) jackUsers(t *testing.T) {
 	}}
 	// The validating webhook is called through the caBundle the operator
 	// published: retry while its server picks up the certificate.
-	waitFor(t, timeout, "JackUser ana admitted by the webhook", func() error {
+	poll.Until(t, timeout, "JackUser ana admitted by the webhook", func() error {
 		return client.IgnoreAlreadyExists(s.c.Create(ctx, ana.DeepCopy()))
 	})
 	s.waitUser(t, ana, "Ready", func(u *authv1alpha1.JackUser) error {
@@ -313,7 +315,7 @@ func (s *scenario) jackUsers(t *testing.T) {
 
 func (s *scenario) waitUser(t *testing.T, u *authv1alpha1.JackUser, what string, check func(*authv1alpha1.JackUser) error) {
 	t.Helper()
-	waitFor(t, timeout, fmt.Sprintf("JackUser %s/%s %s", u.Namespace, u.Name, what), func() error {
+	poll.Until(t, timeout, fmt.Sprintf("JackUser %s/%s %s", u.Namespace, u.Name, what), func() error {
 		if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(u), u); err != nil {
 			return err
 		}
@@ -331,7 +333,7 @@ func (s *scenario) podInjection(t *testing.T) {
 			Name: "jack", Image: "jack:1.0", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 3000}},
 		}}},
 	}
-	waitFor(t, timeout, "the opted-in pod admitted", func() error {
+	poll.Until(t, timeout, "the opted-in pod admitted", func() error {
 		attempt := pod.DeepCopy()
 		err := s.c.Create(ctx, attempt)
 		if apierrors.IsAlreadyExists(err) { // an earlier attempt timed out, yet got through
@@ -348,7 +350,7 @@ func (s *scenario) podInjection(t *testing.T) {
 		t.Fatalf("the opted-in pod was not injected: annotations %v, init containers %d", pod.Annotations, len(pod.Spec.InitContainers))
 	}
 	want := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "jack-app", Namespace: shopNS}}
-	waitFor(t, timeout, "the sidecars' RoleBinding to bind the pod's service account", func() error {
+	poll.Until(t, timeout, "the sidecars' RoleBinding to bind the pod's service account", func() error {
 		rb := &rbacv1.RoleBinding{}
 		if err := s.c.Get(ctx, client.ObjectKey{Namespace: shopNS, Name: jack.SidecarRoleName}, rb); err != nil {
 			return err
@@ -371,7 +373,7 @@ func (s *scenario) podInjection(t *testing.T) {
 func (s *scenario) sidecarAccessFollowsTheSigningKeys(t *testing.T) {
 	ctx := context.Background()
 	s.create(t, &authv1alpha1.SigningKey{ObjectMeta: metav1.ObjectMeta{Name: "partner", Namespace: shopNS}})
-	waitFor(t, timeout, "the sidecars' Role owned by both SigningKeys", func() error {
+	poll.Until(t, timeout, "the sidecars' Role owned by both SigningKeys", func() error {
 		role := &rbacv1.Role{}
 		if err := s.c.Get(ctx, client.ObjectKey{Namespace: shopNS, Name: jack.SidecarRoleName}, role); err != nil {
 			return err
@@ -387,7 +389,7 @@ func (s *scenario) sidecarAccessFollowsTheSigningKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range []client.Object{&rbacv1.Role{}, &rbacv1.RoleBinding{}} {
-		waitFor(t, timeout, fmt.Sprintf("the sidecars' %T removed with the last SigningKey", o), func() error {
+		poll.Until(t, timeout, fmt.Sprintf("the sidecars' %T removed with the last SigningKey", o), func() error {
 			err := s.c.Get(ctx, client.ObjectKey{Namespace: reportsNS, Name: jack.SidecarRoleName}, o)
 			if apierrors.IsNotFound(err) {
 				return nil
@@ -409,7 +411,7 @@ func (s *scenario) tokenRevocation(t *testing.T) {
 			ExpiresAt: metav1.NewTime(time.Now().Add(-time.Hour))},
 	}
 	s.create(t, rev)
-	waitFor(t, timeout, "the expired TokenRevocation deleted", func() error {
+	poll.Until(t, timeout, "the expired TokenRevocation deleted", func() error {
 		err := s.c.Get(ctx, client.ObjectKeyFromObject(rev), &authv1alpha1.TokenRevocation{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -429,10 +431,10 @@ func (s *scenario) events(t *testing.T) {
 	for _, want := range []struct{ kind, name string }{
 		{"SigningKey", "jack"},                    // Rotated, KeyPublished...
 		{"JackUser", "ana"},                       // SessionsEnded
-		{"Secret", s.op.options.certs.secretName}, // the webhook certificates
+		{"Secret", s.op.options.Certs.SecretName}, // the webhook certificates
 		{"Namespace", shopNS},                     // the pod injected
 	} {
-		waitFor(t, timeout, fmt.Sprintf("an event about %s %s", want.kind, want.name), func() error {
+		poll.Until(t, timeout, fmt.Sprintf("an event about %s %s", want.kind, want.name), func() error {
 			var list eventsv1.EventList
 			if err := s.c.List(ctx, &list); err != nil {
 				return err
@@ -445,7 +447,7 @@ func (s *scenario) events(t *testing.T) {
 			return errors.New("none")
 		})
 	}
-	waitFor(t, timeout, "leader election's event", func() error {
+	poll.Until(t, timeout, "leader election's event", func() error {
 		var list corev1.EventList
 		if err := s.c.List(ctx, &list, client.InNamespace(s.in.namespace)); err != nil {
 			return err
@@ -469,7 +471,7 @@ func (s *scenario) create(t *testing.T, o client.Object) {
 // exists waits for an object the operator makes, reading it into o.
 func (s *scenario) exists(t *testing.T, o client.Object, namespace, name string) {
 	t.Helper()
-	waitFor(t, timeout, fmt.Sprintf("%T %s/%s", o, namespace, name), func() error {
+	poll.Until(t, timeout, fmt.Sprintf("%T %s/%s", o, namespace, name), func() error {
 		return s.c.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, o)
 	})
 }

@@ -35,7 +35,7 @@ type image struct {
 // images, by name; their tag is -tag. The operator and the sidecar run as
 // distroless's "nonroot" (65532), as the chart and the injector expect.
 var images = []image{
-	{name: "jack-operator", pkg: ".", binary: "/manager", user: "65532:65532", ldflags: "-X main.version={{tag}}"},
+	{name: "jack-operator", pkg: ".", binary: "/manager", user: "65532:65532", ldflags: "-X github.com/jack-io/jack-operator/internal/operator.Version={{tag}}"},
 	{name: "jack-auth", pkg: "./sidecar", binary: "/jack-auth", user: "65532:65532"},
 	{name: "jack-echo", pkg: "./hack/jack-echo", binary: "/jack-echo", user: "65532:65532"},
 	{name: "jack-pause", pkg: "./hack/cluster/pause", binary: "/pause", user: "65535:65535"},

@@ -1,0 +1,103 @@
+package operator
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/controllers"
+	"github.com/jack-io/jack-operator/webhooks/inject"
+)
+
+// Run builds the operator's manager and runs it until ctx ends.
+func Run(ctx context.Context, c *Completed, cfg *rest.Config) error {
+	mgr, err := c.NewManager(cfg)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting the operator", "leaderElection", c.LeaderElect, "webhooks", c.Webhooks)
+	return mgr.Start(ctx)
+}
+
+// NewManager is the operator: a manager reaching the API server with cfg,
+// with every controller, webhook and check that the options ask for, not
+// started.
+func (c *Completed) NewManager(cfg *rest.Config) (ctrl.Manager, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := authv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+
+	// The Lease lives in the operator's namespace, where the chart's and
+	// config/default's leader election Role grants it: in a pod, the namespace
+	// controller-runtime would read from the service account; named, so the
+	// operator can also elect outside a pod.
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: c.MetricsAddr},
+		HealthProbeBindAddress:        c.ProbeAddr,
+		LeaderElection:                c.LeaderElect,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       c.Namespace,
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cache.Options{ByObject: controllers.CacheByObject()},
+		WebhookServer:                 webhook.NewServer(webhook.Options{Host: c.WebhookHost, Port: c.WebhookPort, CertDir: c.WebhookCertDir, TLSOpts: c.certTLS}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := (&controllers.SigningKeyReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("signingkey-controller"),
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the SigningKey controller: %w", err)
+	}
+	if err := (&controllers.JackUserReconciler{
+		Client:            mgr.GetClient(),
+		Recorder:          mgr.GetEventRecorder("jackuser-controller"),
+		MinPasswordLength: c.MinPasswordLength,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the JackUser controller: %w", err)
+	}
+	if err := (&controllers.SidecarAccessReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the sidecar access controller: %w", err)
+	}
+	if err := (&controllers.TokenRevocationReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the TokenRevocation controller: %w", err)
+	}
+	if c.Webhooks {
+		if err := controllers.SetupJackUserWebhookWithManager(mgr, mgr.GetClient()); err != nil {
+			return nil, fmt.Errorf("setting up the JackUser webhook: %w", err)
+		}
+		mgr.GetWebhookServer().Register(inject.WebhookPath, &webhook.Admission{Handler: &inject.Webhook{
+			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(scheme), Recorder: mgr.GetEventRecorder("pod-injector"), Config: c.inject,
+		}})
+	}
+	if err := c.setupCerts(mgr); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	readyCheck := healthz.Ping
+	if c.Webhooks {
+		readyCheck = mgr.GetWebhookServer().StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("readyz", readyCheck); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
