@@ -83,8 +83,7 @@ func run(sidecar string, d time.Duration) error {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	tok, err := writeFixtures(dir)
-	if err != nil {
+	if _, err := loadfixture.Write(dir, loadUsers); err != nil {
 		return err
 	}
 
@@ -98,6 +97,10 @@ func run(sidecar string, d time.Duration) error {
 		return fmt.Errorf("starting the sidecar: %w", err)
 	}
 	defer func() { _ = side.Process.Kill(); _ = side.Wait() }()
+	tok, err := loadfixture.Login("http://"+sideAddr, loadUsers/2)
+	if err != nil {
+		return err
+	}
 
 	self, _ := os.Executable()
 	bare := exec.Command(self, "-bare")
@@ -275,8 +278,5 @@ func loadGo(url, tok string, conns int, d time.Duration) (float64, error) {
 	return float64(ok.Load()) / time.Since(start).Seconds(), nil
 }
 
-// writeFixtures writes the sidecar's files into dir and returns a token.
-func writeFixtures(dir string) (string, error) {
-	_, tok, err := loadfixture.Write(dir, 1000)
-	return tok, err
-}
+// loadUsers is how many users the sidecar's directory holds.
+const loadUsers = 1000

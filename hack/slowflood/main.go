@@ -87,8 +87,7 @@ func run(c config) error {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	tok, err := writeFixtures(dir)
-	if err != nil {
+	if _, err := loadfixture.Write(dir, users200); err != nil {
 		return err
 	}
 	side, addr, metricsAddr, err := startSidecar(c, dir)
@@ -98,6 +97,10 @@ func run(c config) error {
 	defer func() { _ = side.Process.Kill(); _ = side.Wait() }()
 	pid := side.Process.Pid
 	time.Sleep(500 * time.Millisecond) // let the sidecar load its files
+	tok, err := loadfixture.Login("http://"+addr, users200/2)
+	if err != nil {
+		return err
+	}
 
 	fmt.Printf("sidecar %s %s %s; flood: %d slow-body + %d slow-header connections from %d addresses, a greedy client with %d, one byte every %s; "+
 		"ordinary clients: %d /auth calls/s (keep-alive, 127.0.0.1), %d logins/s (new connection each, 127.0.1.x)\n",
@@ -203,12 +206,6 @@ func scrape(addr string) string {
 		}
 	}
 	return b.String()
-}
-
-// writeFixtures writes the sidecar's files into dir and returns a token.
-func writeFixtures(dir string) (string, error) {
-	_, tok, err := loadfixture.Write(dir, users200)
-	return tok, err
 }
 
 const (
