@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )
 
@@ -302,13 +304,13 @@ func TestADuplicateEmailIsRefusedAtAdmission(t *testing.T) {
 	}
 	// The webhook reads a cache: give it a moment to see hana.
 	var err error
-	for range 50 {
+	poll.Until(t, 2500*time.Millisecond, "a second user with hana's email is refused", func() error {
 		if err = k8s.Create(ctx, mk("hana2", "HANA@example.com")); err != nil {
-			break
+			return nil
 		}
 		_ = k8s.Delete(ctx, mk("hana2", ""))
-		time.Sleep(50 * time.Millisecond)
-	}
+		return errors.New("hana2 was admitted")
+	})
 	want := `JackUser "hana" in namespace live already has the email hana@example.com; emails must be unique in a namespace`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("creating a second user with hana's email in other case: %v; want a refusal saying %q", err, want)
@@ -336,23 +338,22 @@ func TestAPasswordChangeReachesTheDirectoryWithinASecond(t *testing.T) {
 	if err := createWhenWebhookServes(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	current := func(pw string) func() string {
-		return func() string {
+	inDirectory := func(pw string) {
+		t.Helper()
+		poll.True(t, 10*time.Second, "the directory holds jo's "+pw, func() bool {
 			s := &corev1.Secret{}
 			if k8s.Get(ctx, client.ObjectKey{Namespace: liveNS, Name: jack.UserDirectorySecretName}, s) != nil {
-				return ""
+				return false
 			}
 			d, err := userdir.Decode(s.Data[jack.SecretKeyUserDirectory])
 			if err != nil {
-				return ""
+				return false
 			}
-			if e, ok := d.Index().ByEmail("jo@example.com"); ok && verifies(t, e, pw) {
-				return "yes"
-			}
-			return ""
-		}
+			e, ok := d.Index().ByEmail("jo@example.com")
+			return ok && verifies(t, e, pw)
+		})
 	}
-	waitFor(t, current("the first password"))
+	inDirectory("the first password")
 	// Time one change on an idle namespace: during a burst, writes are
 	// spaced by DefaultMinWriteInterval on purpose (see the burst test).
 	time.Sleep(DefaultMinWriteInterval)
@@ -362,17 +363,15 @@ func TestAPasswordChangeReachesTheDirectoryWithinASecond(t *testing.T) {
 	if err := k8s.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, current("the second password"))
+	inDirectory("the second password")
 	took := time.Since(start)
 	t.Logf("the new password was in the directory %v after the Secret changed", took.Round(time.Millisecond))
 	if took > time.Second {
 		t.Errorf("the password change took %v to reach the directory, want under a second", took)
 	}
-	waitFor(t, func() string {
-		if got := getUser(t, "jo").Status.SessionsValidAfter; got != nil && !got.Before(&metav1.Time{Time: start.Add(-time.Second)}) {
-			return "ended"
-		}
-		return ""
+	poll.True(t, 10*time.Second, "jo's sessions from before the change end", func() bool {
+		got := getUser(t, "jo").Status.SessionsValidAfter
+		return got != nil && !got.Before(&metav1.Time{Time: start.Add(-time.Second)})
 	})
 }
 
@@ -406,17 +405,16 @@ func TestABurstOfAThousandUsersIsAHandfulOfWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	poll.Until(t, 60*time.Second, fmt.Sprintf("the directory reaches %d users", usersBefore+n), func() error {
 		d, err := tryDirectory(liveNS)
-		if err == nil && len(d.Users) >= usersBefore+n {
-			break
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the directory did not reach %d users within 60s", usersBefore+n)
+		if len(d.Users) < usersBefore+n {
+			return fmt.Errorf("it holds %d", len(d.Users))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	writes := testutil.ToFloat64(directoryWrites.WithLabelValues(liveNS)) - writesBefore
 	t.Logf("%d users created one by one made %v directory writes", n, writes)
 	// The writes follow the time the burst takes (one per 500 ms at most),

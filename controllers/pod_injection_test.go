@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 // These tests go through the real API server, which calls the injection
@@ -158,13 +160,16 @@ func TestAPodThatCannotBeInjectedIsRefusedWithItsReason(t *testing.T) {
 			var err error
 			// The webhook's cache may not have the SigningKeys yet; the
 			// refusal must settle on the right reason.
-			for range 30 {
+			poll.Until(t, 3*time.Second, "a refusal mentioning "+tc.want, func() error {
 				err = k8s.Create(context.Background(), pod.DeepCopy())
-				if err != nil && strings.Contains(err.Error(), tc.want) {
-					break
+				if err == nil {
+					return errors.New("the pod was admitted")
 				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				if !strings.Contains(err.Error(), tc.want) {
+					return err
+				}
+				return nil
+			})
 			if err == nil || !strings.Contains(err.Error(), "denied the request") || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("creating the pod: %v; want a refusal mentioning %q", err, tc.want)
 			}

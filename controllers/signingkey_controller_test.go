@@ -19,6 +19,7 @@ import (
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers/rotation"
 	"github.com/jack-io/jack-operator/internal/keyring"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 func TestANewSigningKeyIsReadyWithItsSecretWithinTwoSeconds(t *testing.T) {
@@ -76,22 +77,26 @@ func TestManualRotationThroughTheManager(t *testing.T) {
 	if err := k8s.Create(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	first := waitFor(t, func() string { return getKey(t, key).Status.ActiveKeyID })
+	var first string
+	poll.True(t, 10*time.Second, "the SigningKey has an active key", func() bool {
+		first = getKey(t, key).Status.ActiveKeyID
+		return first != ""
+	})
 	patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"annotations":{"auth.jack.io/rotate":"2026-11-27"}}}`))
 	if err := k8s.Patch(ctx, key, patch); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() string {
+	poll.True(t, 10*time.Second, "the requested key is published", func() bool {
 		k := getKey(t, key)
 		if k.Status.LastRotateRequest != "2026-11-27" || len(k.Status.Keys) != 2 {
-			return ""
+			return false
 		}
 		for _, ks := range k.Status.Keys {
 			if ks.ID != first && ks.State == jack.KeyPublished {
-				return "published"
+				return true
 			}
 		}
-		return ""
+		return false
 	})
 	if k := getKey(t, key); k.Status.ActiveKeyID != first {
 		t.Errorf("the new key signs at once (active %s, was %s); it must wait out prepublish", k.Status.ActiveKeyID, first)
@@ -101,19 +106,6 @@ func TestManualRotationThroughTheManager(t *testing.T) {
 func getKey(t *testing.T, key *authv1alpha1.SigningKey) *authv1alpha1.SigningKey {
 	t.Helper()
 	return getObject(t, key.Namespace, key.Name, &authv1alpha1.SigningKey{})
-}
-
-func waitFor(t *testing.T, f func() string) string {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if v := f(); v != "" {
-			return v
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("timed out waiting for the controller")
-	return ""
 }
 
 type liveToken struct {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -46,28 +47,19 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
+	os.Exit(testenv.Main(m, scheme, setupSuite, testenv.WithWebhooks()))
 }
 
-func runSuite(m *testing.M) int {
-	var err error
-	env, err = testenv.Start(scheme, testenv.WithWebhooks())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cannot start the test API server:", err)
-		return 1
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
-		}
-	}()
-	k8s = env.Client
-
+// setupSuite runs the controllers and the webhooks in a manager, as the
+// operator does, and returns once it is elected and its caches have synced.
+func setupSuite(e *testenv.Env) (teardown func(), err error) {
+	env, k8s = e, e.Client
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	var wg sync.WaitGroup
+	teardown = func() { cancel(); wg.Wait() }
+
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: liveNS}}); err != nil {
-		fmt.Fprintln(os.Stderr, "creating the live namespace:", err)
-		return 1
+		return teardown, fmt.Errorf("creating the live namespace: %w", err)
 	}
 	// The API server builds a CRD's storage on its first write, which takes
 	// seconds; a cluster has long done that when a user applies a resource.
@@ -75,8 +67,7 @@ func runSuite(m *testing.M) int {
 		&authv1alpha1.SigningKey{ObjectMeta: metav1.ObjectMeta{Name: "warm-up", Namespace: "default"}},
 	} {
 		if err := k8s.Create(ctx, o); err != nil {
-			fmt.Fprintln(os.Stderr, "warming up the API server:", err)
-			return 1
+			return teardown, fmt.Errorf("warming up the API server: %w", err)
 		}
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
@@ -90,66 +81,52 @@ func runSuite(m *testing.M) int {
 		}),
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating the manager:", err)
-		return 1
+		return teardown, fmt.Errorf("creating the manager: %w", err)
 	}
 	if err := (&SigningKeyReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("signingkey-controller")}).SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, "setting up the SigningKey controller:", err)
-		return 1
+		return teardown, fmt.Errorf("setting up the SigningKey controller: %w", err)
 	}
 	if err := (&JackUserReconciler{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("jackuser-controller"), HashParams: testHashParams,
 	}).SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, "setting up the JackUser controller:", err)
-		return 1
+		return teardown, fmt.Errorf("setting up the JackUser controller: %w", err)
 	}
 	// The manager's cache holds only liveNS; the webhook must see every
 	// namespace, as it does in a cluster, so it reads a cache of its own.
 	allNamespaces, err := cache.New(env.Config, cache.Options{Scheme: scheme})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating the webhook's cache:", err)
-		return 1
+		return teardown, fmt.Errorf("creating the webhook's cache: %w", err)
 	}
 	if err := IndexJackUsers(allNamespaces); err != nil {
-		fmt.Fprintln(os.Stderr, "indexing the webhook's cache:", err)
-		return 1
+		return teardown, fmt.Errorf("indexing the webhook's cache: %w", err)
 	}
 	if err := mgr.Add(allNamespaces); err != nil {
-		fmt.Fprintln(os.Stderr, "adding the webhook's cache:", err)
-		return 1
+		return teardown, fmt.Errorf("adding the webhook's cache: %w", err)
 	}
 	if err := SetupJackUserWebhookWithManager(mgr, allNamespaces); err != nil {
-		fmt.Fprintln(os.Stderr, "setting up the JackUser webhook:", err)
-		return 1
+		return teardown, fmt.Errorf("setting up the JackUser webhook: %w", err)
 	}
 	injectCfg := inject.DefaultConfig()
 	injectCfg.Image, injectCfg.Version, injectCfg.OperatorNamespace, injectCfg.NativeSidecars = "jack-auth:test", "test", "jack-system", true
 	mgr.GetWebhookServer().Register(inject.WebhookPath, &webhook.Admission{Handler: &inject.Webhook{
 		Reader: allNamespaces, Decoder: admission.NewDecoder(scheme), Recorder: mgr.GetEventRecorder("pod-injector"), Config: injectCfg,
 	}})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "manager stopped:", err)
 		}
-	}()
-	defer wg.Wait()
-	defer cancel()
+	})
 	// Tests that time the controller start once it is ready, as in a running operator.
 	if !mgr.GetCache().WaitForCacheSync(ctx) || !allNamespaces.WaitForCacheSync(ctx) {
-		fmt.Fprintln(os.Stderr, "the manager's cache did not sync")
-		return 1
+		return teardown, errors.New("the manager's cache did not sync")
 	}
 	<-mgr.Elected()
 	warmUser := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: "warm-up", Namespace: "default"}, Spec: authv1alpha1.JackUserSpec{
 		Email: "warm@example.com", Name: "Warm Up", Role: jack.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "none"}}}
 	if err := createWhenWebhookServes(ctx, warmUser); err != nil {
-		fmt.Fprintln(os.Stderr, "warming up the API server:", err)
-		return 1
+		return teardown, fmt.Errorf("warming up the API server: %w", err)
 	}
-	return m.Run()
+	return teardown, nil
 }
 
 func newNamespace(t *testing.T) string {

@@ -29,6 +29,7 @@ import (
 	"github.com/jack-io/jack-operator/controllers"
 	"github.com/jack-io/jack-operator/internal/testsupport/cutproxy"
 	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
@@ -160,7 +161,7 @@ func newJackNamespace(t testing.TB) *jackNamespace {
 				PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: u.name + "-pw"}},
 		}))
 	}
-	eventually(t, func() bool {
+	poll.True(t, 15*time.Second, "the operator to make the key ring and the user directory", func() bool {
 		for _, name := range []string{"ada", "sam"} {
 			var u authv1alpha1.JackUser
 			if c.k8s.Get(ctx, types.NamespacedName{Namespace: n.name, Name: name}, &u) != nil || u.Status.ID == "" || u.Status.PasswordVersion == "" {
@@ -169,7 +170,7 @@ func newJackNamespace(t testing.TB) *jackNamespace {
 			n.userIDs[name] = u.Status.ID
 		}
 		return n.secret("jack-jwt") != nil && n.secret(jack.UserDirectorySecretName) != nil
-	}, "the operator to make the key ring and the user directory")
+	})
 	root := t.TempDir()
 	n.keys = kubelettest.NewVolume(t, filepath.Join(root, "keys"), n.secret("jack-jwt"))
 	n.users = kubelettest.NewVolume(t, filepath.Join(root, "users"), n.secret(jack.UserDirectorySecretName))
@@ -259,21 +260,13 @@ func verifies(s *sidecar, tok string) bool {
 	return st == http.StatusOK || st == http.StatusForbidden
 }
 
-// within waits up to d for cond and returns how long it took.
-func within(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+// within waits up to d for cond and logs how long it took (to the poll's
+// resolution).
+func within(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	start := time.Now()
-	for {
-		if cond() {
-			took := time.Since(start)
-			t.Logf("%s after %s", what, took.Round(time.Millisecond))
-			return took
-		}
-		if time.Since(start) > d {
-			t.Fatalf("not within %s: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.True(t, d, what, cond)
+	t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
 }
 
 func loginToken(t testing.TB, s *sidecar, email, pw string) string {
@@ -374,8 +367,9 @@ func TestAPasswordChangeEndsSessionsEverywhereAndTheOldPasswordNeverWorksAgain(t
 	}
 	n.syncVolumes()
 	for _, s := range []*sidecar{a, b} {
-		eventually(t, func() bool { return s.login("sam@example.com", "second password of sam").Status == http.StatusOK },
-			"the new password to log in once the directory arrives")
+		poll.True(t, 15*time.Second, "the new password to log in once the directory arrives", func() bool {
+			return s.login("sam@example.com", "second password of sam").Status == http.StatusOK
+		})
 		wantError(t, s.login("sam@example.com", "first password of sam"), http.StatusUnauthorized, "INVALID_CREDENTIALS")
 	}
 }
@@ -385,7 +379,7 @@ func TestASidecarCutOffFromTheAPIServerKeepsServingAndCatchesUp(t *testing.T) {
 	proxy := cutproxy.Start(t, n.apiHost())
 	a := n.startSidecar(n.apiHost(), t.TempDir())
 	b := n.startSidecar(proxy.Addr(), t.TempDir())
-	eventually(t, func() bool { return apiSynced(b) }, "the cut-off replica to sync first")
+	poll.True(t, 15*time.Second, "the cut-off replica to sync first", func() bool { return apiSynced(b) })
 	loggedOutAtA := loginToken(t, a, "sam@example.com", "first password of sam")
 	loggedOutAtB := loginToken(t, a, "sam@example.com", "first password of sam")
 	other := loginToken(t, a, "ada@example.com", "first password of ada")

@@ -32,6 +32,7 @@ import (
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
@@ -207,17 +208,18 @@ func (s *sidecar) stop() {
 }
 
 func (s *sidecar) waitReady() {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(s.ops + "/readyz"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	s.t.Helper()
+	poll.Until(s.t, 15*time.Second, "the sidecar becomes ready", func() error {
+		resp, err := http.Get(s.ops + "/readyz")
+		if err != nil {
+			return fmt.Errorf("%w; its log:\n%s", err, s.logText())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.t.Fatalf("the sidecar did not become ready; its log:\n%s", s.logText())
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz answers %d; its log:\n%s", resp.StatusCode, s.logText())
+		}
+		return nil
+	})
 }
 
 // response is a decoded answer in the envelope.
@@ -543,23 +545,11 @@ func TestBadTokens(t *testing.T) {
 		t.Fatalf("the good token was refused: %s", r.Raw)
 	}
 	f.updateUser("manager-1", func(u *userdir.User) { u.Role = jack.RoleStaff })
-	eventually(t, func() bool { return check(good).Status == 403 }, "a demotion to staff to forbid guests")
+	poll.True(t, 15*time.Second, "a demotion to staff to forbid guests", func() bool { return check(good).Status == 403 })
 	f.updateUser("manager-1", func(u *userdir.User) { u.Role = jack.RoleManager; u.SessionsValidAfter = now.Add(time.Second) })
-	eventually(t, func() bool { return check(good).Body.Error.Code == "TOKEN_EXPIRED" }, "a password change to end the session")
+	poll.True(t, 15*time.Second, "a password change to end the session", func() bool { return check(good).Body.Error.Code == "TOKEN_EXPIRED" })
 	f.updateUser("manager-1", func(u *userdir.User) { u.SessionsValidAfter = time.Time{}; u.Disabled = true })
-	eventually(t, func() bool { return check(good).Body.Error.Code == "TOKEN_INVALID" }, "a disabled user to be refused")
-}
-
-func eventually(t testing.TB, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	poll.True(t, 15*time.Second, "a disabled user to be refused", func() bool { return check(good).Body.Error.Code == "TOKEN_INVALID" })
 }
 
 func b64(s string) string {
@@ -639,7 +629,7 @@ func TestReadyzWaitsForKeysAndUsers(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	var ops string
-	eventually(t, func() bool {
+	poll.True(t, 15*time.Second, "the sidecar to serve", func() bool {
 		for _, line := range strings.Split(logs.String(), "\n") {
 			var l struct{ Msg, Metrics string }
 			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" {
@@ -648,7 +638,7 @@ func TestReadyzWaitsForKeysAndUsers(t *testing.T) {
 			}
 		}
 		return false
-	}, "the sidecar to serve")
+	})
 	resp, err := http.Get(ops + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -658,14 +648,14 @@ func TestReadyzWaitsForKeysAndUsers(t *testing.T) {
 		t.Fatalf("/readyz without keys = %d, want 503", resp.StatusCode)
 	}
 	emptyKeys.Update(map[string][]byte{jack.SecretKeyKeyRing: f.ringBytes()})
-	eventually(t, func() bool {
+	poll.True(t, 15*time.Second, "/readyz once the keys arrived", func() bool {
 		r, err := http.Get(ops + "/readyz")
 		if err != nil {
 			return false
 		}
 		_ = r.Body.Close()
 		return r.StatusCode == 200
-	}, "/readyz once the keys arrived")
+	})
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -683,7 +673,7 @@ func TestThePolicyIsReloadedWithoutARestart(t *testing.T) {
 		t.Fatal("the mounted policy is not the one applied")
 	}
 	vol.Update(map[string][]byte{jack.ConfigMapKeyPolicy: []byte(strict + "  - roles: [staff]\n    methods: [\"*\"]\n    paths: [\"/api/v1/guests/**\"]\n")})
-	eventually(t, func() bool { return ask("POST", "/api/v1/guests") == 200 }, "the new policy to allow staff guests")
+	poll.True(t, 15*time.Second, "the new policy to allow staff guests", func() bool { return ask("POST", "/api/v1/guests") == 200 })
 	// A broken policy keeps the last good one.
 	vol.Update(map[string][]byte{jack.ConfigMapKeyPolicy: []byte("version: nope\n")})
 	time.Sleep(500 * time.Millisecond)

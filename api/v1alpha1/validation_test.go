@@ -16,8 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -30,31 +28,16 @@ import (
 // CRDs installed: they prove what a user sees from kubectl apply.
 
 var (
-	env    *testenv.Env
-	k8s    client.Client
-	nsSeq  atomic.Int64
-	scheme = runtime.NewScheme()
+	env   *testenv.Env
+	k8s   client.Client
+	nsSeq atomic.Int64
 )
 
 func TestMain(m *testing.M) {
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	if err := authv1alpha1.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	var err error
-	env, err = testenv.Start(scheme)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cannot start the test API server:", err)
-		os.Exit(1)
-	}
-	k8s = env.Client
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
-	}
-	os.Exit(code)
+	os.Exit(testenv.Main(m, testenv.Scheme(), func(e *testenv.Env) (func(), error) {
+		env, k8s = e, e.Client
+		return nil, nil
+	}))
 }
 
 func newNamespace(t *testing.T) string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 // writeCertManagerSecret writes what a mounted cert-manager Secret holds:
@@ -63,7 +64,7 @@ func TestFilesModeServesTheFilesAndReportsTheirExpiry(t *testing.T) {
 	renewed := made(t, nil, certs.ActionCreate, shortLived(time.Hour), time.Now())
 	time.Sleep(100 * time.Millisecond) // the watches are in place
 	writeCertManagerSecret(t, dir, renewed)
-	eventually(t, 20*time.Second, "the renewed files are served and reported", func() error {
+	poll.Until(t, 20*time.Second, "the renewed files are served and reported", func() error {
 		if c, _ := w.GetCertificate(nil); c == nil || !c.Leaf.Equal(renewed.Serving()) {
 			return errors.New("the old certificate is served")
 		}

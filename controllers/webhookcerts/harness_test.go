@@ -32,6 +32,7 @@ import (
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers"
 	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/webhooks/inject"
 )
 
@@ -172,23 +173,6 @@ func (c *hookedClient) Patch(ctx context.Context, o client.Object, p client.Patc
 		return err
 	}
 	return c.Client.Patch(ctx, o, p, opts...)
-}
-
-// eventually polls check until it returns nil, failing the test with its
-// last error after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // storedBundle reads the Secret and its bundle as the API server has them.
@@ -364,7 +348,7 @@ func admitBoth(ctx context.Context, ns string, i int) error {
 func waitUntilAdmitting(t *testing.T, ns string) {
 	t.Helper()
 	i := 0
-	eventually(t, 60*time.Second, "admission through both webhooks", func() error {
+	poll.Until(t, 60*time.Second, "admission through both webhooks", func() error {
 		i++
 		return admitBoth(context.Background(), ns, i)
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 func TestTheOperatorMakesItsCertificatesAndTheAPIServerTrustsThem(t *testing.T) {
@@ -17,13 +18,13 @@ func TestTheOperatorMakesItsCertificatesAndTheAPIServerTrustsThem(t *testing.T) 
 	key := types.NamespacedName{Namespace: ns, Name: "webhook-certs"}
 	r := startReplica(t, "only", replicaOptions{secret: key, settings: testSettings()})
 
-	eventually(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
+	poll.Until(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
 	secret, b := mustStoredBundle(t, key)
 	if secret.Type != corev1.SecretTypeTLS || secret.Labels[jack.LabelManagedBy] != jack.ManagedByValue {
 		t.Errorf("the Secret is of type %s with labels %v, want a kubernetes.io/tls Secret managed by the operator", secret.Type, secret.Labels)
 	}
-	eventually(t, 10*time.Second, "every webhook's caBundle is the Secret's ca.crt", func() error { return caBundlesAre(b.CABundle()) })
-	eventually(t, 10*time.Second, "the replica is ready", func() error { return r.serving.Checker(nil) })
+	poll.Until(t, 10*time.Second, "every webhook's caBundle is the Secret's ca.crt", func() error { return caBundlesAre(b.CABundle()) })
+	poll.Until(t, 10*time.Second, "the replica is ready", func() error { return r.serving.Checker(nil) })
 	if err := servesTheSecret(r.port, key); err != nil {
 		t.Fatalf("the webhook server does not present the Secret's certificate at %s: %v", env.Webhook.Host, err)
 	}
@@ -43,11 +44,11 @@ func TestTheOperatorMakesItsCertificatesAndTheAPIServerTrustsThem(t *testing.T) 
 		t.Errorf("the pod was admitted without the sidecar: %v", pod.Spec.InitContainers)
 	}
 
-	eventually(t, 10*time.Second, "the DoesNotExist event", func() error {
+	poll.Until(t, 10*time.Second, "the DoesNotExist event", func() error {
 		return hasEvent(key, corev1.EventTypeNormal, string(certs.ReasonDoesNotExist), "")
 	})
 	for _, name := range []string{validatingName, mutatingName} {
-		eventually(t, 10*time.Second, "the CABundleUpdated event of "+name, func() error {
+		poll.Until(t, 10*time.Second, "the CABundleUpdated event of "+name, func() error {
 			return hasEvent(key, corev1.EventTypeNormal, ReasonCABundleUpdated, name)
 		})
 	}

@@ -21,13 +21,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 func TestACABundleResetByAnotherToolIsRepairedAtOnce(t *testing.T) {
 	ns := newNamespace(t)
 	key := types.NamespacedName{Namespace: ns, Name: "webhook-certs"}
 	startReplica(t, "only", replicaOptions{secret: key, settings: testSettings()})
-	eventually(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
+	poll.Until(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
 	_, b := mustStoredBundle(t, key)
 	waitUntilAdmitting(t, ns)
 
@@ -41,7 +42,7 @@ func TestACABundleResetByAnotherToolIsRepairedAtOnce(t *testing.T) {
 			before := metricValue(t, MetricCABundleUpdates, labels)
 			setCABundles(t, reset)
 			start := time.Now()
-			eventually(t, 10*time.Second, "every caBundle is the Secret's ca.crt again", func() error { return caBundlesAre(b.CABundle()) })
+			poll.Until(t, 10*time.Second, "every caBundle is the Secret's ca.crt again", func() error { return caBundlesAre(b.CABundle()) })
 			t.Logf("repaired in %s", time.Since(start).Round(time.Millisecond))
 			if metricValue(t, MetricCABundleUpdates, labels) <= before {
 				t.Error("the repair was not counted")
@@ -61,7 +62,7 @@ func TestACorruptedSecretIsRepairedAndNeverLogged(t *testing.T) {
 	ns := newNamespace(t)
 	key := types.NamespacedName{Namespace: ns, Name: "webhook-certs"}
 	r := startReplica(t, "only", replicaOptions{secret: key, settings: testSettings()})
-	eventually(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
+	poll.Until(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
 	waitUntilAdmitting(t, ns)
 	other := made(t, nil, certs.ActionCreate, testSettings(), time.Now()).SecretData()
 	var keys [][]byte // every private key the test has seen
@@ -104,11 +105,11 @@ func TestACorruptedSecretIsRepairedAndNeverLogged(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			eventually(t, 10*time.Second, "the Warning event naming "+tc.faultyKey, func() error {
+			poll.Until(t, 10*time.Second, "the Warning event naming "+tc.faultyKey, func() error {
 				return hasEvent(key, corev1.EventTypeWarning, ReasonSecretInvalid, tc.faultyKey+":")
 			})
 			var repaired *certs.Bundle
-			eventually(t, 10*time.Second, "the Secret is repaired", func() error {
+			poll.Until(t, 10*time.Second, "the Secret is repaired", func() error {
 				var err error
 				if _, repaired, err = storedBundle(key); err != nil {
 					return err
@@ -121,11 +122,11 @@ func TestACorruptedSecretIsRepairedAndNeverLogged(t *testing.T) {
 			if got := repaired.CA().Equal(good.CA()); got != tc.keepsCA {
 				t.Errorf("the CA was kept: %v, want %v", got, tc.keepsCA)
 			}
-			eventually(t, 10*time.Second, "every caBundle is the repaired ca.crt", func() error { return caBundlesAre(repaired.CABundle()) })
+			poll.Until(t, 10*time.Second, "every caBundle is the repaired ca.crt", func() error { return caBundlesAre(repaired.CABundle()) })
 			if grew := metricValue(t, MetricCABundleUpdates, map[string]string{"kind": kindValidating, "name": validatingName}) > updates; grew == tc.keepsCA {
 				t.Errorf("the caBundle was patched: %v; want that only when the CA changed", grew)
 			}
-			eventually(t, 10*time.Second, "the replica serves the repaired certificate", func() error { return servesTheSecret(r.port, key) })
+			poll.Until(t, 10*time.Second, "the replica serves the repaired certificate", func() error { return servesTheSecret(r.port, key) })
 			waitUntilAdmitting(t, ns)
 			secret, _ = mustStoredBundle(t, key)
 			keys = append(keys, secret.Data[certs.SecretKeyCAKey], secret.Data[certs.SecretKeyTLSKey])
@@ -204,7 +205,7 @@ func TestAnEmptySecretFromTheChartIsFilledWithoutAWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	startReplica(t, "only", replicaOptions{secret: key, settings: testSettings()})
-	eventually(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
+	poll.Until(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
 	waitUntilAdmitting(t, ns)
 	evs, err := secretEvents(key)
 	if err != nil {

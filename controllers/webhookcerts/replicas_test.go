@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 func TestTwoReplicasServeTheSameCertificateAndOnlyTheLeaderWrites(t *testing.T) {
@@ -20,7 +22,7 @@ func TestTwoReplicasServeTheSameCertificateAndOnlyTheLeaderWrites(t *testing.T) 
 	replicas := []*replica{a, b}
 
 	var leader, follower *replica
-	eventually(t, 30*time.Second, "a replica is elected", func() error {
+	poll.Until(t, 30*time.Second, "a replica is elected", func() error {
 		switch {
 		case a.leads() && b.leads():
 			t.Fatal("both replicas lead")
@@ -37,7 +39,7 @@ func TestTwoReplicasServeTheSameCertificateAndOnlyTheLeaderWrites(t *testing.T) 
 	bothServeTheSecret := func(what string) {
 		t.Helper()
 		for _, r := range replicas {
-			eventually(t, 10*time.Second, "replica "+r.name+" serves "+what, func() error {
+			poll.Until(t, 10*time.Second, "replica "+r.name+" serves "+what, func() error {
 				if err := r.serving.Checker(nil); err != nil {
 					return err
 				}
@@ -45,7 +47,7 @@ func TestTwoReplicasServeTheSameCertificateAndOnlyTheLeaderWrites(t *testing.T) 
 			})
 		}
 	}
-	eventually(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
+	poll.Until(t, 30*time.Second, "the Secret holds certificates", func() error { _, _, err := storedBundle(key); return err })
 	bothServeTheSecret("the Secret's certificate")
 	waitUntilAdmitting(t, ns)
 
@@ -54,7 +56,7 @@ func TestTwoReplicasServeTheSameCertificateAndOnlyTheLeaderWrites(t *testing.T) 
 	if err := k8s.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the leader makes a new Secret", func() error {
+	poll.Until(t, 10*time.Second, "the leader makes a new Secret", func() error {
 		_, b, err := storedBundle(key)
 		if err == nil && b.CA().Equal(lost.CA()) {
 			err = errors.New("it holds the lost CA")
@@ -68,7 +70,7 @@ func TestTwoReplicasServeTheSameCertificateAndOnlyTheLeaderWrites(t *testing.T) 
 
 	// The leader goes away; the other replica takes over the writing.
 	leader.stop()
-	eventually(t, 30*time.Second, "replica "+follower.name+" is elected", func() error {
+	poll.Until(t, 30*time.Second, "replica "+follower.name+" is elected", func() error {
 		if !follower.leads() {
 			return errors.New("not yet")
 		}
@@ -76,7 +78,7 @@ func TestTwoReplicasServeTheSameCertificateAndOnlyTheLeaderWrites(t *testing.T) 
 	})
 	_, current := mustStoredBundle(t, key)
 	setCABundles(t, envtestCABundle)
-	eventually(t, 10*time.Second, "the new leader repairs the caBundles", func() error { return caBundlesAre(current.CABundle()) })
+	poll.Until(t, 10*time.Second, "the new leader repairs the caBundles", func() error { return caBundlesAre(current.CABundle()) })
 	if follower.writes.Load() == 0 {
 		t.Error("the new leader did not write")
 	}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 // These tests rotate the CA in seconds: certificates valid for a minute or
@@ -102,7 +103,7 @@ func (w *phaseWatch) current() (string, *certs.Bundle) {
 func (w *phaseWatch) waitFor(t *testing.T, want string, timeout time.Duration) *certs.Bundle {
 	t.Helper()
 	var b *certs.Bundle
-	eventually(t, timeout, "the Secret reaches "+want, func() error {
+	poll.Until(t, timeout, "the Secret reaches "+want, func() error {
 		var p string
 		if p, b = w.current(); p != want {
 			return fmt.Errorf("it is at %q", p)
@@ -348,7 +349,7 @@ func TestPhase2WaitsAnOverlapAfterEveryCABundleHoldsTheNewCA(t *testing.T) {
 	}})
 	waitUntilAdmitting(t, ns)
 	h := startHammer(t, ns, r.port)
-	eventually(t, 30*time.Second, "the controller tries to patch the caBundles", func() error {
+	poll.Until(t, 30*time.Second, "the controller tries to patch the caBundles", func() error {
 		if refused.Load() == 0 {
 			return errors.New("no patch yet")
 		}
@@ -361,7 +362,7 @@ func TestPhase2WaitsAnOverlapAfterEveryCABundleHoldsTheNewCA(t *testing.T) {
 
 	allowedAt := time.Now()
 	refuse.Store(false)
-	eventually(t, 30*time.Second, "the caBundles hold both CAs", func() error { return caBundlesAre(stored.CABundle()) })
+	poll.Until(t, 30*time.Second, "the caBundles hold both CAs", func() error { return caBundlesAre(stored.CABundle()) })
 	phase2 := w.waitFor(t, "phase 2", 30*time.Second)
 	w.waitFor(t, "phase 3", 30*time.Second)
 	time.Sleep(time.Second)

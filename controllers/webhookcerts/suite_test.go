@@ -51,34 +51,22 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
+	os.Exit(testenv.Main(m, scheme, setupSuite, testenv.WithWebhooks()))
 }
 
-func runSuite(m *testing.M) int {
-	var err error
-	env, err = testenv.Start(scheme, testenv.WithWebhooks())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cannot start the test API server:", err)
-		return 1
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
-		}
-	}()
-	k8s = env.Client
+// setupSuite reads what envtest installed; the tests start the replicas.
+func setupSuite(e *testenv.Env) (teardown func(), err error) {
+	env, k8s = e, e.Client
 	if webhookAddr, err = netip.ParseAddr(env.Webhook.Host); err != nil {
-		fmt.Fprintf(os.Stderr, "envtest serves webhooks at %q, not an IP address: %v\n", env.Webhook.Host, err)
-		return 1
+		return nil, fmt.Errorf("envtest serves webhooks at %q, not an IP address: %w", env.Webhook.Host, err)
 	}
 	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
 	if err := k8s.Get(context.Background(), client.ObjectKey{Name: validatingName}, &vwc); err != nil {
-		fmt.Fprintln(os.Stderr, "reading the installed webhook configuration:", err)
-		return 1
+		return nil, fmt.Errorf("reading the installed webhook configuration: %w", err)
 	}
 	envtestCABundle = vwc.Webhooks[0].ClientConfig.CABundle
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(os.Stderr, &logs))))
-	return m.Run()
+	return nil, nil
 }
 
 // testSettings are what the operator would be started with in a cluster,

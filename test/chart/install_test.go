@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 // apiServer is a kube-apiserver and etcd from bin/, with nothing installed:
@@ -257,23 +259,20 @@ func TestOtherValueSetsAreAcceptedByTheAPIServer(t *testing.T) {
 
 func waitEstablished(t *testing.T, s *apiServer, name string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Until(t, 30*time.Second, "CRD "+name+" is Established", func() error {
 		crd := &unstructured.Unstructured{}
 		crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-		if err := s.client.Get(context.Background(), types.NamespacedName{Name: name}, crd); err == nil {
-			conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
-			for _, c := range conds {
-				if c := c.(map[string]any); c["type"] == "Established" && c["status"] == "True" {
-					return
-				}
+		if err := s.client.Get(context.Background(), types.NamespacedName{Name: name}, crd); err != nil {
+			return err
+		}
+		conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+		for _, c := range conds {
+			if c := c.(map[string]any); c["type"] == "Established" && c["status"] == "True" {
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("CRD %s is not Established after 30s", name)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("its conditions are %v", conds)
+	})
 }
 
 func servedVersion(t *testing.T, crd *unstructured.Unstructured) string {

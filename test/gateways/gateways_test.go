@@ -11,6 +11,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 // gateway is a real gateway the tests can run in front of the sidecar.
@@ -147,7 +149,7 @@ func startTraefik(t *testing.T, c config, edit func(string) string) *process {
 // waitListening waits until a gateway accepts connections on addr.
 func waitListening(t *testing.T, p *process, addr string) {
 	t.Helper()
-	eventually(t, 20*time.Second, p.name+" to listen on "+addr, func() bool {
+	poll.True(t, 20*time.Second, p.name+" to listen on "+addr, func() bool {
 		if p.exited() {
 			t.Fatalf("%s exited:\n%s", p.name, p.logs.String())
 		}
@@ -227,7 +229,7 @@ func newStack(t *testing.T, gw gateway, opts ...stackOption) *stack {
 	gw.start(t, config{Listen: st.addr, Sidecar: st.tap.addr(), Jack: st.jack.addr()}, o.edit)
 	// Routing is ready when the auth API reaches the sidecar and the rest
 	// goes through /auth (Traefik loads its file provider after listening).
-	eventually(t, 20*time.Second, gw.name+" to route to the sidecar", func() bool {
+	poll.True(t, 20*time.Second, gw.name+" to route to the sidecar", func() bool {
 		a := st.send(t, request{Method: "GET", Target: "/api/v1/auth/login"})
 		b := st.send(t, request{Method: "GET", Target: "/index.html"})
 		return len(a.Sidecar) > 0 && len(b.Sidecar) > 0 && len(b.Jack) > 0

@@ -19,6 +19,7 @@ import (
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
@@ -202,7 +203,7 @@ func startSidecar(t *testing.T, s *secrets, args ...string) *sidecar {
 		"--keys", s.keysFile, "--users", s.usersFile}, args...)
 	sc := &sidecar{process: startProcess(t, "the sidecar", exec.Command(sidecarBinary, args...))}
 	var ops string
-	eventually(t, 15*time.Second, "the sidecar to serve", func() bool {
+	poll.True(t, 15*time.Second, "the sidecar to serve", func() bool {
 		if sc.exited() {
 			t.Fatalf("the sidecar exited:\n%s", sc.logs.String())
 		}
@@ -215,7 +216,7 @@ func startSidecar(t *testing.T, s *secrets, args ...string) *sidecar {
 		}
 		return false
 	})
-	eventually(t, 15*time.Second, "the sidecar to be ready", func() bool {
+	poll.True(t, 15*time.Second, "the sidecar to be ready", func() bool {
 		resp, err := http.Get("http://" + ops + "/readyz")
 		if err != nil {
 			return false
@@ -301,16 +302,4 @@ func freePort(t *testing.T) string {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	return addr
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", within, what)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 // TestEveryRefusalReachesTheClientAsTheSidecarGaveIt makes the sidecar
@@ -93,7 +95,7 @@ func TestTooManyRequestsInFlightReachTheClientAs429(t *testing.T) {
 		// Once the slow request ends, the client is served again.
 		_ = conn.Close()
 		_, _ = io.Copy(io.Discard, conn)
-		eventually(t, 5*time.Second, "the client to be served again", func() bool {
+		poll.True(t, 5*time.Second, "the client to be served again", func() bool {
 			return st.send(t, request{Method: "GET", Target: "/api/v1/tasks", From: client, Header: []field{bearerOf(st.secrets.sign(t, staff))}}).Status == 200
 		})
 	}, withSidecarArgs("--max-in-flight-per-client=1"))

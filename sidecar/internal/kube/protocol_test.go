@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/sidecar/internal/kube"
 )
 
@@ -230,11 +231,11 @@ func TestReflectorFollowsTheProtocolAtItsEdges(t *testing.T) {
 			s := configMapStore()
 			r := kube.NewReflector(srv.start(t), kube.ListWatch{Path: "/api/v1/namespaces/ns/configmaps"}, s)
 			run(t, r)
-			eventually(t, "the watches run their script", func() bool {
+			poll.True(t, settle, "the watches run their script", func() bool {
 				_, watches := srv.requests()
 				return len(watches) >= len(tc.wantWatchs)
 			})
-			eventually(t, "the handler holds the final state", holds(s, func(cm configMap) string { return cm.Metadata.ResourceVersion }, tc.want))
+			poll.True(t, settle, "the handler holds the final state", holds(s, func(cm configMap) string { return cm.Metadata.ResourceVersion }, tc.want))
 			lists, watches := srv.requests()
 			if !slices.Equal(lists, tc.wantLists) || !slices.Equal(watches, tc.wantWatchs) {
 				t.Errorf("lists asked for versions %q and watches for %q; want %q and %q", lists, watches, tc.wantLists, tc.wantWatchs)

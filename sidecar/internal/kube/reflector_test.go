@@ -17,6 +17,7 @@ import (
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/testsupport/cutproxy"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/sidecar/internal/kube"
 )
 
@@ -62,7 +63,7 @@ func TestReflectorHandsOverTheListThenEveryChange(t *testing.T) {
 	}
 	start := time.Now()
 	run(t, r)
-	eventually(t, "the list is handed over", func() bool { return r.Status().Synced })
+	poll.True(t, settle, "the list is handed over", func() bool { return r.Status().Synced })
 	if got, want := s.view(dataV), map[string]string{"alice": "1", "bob": "1"}; !maps.Equal(got, want) {
 		t.Fatalf("after the list the handler holds %v; want %v (carol's label does not match)", got, want)
 	}
@@ -71,7 +72,7 @@ func TestReflectorHandsOverTheListThenEveryChange(t *testing.T) {
 	putConfigMap(t, id.ns, "alice", nil, "2")
 	deleteConfigMap(t, id.ns, "bob")
 	putConfigMap(t, id.ns, "erin", map[string]string{"app": "other"}, "1")
-	eventually(t, "the changes arrive", holds(s, dataV, map[string]string{"alice": "2", "dave": "1"}))
+	poll.True(t, settle, "the changes arrive", holds(s, dataV, map[string]string{"alice": "2", "dave": "1"}))
 
 	replaces, events := s.counts()
 	if want := []string{"upsert dave", "upsert alice", "delete bob"}; replaces != 1 || !slices.Equal(events, want) {
@@ -91,14 +92,14 @@ func TestReflectorResumesTheWatchesTheServerEnds(t *testing.T) {
 		Path: kube.CollectionPath("", "v1", id.ns, "configmaps"), MinWatchTimeout: time.Second,
 	}, s)
 	run(t, r)
-	eventually(t, "the list is handed over", func() bool { return r.Status().Synced })
+	poll.True(t, settle, "the list is handed over", func() bool { return r.Status().Synced })
 
 	// Each watch asks the server to end it within 1–2 s: by now it has
 	// ended one at least, and the changes still arrive.
 	for i, v := range []string{"2", "3"} {
 		time.Sleep(1500 * time.Millisecond)
 		putConfigMap(t, id.ns, "alice", nil, v)
-		eventually(t, "change "+strings.Repeat("I", i+1)+" arrives", holds(s, dataV, map[string]string{"alice": v}))
+		poll.True(t, settle, "change "+strings.Repeat("I", i+1)+" arrives", holds(s, dataV, map[string]string{"alice": v}))
 	}
 	if replaces, _ := s.counts(); replaces != 1 {
 		t.Errorf("the handler got %d lists; want 1: a watch the server ends resumes without a list", replaces)
@@ -123,10 +124,10 @@ func TestReflectorKeepsTheLastStateWhileTheAPIServerIsAwayAndCatchesUp(t *testin
 	s := configMapStore()
 	r := kube.NewReflector(newClient(t, cfg), kube.ListWatch{Path: kube.CollectionPath("", "v1", id.ns, "configmaps")}, s)
 	run(t, r)
-	eventually(t, "the list is handed over", func() bool { return r.Status().Synced })
+	poll.True(t, settle, "the list is handed over", func() bool { return r.Status().Synced })
 
 	proxy.Cut()
-	eventually(t, "the reflector notices", func() bool { return !r.Status().Connected })
+	poll.True(t, settle, "the reflector notices", func() bool { return !r.Status().Connected })
 	lost := r.Status()
 	if !lost.Synced || lost.Failures == 0 || !strings.Contains(lost.LastError, "cannot be reached") {
 		t.Errorf("with the API server away the status is %+v; want still synced, a failure that says the server cannot be reached", lost)
@@ -143,7 +144,7 @@ func TestReflectorKeepsTheLastStateWhileTheAPIServerIsAwayAndCatchesUp(t *testin
 	}
 
 	proxy.Restore()
-	eventually(t, "the reflector catches up", holds(s, dataV, map[string]string{"alice": "2", "carol": "1"}))
+	poll.True(t, settle, "the reflector catches up", holds(s, dataV, map[string]string{"alice": "2", "carol": "1"}))
 	if st := r.Status(); !st.Connected || !st.LastContact.After(lost.LastContact) {
 		t.Errorf("after the API server returned the status is %+v; want connected, in contact again", st)
 	}
@@ -161,13 +162,13 @@ func TestReflectorWaitsForPermissionAndSaysWhyMeanwhile(t *testing.T) {
 	s := configMapStore()
 	r := kube.NewReflector(id.client(t), kube.ListWatch{Path: kube.CollectionPath("", "v1", id.ns, "configmaps")}, s)
 	run(t, r)
-	eventually(t, "the refusal shows in the status", func() bool { return r.Status().Failures > 0 })
+	poll.True(t, settle, "the refusal shows in the status", func() bool { return r.Status().Failures > 0 })
 	if st := r.Status(); st.Synced || st.Connected || !strings.Contains(st.LastError, "forbidden") || !strings.Contains(st.LastError, "403") {
 		t.Errorf("without permission the status is %+v; want not synced, not connected, the 403 in LastError", st)
 	}
 
 	id.grant(t, "late", readWatch)
-	eventually(t, "the list is handed over once permitted", holds(s, dataV, map[string]string{"alice": "1"}))
+	poll.True(t, settle, "the list is handed over once permitted", holds(s, dataV, map[string]string{"alice": "1"}))
 	if st := r.Status(); !st.Synced || !st.Connected {
 		t.Errorf("once permitted the status is %+v; want synced and connected", st)
 	}
@@ -206,18 +207,18 @@ func TestReflectorKeepsJackUsersCurrent(t *testing.T) {
 		Path: kube.CollectionPath(authv1alpha1.GroupVersion.Group, authv1alpha1.GroupVersion.Version, id.ns, "jackusers"),
 	}, s)
 	run(t, r)
-	eventually(t, "alice is listed", holds(s, describe, map[string]string{"alice": "alice@example.com admin disabled=false"}))
+	poll.True(t, settle, "alice is listed", holds(s, describe, map[string]string{"alice": "alice@example.com admin disabled=false"}))
 
 	create(t, newUser("bob", jack.RoleStaff))
 	alice.Spec.Role, alice.Spec.Disabled = jack.RoleManager, true
 	if err := k8s.Update(ctx, alice); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "bob's creation and alice's demotion arrive", holds(s, describe, map[string]string{
+	poll.True(t, settle, "bob's creation and alice's demotion arrive", holds(s, describe, map[string]string{
 		"alice": "alice@example.com manager disabled=true", "bob": "bob@example.com staff disabled=false",
 	}))
 	if err := k8s.Delete(ctx, alice); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "alice's deletion arrives", holds(s, describe, map[string]string{"bob": "bob@example.com staff disabled=false"}))
+	poll.True(t, settle, "alice's deletion arrives", holds(s, describe, map[string]string{"bob": "bob@example.com staff disabled=false"}))
 }

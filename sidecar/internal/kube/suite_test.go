@@ -36,37 +36,24 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
+	os.Exit(testenv.Main(m, scheme, setupSuite))
 }
 
-func runSuite(m *testing.M) int {
-	var err error
-	env, err = testenv.Start(scheme)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cannot start the test API server:", err)
-		return 1
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
-		}
-	}()
-	k8s = env.Client
-	caPEM = env.Config.CAData
+// setupSuite waits until the API server serves JackUsers.
+func setupSuite(e *testenv.Env) (teardown func(), err error) {
+	env, k8s, caPEM = e, e.Client, e.Config.CAData
 	// Right after start the API server answers 429 "storage is
 	// (re)initializing" for a CRD's objects; a cluster is long past that
 	// when a sidecar starts.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		err := k8s.List(context.Background(), &authv1alpha1.JackUserList{}, client.InNamespace("default"))
+		err = k8s.List(context.Background(), &authv1alpha1.JackUserList{}, client.InNamespace("default"))
 		if err == nil {
-			break
+			return nil, nil
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintln(os.Stderr, "the JackUser storage is not ready:", err)
-			return 1
+			return nil, fmt.Errorf("the JackUser storage is not ready: %w", err)
 		}
 	}
-	return m.Run()
 }
 
 // identity is a service account in a namespace of its own, bound to a Role
@@ -163,16 +150,7 @@ func create(t *testing.T, obj client.Object) {
 	}
 }
 
-// eventually polls cond until it holds, failing the test after a while.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// settle bounds every wait for the reflector or the API server.
+const settle = 20 * time.Second
 
 func ptr[T any](v T) *T { return &v }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 
 	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/sidecar/internal/livefile"
 )
 
@@ -62,7 +63,6 @@ type harness struct {
 	t      *testing.T
 	file   *livefile.File[doc]
 	parses atomic.Int64
-	signal chan struct{} // a token after every reload
 
 	mu      sync.Mutex
 	reloads []reload
@@ -74,7 +74,7 @@ type harness struct {
 // can be what picks up a change) and stops the watcher when the test ends.
 func watch(t *testing.T, path string, opts livefile.Options[doc]) *harness {
 	t.Helper()
-	h := &harness{t: t, signal: make(chan struct{}, 1)}
+	h := &harness{t: t}
 	opts.Path = path
 	opts.Parse = func(data []byte) (doc, error) {
 		h.parses.Add(1)
@@ -89,10 +89,6 @@ func watch(t *testing.T, path string, opts livefile.Options[doc]) *harness {
 		h.mu.Lock()
 		h.reloads = append(h.reloads, reload{ok, err})
 		h.mu.Unlock()
-		select {
-		case h.signal <- struct{}{}:
-		default:
-		}
 	}
 	if opts.PollInterval == 0 {
 		opts.PollInterval = time.Hour
@@ -134,22 +130,16 @@ func (h *harness) reloadsSoFar() []reload {
 	return append([]reload(nil), h.reloads...)
 }
 
-// waitFor waits until cond holds, looking again after every reload and every
-// few milliseconds, and fails the test after the deadline.
+// waitFor waits until cond holds, and fails the test with the file's status
+// after the deadline.
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	timeout := time.NewTimer(deadline)
-	defer timeout.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-h.signal:
-		case <-tick.C:
-		case <-timeout.C:
-			h.t.Fatalf("still waiting for %s after %v; status %+v", what, deadline, h.file.Status())
+	poll.Until(h.t, deadline, what, func() error {
+		if !cond() {
+			return fmt.Errorf("status %+v", h.file.Status())
 		}
-	}
+		return nil
+	})
 }
 
 // waitForVersion waits until Load returns version n.

@@ -3,6 +3,7 @@ package livefile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/sidecar/internal/livefile"
 )
 
@@ -444,14 +446,13 @@ func TestCancellingTheContextStopsTheWatcher(t *testing.T) {
 		t.Fatalf("the watcher still runs %v after its context was cancelled", deadline)
 	}
 	// The goroutines (the watcher's and fsnotify's) end just after Done.
-	for wait := time.Now().Add(deadline); runtime.NumGoroutine() > before; {
-		if time.Now().After(wait) {
+	poll.Until(t, deadline, "the watcher's goroutines end", func() error {
+		if n := runtime.NumGoroutine(); n > before {
 			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines before Watch, %d after it stopped:\n%s",
-				before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+			return fmt.Errorf("%d goroutines before Watch, %d after it stopped:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 
 	// A stopped File keeps serving what it had.
 	write(version(2))
