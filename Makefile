@@ -79,7 +79,7 @@ build: ## Build the operator (bin/manager) and the sidecar (bin/jack-auth).
 
 .PHONY: bench
 bench: ## Run the Go benchmarks of the hot paths (token, policy, forward auth).
-	go test -run '^$$' -bench . -benchmem ./internal/token/ ./sidecar/internal/policy/ ./sidecar/internal/server/
+	go test -run '^$$' -bench . -benchmem ./sidecar/internal/token/ ./sidecar/internal/policy/ ./sidecar/internal/server/
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target (go test -list '^Fuzz') for FUZZTIME each (default 20s), one after another; a crash fails and leaves its input in the package's testdata/fuzz.

@@ -4,7 +4,7 @@
 # of them finds a crash or does not pass its seeds.
 #
 #   hack/fuzz.sh [package pattern ...]      (default ./...)
-#   FUZZTIME=1m hack/fuzz.sh ./internal/token
+#   FUZZTIME=1m hack/fuzz.sh ./sidecar/internal/token
 #
 # The targets are what `go test -list '^Fuzz'` reports, so a new fuzzer is
 # run without touching this script. Only packages whose test files declare a

@@ -34,8 +34,8 @@ import (
 	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
 	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
-	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
+	"github.com/jack-io/jack-operator/sidecar/internal/token"
 )
 
 // These tests run the sidecar as a real process on loopback, reading key

@@ -11,7 +11,7 @@ import (
 // spelt.
 func TestOneCredentialPerRequest(t *testing.T) {
 	forEachGateway(t, func(t *testing.T, st *stack) {
-		staffTok, adminTok := st.secrets.sign(t, staff), st.secrets.sign(t, admin)
+		staffTok, adminTok := st.token(t, staff), st.token(t, admin)
 		cases := map[string]struct {
 			target string
 			header []field

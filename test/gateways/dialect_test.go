@@ -53,7 +53,7 @@ func TestForwardAuthHeadersFromClientsDecideNothing(t *testing.T) {
 	forEachGateway(t, func(t *testing.T, st *stack) {
 		tokens := map[string]string{}
 		for _, u := range users {
-			tokens[u.id] = st.secrets.sign(t, u)
+			tokens[u.id] = st.token(t, u)
 		}
 		for name, c := range cases {
 			t.Run(name, func(t *testing.T) {
@@ -94,7 +94,7 @@ func TestHeadersNamingAnotherURLNeverReachJack(t *testing.T) {
 		"X-Original-Method", "x_original_method", "X-Forwarded-Method", "X_Forwarded_Method",
 	}
 	forEachGateway(t, func(t *testing.T, st *stack) {
-		staffTok := st.secrets.sign(t, staff)
+		staffTok := st.token(t, staff)
 		for _, name := range names {
 			for _, c := range []struct {
 				target string

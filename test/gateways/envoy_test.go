@@ -146,7 +146,7 @@ func TestEnvoysCheckRequestsAreDecidedAsTheRequestsTheyDescribe(t *testing.T) {
 	st := envoyStack(t)
 	tok := map[string]string{}
 	for _, u := range users {
-		tok[u.id] = st.secrets.sign(t, u)
+		tok[u.id] = st.token(t, u)
 	}
 	t.Run("every role's routes", func(t *testing.T) {
 		may := map[string][]string{admin.id: {"conversations", "tasks", "guests", "reports", "settings", "users"},

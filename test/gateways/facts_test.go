@@ -24,7 +24,7 @@ func questions(a answer) []seen {
 
 func TestWhatEachGatewayTellsTheSidecarAndJack(t *testing.T) {
 	forEachGateway(t, func(t *testing.T, st *stack) {
-		tok := st.secrets.sign(t, admin)
+		tok := st.token(t, admin)
 		headers := []field{
 			bearerOf(tok), {"X-Forwarded-For", "10.0.0.1"}, {"X-Forwarded-Uri", "/index.html"}, {"X-Forwarded-Method", "GET"},
 			{"X-Original-URI", "/index.html"}, {"X-Real-IP", "10.1.1.1"}, {"X_Custom", "u"}, {"X-Dup", "1"}, {"X-Dup", "2"},
@@ -116,7 +116,7 @@ func TestWhatEachGatewayTellsTheSidecarAndJack(t *testing.T) {
 		})
 
 		t.Run("a refusal", func(t *testing.T) {
-			a := st.send(t, request{Method: "DELETE", Target: "/api/v1/settings", Header: []field{bearerOf(st.secrets.sign(t, staff))}})
+			a := st.send(t, request{Method: "DELETE", Target: "/api/v1/settings", Header: []field{bearerOf(st.token(t, staff))}})
 			if st.check(t, &staff, a) != answeredBySidecar || a.Status != 403 {
 				t.Fatalf("%s", a)
 			}

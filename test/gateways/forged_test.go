@@ -55,7 +55,7 @@ func TestForgedIdentityHeadersNeverReachJack(t *testing.T) {
 	forEachGateway(t, func(t *testing.T, st *stack) {
 		tokens := map[string]string{}
 		for _, u := range users {
-			tokens[u.id] = st.secrets.sign(t, u)
+			tokens[u.id] = st.token(t, u)
 		}
 		for fname, forged := range forgeries {
 			for _, tg := range targets {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"text/template"
@@ -176,6 +177,9 @@ type stack struct {
 	// client is the default source address of this stack's requests, one
 	// of its own so that throttles of other tests never count them.
 	client string
+	// tokens are the users' tokens (token), by user id.
+	tokensMu sync.Mutex
+	tokens   map[string]string
 }
 
 // stackOption changes how a stack is built.

@@ -1,6 +1,7 @@
 package gateways
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -21,7 +22,6 @@ import (
 	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
 	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
-	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )
 
@@ -128,19 +128,33 @@ func newSecrets(t *testing.T) *secrets {
 	return s
 }
 
-// sign makes a token for u as the sidecar would now.
-func (s *secrets) sign(t *testing.T, u user) string {
+// token is a token of u, as a client gets one: logged in at the stack's
+// sidecar directly (not through the gateway, whose throttles other tests
+// count), once per stack and user.
+func (st *stack) token(t *testing.T, u user) string {
 	t.Helper()
-	ix := s.dir.Index()
-	du, ok := ix.ByID(u.id)
-	if !ok {
-		t.Fatalf("no user %s", u.id)
+	st.tokensMu.Lock()
+	defer st.tokensMu.Unlock()
+	if tok, ok := st.tokens[u.id]; ok {
+		return tok
 	}
-	tok, _, err := token.Sign(s.ring, token.Subject{ID: du.ID, Email: du.Email, Name: du.Name, Role: du.Role}, time.Now())
+	body, _ := json.Marshal(map[string]string{"email": u.email, "password": passwordOf(u)})
+	resp, err := http.Post("http://"+st.sidecar.addr+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("logging %s in: %v", u.email, err)
 	}
-	return tok
+	defer resp.Body.Close()
+	var in struct {
+		Data struct{ Token string } `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&in); err != nil || resp.StatusCode != http.StatusOK || in.Data.Token == "" {
+		t.Fatalf("logging %s in: %s (%v)", u.email, resp.Status, err)
+	}
+	if st.tokens == nil {
+		st.tokens = map[string]string{}
+	}
+	st.tokens[u.id] = in.Data.Token
+	return in.Data.Token
 }
 
 // process is a child process whose standard error is kept for failures.

@@ -45,7 +45,7 @@ func TestEverySpellingOfAPathIsDecidedAsJackReadsIt(t *testing.T) {
 		callers := []*user{nil, &staff, &manager, &admin}
 		tokens := map[string]string{}
 		for _, u := range users {
-			tokens[u.id] = st.secrets.sign(t, u)
+			tokens[u.id] = st.token(t, u)
 		}
 		for _, target := range spellings {
 			for _, who := range callers {

@@ -18,7 +18,7 @@ import (
 // a 500, and drops the body of those two).
 func TestEveryRefusalReachesTheClientAsTheSidecarGaveIt(t *testing.T) {
 	forEachGateway(t, func(t *testing.T, st *stack) {
-		staffTok, adminTok := st.secrets.sign(t, staff), st.secrets.sign(t, admin)
+		staffTok, adminTok := st.token(t, staff), st.token(t, admin)
 		cases := map[string]struct {
 			req    request
 			status int
@@ -84,19 +84,19 @@ func TestTooManyRequestsInFlightReachTheClientAs429(t *testing.T) {
 		_, _ = fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: jack\r\nContent-Type: application/json\r\nX-Forwarded-For: %s\r\nContent-Length: 100\r\n\r\n{", client)
 		time.Sleep(200 * time.Millisecond) // the sidecar is reading the body now
 
-		a := st.send(t, request{Method: "GET", Target: "/api/v1/tasks", From: client, Header: []field{bearerOf(st.secrets.sign(t, staff))}})
+		a := st.send(t, request{Method: "GET", Target: "/api/v1/tasks", From: client, Header: []field{bearerOf(st.token(t, staff))}})
 		if st.check(t, &staff, a) != answeredBySidecar || a.Status != 429 || a.Envelope.Error.Code != "TOO_MANY_REQUESTS" || a.Header.Get("Retry-After") == "" {
 			t.Errorf("%s: want 429 TOO_MANY_REQUESTS with Retry-After", a)
 		}
 		// Another client is not held up.
-		if b := st.send(t, request{Method: "GET", Target: "/api/v1/tasks", Header: []field{bearerOf(st.secrets.sign(t, staff))}}); st.check(t, &staff, b) != reachedJack {
+		if b := st.send(t, request{Method: "GET", Target: "/api/v1/tasks", Header: []field{bearerOf(st.token(t, staff))}}); st.check(t, &staff, b) != reachedJack {
 			t.Errorf("another client: %s", b)
 		}
 		// Once the slow request ends, the client is served again.
 		_ = conn.Close()
 		_, _ = io.Copy(io.Discard, conn)
 		poll.True(t, 5*time.Second, "the client to be served again", func() bool {
-			return st.send(t, request{Method: "GET", Target: "/api/v1/tasks", From: client, Header: []field{bearerOf(st.secrets.sign(t, staff))}}).Status == 200
+			return st.send(t, request{Method: "GET", Target: "/api/v1/tasks", From: client, Header: []field{bearerOf(st.token(t, staff))}}).Status == 200
 		})
 	}, withSidecarArgs("--max-in-flight-per-client=1"))
 }

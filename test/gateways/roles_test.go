@@ -17,7 +17,7 @@ func TestEveryRoleGetsItsRoutesAndNoOthers(t *testing.T) {
 	}
 	forEachGateway(t, func(t *testing.T, st *stack) {
 		for _, u := range users {
-			tok := st.secrets.sign(t, u)
+			tok := st.token(t, u)
 			for _, area := range areas {
 				for _, c := range []struct{ method, target string }{
 					{"GET", "/api/v1/" + area},
@@ -56,7 +56,7 @@ func TestEveryRoleGetsItsRoutesAndNoOthers(t *testing.T) {
 			}
 		})
 		t.Run("a token that is not one", func(t *testing.T) {
-			for _, auth := range []string{"Bearer nope", "Bearer " + st.secrets.sign(t, staff) + "x", "Basic YTpi", "Bearer"} {
+			for _, auth := range []string{"Bearer nope", "Bearer " + st.token(t, staff) + "x", "Basic YTpi", "Bearer"} {
 				a := st.send(t, request{Method: "GET", Target: "/api/v1/tasks", Header: h("Authorization", auth)})
 				if st.check(t, nil, a) != answeredBySidecar || a.Status != 401 {
 					t.Errorf("%s: want 401 from the sidecar", a)
@@ -79,7 +79,7 @@ func TestEveryRoleGetsItsRoutesAndNoOthers(t *testing.T) {
 // call, and Jack gets the method the sidecar decided on (check).
 func TestEveryMethodSpellingIsDecidedAsSent(t *testing.T) {
 	forEachGateway(t, func(t *testing.T, st *stack) {
-		staffTok := st.secrets.sign(t, staff)
+		staffTok := st.token(t, staff)
 		for _, m := range []string{"get", "Get", "delete", "OPTIONS", "TRACE", "PROPFIND", "MKCOL", "PURGE", "X-DELETE", "GET2", "CONNECT"} {
 			for _, target := range []string{"/api/v1/settings", "/api/v1/tasks/1"} {
 				t.Run(m+" "+target, func(t *testing.T) {
@@ -102,12 +102,12 @@ func TestEveryMethodSpellingIsDecidedAsSent(t *testing.T) {
 // none.
 func TestAKeptAliveConnectionCarriesNoIdentityOver(t *testing.T) {
 	forEachGateway(t, func(t *testing.T, st *stack) {
-		adminTok := st.secrets.sign(t, admin)
+		adminTok := st.token(t, admin)
 		as := st.sendOnOneConnection(t,
 			request{Method: "GET", Target: "/api/v1/settings", Header: []field{bearerOf(adminTok)}},
 			request{Method: "GET", Target: "/api/v1/settings"},
 			request{Method: "GET", Target: "/index.html"},
-			request{Method: "DELETE", Target: "/api/v1/users/1", Header: []field{bearerOf(st.secrets.sign(t, staff))}},
+			request{Method: "DELETE", Target: "/api/v1/users/1", Header: []field{bearerOf(st.token(t, staff))}},
 			request{Method: "GET", Target: "/api/v1/users/1", Header: []field{bearerOf(adminTok)}},
 		)
 		want := []outcome{reachedJack, answeredBySidecar, reachedJack, answeredBySidecar, reachedJack}

@@ -66,7 +66,7 @@ func TestLoginThrottlingCountsEachClientBehindTheGateway(t *testing.T) {
 // envelope and Retry-After, as the sidecar gave it.
 func TestRefreshIsThrottledPerToken(t *testing.T) {
 	forEachGateway(t, func(t *testing.T, st *stack) {
-		tok := st.secrets.sign(t, manager)
+		tok := st.token(t, manager)
 		var mu sync.Mutex
 		codes := map[int]int{}
 		for range 6 {

@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
 	"github.com/jack-io/jack-operator/sidecar/internal/policy"
+	"github.com/jack-io/jack-operator/sidecar/internal/token"
 )
 
 // Identity is who a verified request comes from: the token's claims and the

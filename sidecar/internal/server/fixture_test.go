@@ -13,9 +13,9 @@ import (
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/password"
-	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
+	"github.com/jack-io/jack-operator/sidecar/internal/token"
 )
 
 // team is a sidecar's state with one user of each role, and their tokens.

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/jack-io/jack-operator/internal/password"
-	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
+	"github.com/jack-io/jack-operator/sidecar/internal/token"
 )
 
 // maxLoginBody bounds a login request: an email and a password fit in far less.

@@ -2,9 +2,9 @@ package server
 
 import (
 	"github.com/jack-io/jack-operator/internal/keyring"
-	"github.com/jack-io/jack-operator/internal/token"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/policy"
+	"github.com/jack-io/jack-operator/sidecar/internal/token"
 )
 
 // Keys is a loaded key ring with its verifier, built once per load.
