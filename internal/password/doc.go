@@ -21,4 +21,7 @@
 // Logins must not reveal which emails exist: DummyVerify costs what Verify
 // costs with DefaultParams, for the sidecar to call when no user has the
 // email, and Verify does the same work when a stored hash is unusable.
+//
+// Used by both binaries: the operator (controllers) hashes a JackUser's
+// password into the user directory, and the sidecar checks it at login.
 package password

@@ -147,4 +147,8 @@
 // that rendered nothing cannot silently drop the operator's default. Both
 // matter in proxy mode too: the trusted proxies decide whose X-Forwarded-For
 // names the client that the sidecar throttles by.
+//
+// Used by the operator (internal/operator registers the webhook, and the
+// controllers' envtest suites run it), and by the sidecar's tests, which
+// check that the arguments it injects are flags the sidecar takes.
 package inject

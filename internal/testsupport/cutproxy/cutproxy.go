@@ -14,6 +14,8 @@
 //	…
 //	p.Cut()     // open connections are reset, new ones refused
 //	p.Restore() // connections are accepted and forwarded again
+//
+// Used by tests alone: the sidecar's (sidecar, sidecar/internal/kube).
 package cutproxy
 
 import (

@@ -13,6 +13,8 @@
 //
 // and Update swaps ..data to a new timestamped directory exactly as the
 // kubelet does, so a reader sees every intermediate state a real pod would.
+//
+// Used by tests alone: the sidecar's and test/gateways.
 package kubelettest
 
 import (

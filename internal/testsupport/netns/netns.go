@@ -8,6 +8,9 @@
 // route, a veth or a firewall rule on the host. Its users: test/e2e, and the
 // local cluster's port forwarder (hack/cluster/portfwd), which is tooling for
 // the tests and the demo.
+//
+// Used by tooling: hack/cluster/portfwd, which the local cluster's scripts
+// and the end-to-end tests run.
 package netns
 
 import (

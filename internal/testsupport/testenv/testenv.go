@@ -2,6 +2,9 @@
 // into bin/ by hack/build-tools.sh, with the project's generated CRDs
 // installed. Tests and the local demo control plane both use it, so they run
 // against exactly the API a cluster would serve.
+//
+// Used by tests alone: the operator's (controllers/…), the API's validation
+// tests, the sidecar's and those under test/.
 package testenv
 
 import (

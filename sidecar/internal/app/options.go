@@ -1,5 +1,7 @@
 // Package app is the sidecar's command line: options, their completion and
 // checks, and Run, which wires the files, the stores and the servers.
+//
+// Used by the sidecar's main.go alone.
 package app
 
 import (

@@ -17,4 +17,6 @@
 //
 // The sidecar's access is the Role the operator keeps in the namespace
 // (jack.SidecarRoleName): read JackUsers, read and create TokenRevocations.
+//
+// Used by the sidecar's app, which hands both to the server.
 package cluster

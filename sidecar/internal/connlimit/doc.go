@@ -22,4 +22,6 @@
 // A client is an IPv4 address, or an IPv6 /64 (the least a host is given).
 // Trusted proxies carry many clients' connections: they are bound only by
 // the total.
+//
+// Used by the sidecar's app, around its listener.
 package connlimit

@@ -73,4 +73,7 @@
 //	go users.Run(ctx)
 //	…
 //	st := users.Status() // st.Synced: ready; st.Connected, st.LastContact, st.LastError
+//
+// Used by the sidecar's app and cluster; the operator uses controller-runtime
+// instead.
 package kube

@@ -68,4 +68,7 @@
 // against the clock belong where the value is used, since an unchanged file
 // is not parsed again), and its errors must not quote the content, because
 // they are logged and shown in Status.
+//
+// Used by the sidecar's app, for the key ring, the user directory and the
+// role policy.
 package livefile

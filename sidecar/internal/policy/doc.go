@@ -48,4 +48,6 @@
 // A Policy is immutable once parsed and safe for concurrent use; the sidecar
 // swaps a reloaded one in whole. Allowed does not allocate: patterns are
 // compiled by Parse.
+//
+// Used by the sidecar's app (which loads it) and server (which applies it).
 package policy

@@ -28,4 +28,6 @@
 //
 // A revocation is kept jack.TokenLeeway past its token's expiry, since
 // the verifier accepts a token that long past its exp.
+//
+// Used by the sidecar's app, server and cluster.
 package revocation

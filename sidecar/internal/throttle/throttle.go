@@ -1,6 +1,8 @@
 // Package throttle slows down password guessing: token buckets per key (an
 // account's email, a client's address), held in memory with a bound on how
 // many idle buckets are kept.
+//
+// Used by the sidecar's server, for logins.
 package throttle
 
 import (

@@ -55,4 +55,7 @@
 // No error or log line of this package quotes a token or key material:
 // Verify's errors are fixed values, and Reason turns one into a label for a
 // metric.
+//
+// Used by the sidecar alone (sidecar/internal/server); the operator never
+// sees a token.
 package token
