@@ -260,15 +260,6 @@ func verifies(s *sidecar, tok string) bool {
 	return st == http.StatusOK || st == http.StatusForbidden
 }
 
-// within waits up to d for cond and logs how long it took (to the poll's
-// resolution).
-func within(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	start := time.Now()
-	poll.True(t, d, what, cond)
-	t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
-}
-
 func loginToken(t testing.TB, s *sidecar, email, pw string) string {
 	t.Helper()
 	r := s.login(email, pw)
@@ -293,7 +284,7 @@ func TestALogoutAtOneReplicaIsRefusedByEveryOther(t *testing.T) {
 	if verifies(a, tok) {
 		t.Fatal("the replica that logged the token out still accepts it")
 	}
-	within(t, clusterMaxPropagation, "the other replica refuses the logged-out token", func() bool { return !verifies(b, tok) })
+	poll.Within(t, clusterMaxPropagation, "the other replica refuses the logged-out token", func() bool { return !verifies(b, tok) })
 	if !verifies(b, kept) || !verifies(a, kept) {
 		t.Fatal("another session of the same user ended with the logout")
 	}
@@ -312,7 +303,7 @@ func TestALogoutAtOneReplicaIsRefusedByEveryOther(t *testing.T) {
 	// emptyDir) still refuses it: it lists the revocations first thing.
 	b.stop()
 	fresh := n.startSidecar(n.apiHost(), t.TempDir())
-	within(t, clusterMaxPropagation, "a new replica refuses the logged-out token", func() bool { return !verifies(fresh, tok) })
+	poll.Within(t, clusterMaxPropagation, "a new replica refuses the logged-out token", func() bool { return !verifies(fresh, tok) })
 	if !verifies(fresh, kept) {
 		t.Fatal("the new replica refuses a token that was not logged out")
 	}
@@ -326,7 +317,7 @@ func TestDisablingOrDemotingAUserReachesEverySidecarBeforeTheKubelet(t *testing.
 	sam := loginToken(t, b, "sam@example.com", "first password of sam")
 
 	n.patchUser("ada", `{"spec":{"role":"manager"}}`)
-	within(t, clusterMaxPropagation, "both replicas see ada demoted", func() bool {
+	poll.Within(t, clusterMaxPropagation, "both replicas see ada demoted", func() bool {
 		for _, s := range []*sidecar{a, b} {
 			if r := s.do("POST", "/api/v1/auth/refresh", bearer(ada), ""); r.Status != http.StatusOK || r.Body.Data.User.Role != "manager" {
 				return false
@@ -336,7 +327,7 @@ func TestDisablingOrDemotingAUserReachesEverySidecarBeforeTheKubelet(t *testing.
 	})
 
 	n.patchUser("sam", `{"spec":{"disabled":true}}`)
-	within(t, clusterMaxPropagation, "both replicas refuse the disabled user's token", func() bool { return !verifies(a, sam) && !verifies(b, sam) })
+	poll.Within(t, clusterMaxPropagation, "both replicas refuse the disabled user's token", func() bool { return !verifies(a, sam) && !verifies(b, sam) })
 	for _, s := range []*sidecar{a, b} {
 		wantError(t, s.login("sam@example.com", "first password of sam"), http.StatusUnauthorized, "INVALID_CREDENTIALS")
 	}
@@ -359,7 +350,7 @@ func TestAPasswordChangeEndsSessionsEverywhereAndTheOldPasswordNeverWorksAgain(t
 	time.Sleep(time.Second)
 
 	n.setPassword("sam-pw", "second password of sam")
-	within(t, clusterMaxPropagation, "both replicas end the sessions from before the change", func() bool { return !verifies(a, old) && !verifies(b, old) })
+	poll.Within(t, clusterMaxPropagation, "both replicas end the sessions from before the change", func() bool { return !verifies(a, old) && !verifies(b, old) })
 	// The mounted directory still holds the old hash; the watched status
 	// says it is superseded, so neither password logs in until it arrives.
 	for _, s := range []*sidecar{a, b} {
@@ -406,8 +397,8 @@ func TestASidecarCutOffFromTheAPIServerKeepsServingAndCatchesUp(t *testing.T) {
 	proxy.Restore()
 	// Its reflectors back off up to 10 s between attempts.
 	const catchUp = 15 * time.Second
-	within(t, catchUp, "the replica back in touch refuses the logout made elsewhere", func() bool { return !verifies(b, loggedOutAtA) })
-	within(t, catchUp, "the other replica refuses the logout made while cut off", func() bool { return !verifies(a, loggedOutAtB) })
+	poll.Within(t, catchUp, "the replica back in touch refuses the logout made elsewhere", func() bool { return !verifies(b, loggedOutAtA) })
+	poll.Within(t, catchUp, "the other replica refuses the logout made while cut off", func() bool { return !verifies(a, loggedOutAtB) })
 }
 
 // apiSynced reads the sidecar's /readyz report of its watches.

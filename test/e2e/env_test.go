@@ -203,21 +203,4 @@ func kid(t testing.TB, token string) string {
 	return h.Kid
 }
 
-// within waits up to d for cond, and says how long it took.
-func within(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		if cond() {
-			took := time.Since(start)
-			t.Logf("%s: after %s", what, took.Round(time.Millisecond))
-			return took
-		}
-		if time.Since(start) > d {
-			t.Fatalf("not within %s: %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func ctx() context.Context { return context.Background() }

@@ -29,6 +29,8 @@ import (
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/keyring"
+
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
 const (
@@ -95,7 +97,7 @@ func (j *journey) install(t *testing.T) {
 	// A previous run that stopped half-way.
 	_, _ = c.try("helm", "uninstall", release, "-n", operatorNS, "--wait")
 	_ = c.k8s.Delete(ctx(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shop}})
-	within(t, 3*time.Minute, "a previous run's namespace is gone", func() bool {
+	poll.Within(t, 3*time.Minute, "a previous run's namespace is gone", func() bool {
 		return apierrors.IsNotFound(c.k8s.Get(ctx(), types.NamespacedName{Name: shop}, &corev1.Namespace{}))
 	})
 	start := time.Now()
@@ -105,11 +107,11 @@ func (j *journey) install(t *testing.T) {
 		"--wait", "--timeout", "5m")
 	t.Logf("helm install --wait: %s", time.Since(start).Round(time.Second))
 	var s corev1.Secret
-	within(t, time.Minute, "the webhook certificate Secret exists", func() bool {
+	poll.Within(t, time.Minute, "the webhook certificate Secret exists", func() bool {
 		return c.k8s.Get(ctx(), types.NamespacedName{Namespace: operatorNS, Name: "jack-operator-webhook-certs"}, &s) == nil
 	})
 	var mwcs admissionregistrationv1.MutatingWebhookConfigurationList
-	within(t, time.Minute, "the pod injection webhook trusts the operator's CA", func() bool {
+	poll.Within(t, time.Minute, "the pod injection webhook trusts the operator's CA", func() bool {
 		if c.k8s.List(ctx(), &mwcs) != nil {
 			return false
 		}
@@ -140,7 +142,7 @@ func (j *journey) resources(t *testing.T) {
 			Spec: authv1alpha1.JackUserSpec{Email: u.email, Name: u.name, Role: jack.Role(u.role),
 				PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: u.name + "-password"}}}))
 	}
-	within(t, 2*time.Minute, "the SigningKey and the JackUsers are Ready", func() bool {
+	poll.Within(t, 2*time.Minute, "the SigningKey and the JackUsers are Ready", func() bool {
 		var key authv1alpha1.SigningKey
 		if c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack"}, &key) != nil || !meta.IsStatusConditionTrue(key.Status.Conditions, authv1alpha1.ConditionReady) {
 			return false
@@ -178,7 +180,7 @@ func (j *journey) app(t *testing.T) {
 		}}},
 	}))
 	start := time.Now()
-	within(t, 3*time.Minute, "both jack-echo pods are Ready", func() bool {
+	poll.Within(t, 3*time.Minute, "both jack-echo pods are Ready", func() bool {
 		j.pods = readyPods(t)
 		return len(j.pods) == 2
 	})
@@ -289,7 +291,7 @@ func (j *journey) logout(t *testing.T) {
 	if r := c.do(t, "POST", a, "/api/v1/auth/logout", bearer(tok), ""); r.Status != http.StatusOK {
 		t.Fatalf("logout: %d %s", r.Status, r.Raw)
 	}
-	within(t, propagationBound, "the other replica refuses the logged-out token", func() bool { return !verifies(t, b, tok) })
+	poll.Within(t, propagationBound, "the other replica refuses the logged-out token", func() bool { return !verifies(t, b, tok) })
 }
 
 // loadedKeys reads a sidecar's /metrics: the key ids it has loaded, by state.
@@ -351,7 +353,7 @@ func (j *journey) rotation(t *testing.T) {
 	}
 	c.run(t, "kubectl", "-n", shop, "annotate", "--overwrite", "signingkey", "jack", jack.AnnotationRotate+"="+strconv.FormatInt(time.Now().UnixNano(), 10))
 	var published string
-	within(t, 30*time.Second, "a new key is published", func() bool {
+	poll.Within(t, 30*time.Second, "a new key is published", func() bool {
 		for _, k := range signingKey(t).Status.Keys {
 			if k.State == jack.KeyPublished {
 				published = k.ID
@@ -363,14 +365,14 @@ func (j *journey) rotation(t *testing.T) {
 	// The kubelet's propagation: from the Secret holding the new key to every
 	// sidecar having loaded it.
 	var secret corev1.Secret
-	within(t, 30*time.Second, "the key ring Secret holds the new key", func() bool {
+	poll.Within(t, 30*time.Second, "the key ring Secret holds the new key", func() bool {
 		if c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack-jwt"}, &secret) != nil {
 			return false
 		}
 		ring, err := keyring.Parse(secret.Data[jack.SecretKeyKeyRing])
 		return err == nil && slices.ContainsFunc(ring.Keys, func(k keyring.Key) bool { return k.ID == published })
 	})
-	took := within(t, 5*time.Minute, "every sidecar has loaded the published key (the kubelet's propagation)", func() bool {
+	took := poll.Within(t, 5*time.Minute, "every sidecar has loaded the published key (the kubelet's propagation)", func() bool {
 		for _, p := range j.pods {
 			if _, ok := loadedKeys(t, p)[published]; !ok {
 				return false
@@ -382,7 +384,7 @@ func (j *journey) rotation(t *testing.T) {
 	if took > defaultPrepublish/2 {
 		t.Errorf("the kubelet took %s to bring the new ring to every pod; the default prepublish (%s) does not cover it comfortably", took, defaultPrepublish)
 	}
-	within(t, 3*time.Minute, "the published key becomes active in every sidecar", func() bool {
+	poll.Within(t, 3*time.Minute, "the published key becomes active in every sidecar", func() bool {
 		if signingKey(t).Status.ActiveKeyID != published {
 			return false
 		}
@@ -408,7 +410,7 @@ func (j *journey) rotation(t *testing.T) {
 func (j *journey) disable(t *testing.T) {
 	tok := j.tokens["sam"]
 	c.run(t, "kubectl", "-n", shop, "patch", "jackuser", "sam", "--type=merge", "-p", `{"spec":{"disabled":true}}`)
-	within(t, propagationBound, "both replicas refuse the disabled user's token", func() bool {
+	poll.Within(t, propagationBound, "both replicas refuse the disabled user's token", func() bool {
 		return !verifies(t, sidecarAddr(j.pods[0]), tok) && !verifies(t, sidecarAddr(j.pods[1]), tok)
 	})
 	for _, p := range j.pods {
@@ -427,12 +429,12 @@ func (j *journey) password(t *testing.T) {
 	s.Data = map[string][]byte{"password": []byte(newPassword)}
 	changed := time.Now()
 	must(t, c.k8s.Update(ctx(), &s))
-	within(t, propagationBound, "both replicas end the sessions from before the change", func() bool {
+	poll.Within(t, propagationBound, "both replicas end the sessions from before the change", func() bool {
 		return !verifies(t, sidecarAddr(j.pods[0]), tok) && !verifies(t, sidecarAddr(j.pods[1]), tok)
 	})
 	// Wait for the directory by watching the sidecars reload it, not by
 	// trying the password: failed logins would throttle the account.
-	took := within(t, 5*time.Minute, "both sidecars load the new user directory (the kubelet's propagation)", func() bool {
+	took := poll.Within(t, 5*time.Minute, "both sidecars load the new user directory (the kubelet's propagation)", func() bool {
 		for _, p := range j.pods {
 			if !usersLoadedAt(p).After(changed) {
 				return false
@@ -459,7 +461,7 @@ func (j *journey) killOperator(t *testing.T) {
 	// Killed while the rotation is under way: the new key published, not yet
 	// active (for the SigningKey's 30 s prepublish).
 	var published string
-	within(t, 30*time.Second, "a new key is published", func() bool {
+	poll.Within(t, 30*time.Second, "a new key is published", func() bool {
 		for _, k := range signingKey(t).Status.Keys {
 			if k.State == jack.KeyPublished {
 				published = k.ID
@@ -475,7 +477,7 @@ func (j *journey) killOperator(t *testing.T) {
 		killed[p.UID] = true
 		must(t, client.IgnoreNotFound(c.k8s.Delete(ctx(), &p, client.GracePeriodSeconds(0))))
 	}
-	within(t, 3*time.Minute, "new operator pods are Ready in place of the killed ones", func() bool {
+	poll.Within(t, 3*time.Minute, "new operator pods are Ready in place of the killed ones", func() bool {
 		var d appsv1.Deployment
 		var now corev1.PodList
 		if c.k8s.Get(ctx(), types.NamespacedName{Namespace: operatorNS, Name: release}, &d) != nil ||
@@ -496,12 +498,12 @@ func (j *journey) killOperator(t *testing.T) {
 		return fresh == int(*d.Spec.Replicas)
 	})
 	var key authv1alpha1.SigningKey
-	within(t, 2*time.Minute, "the SigningKey is Ready with the requested rotation handled", func() bool {
+	poll.Within(t, 2*time.Minute, "the SigningKey is Ready with the requested rotation handled", func() bool {
 		key = signingKey(t)
 		return meta.IsStatusConditionTrue(key.Status.Conditions, authv1alpha1.ConditionReady) &&
 			key.Status.LastRotateRequest == key.Annotations[jack.AnnotationRotate]
 	})
-	within(t, 2*time.Minute, "the new operator finishes the rotation: the published key becomes active", func() bool {
+	poll.Within(t, 2*time.Minute, "the new operator finishes the rotation: the published key becomes active", func() bool {
 		key = signingKey(t)
 		return key.Status.ActiveKeyID == published
 	})
@@ -538,7 +540,7 @@ func (j *journey) killOperator(t *testing.T) {
 
 func (j *journey) uninstall(t *testing.T) {
 	c.run(t, "helm", "uninstall", release, "-n", operatorNS, "--wait", "--timeout", "3m")
-	within(t, 2*time.Minute, "the operator's objects are gone", func() bool {
+	poll.Within(t, 2*time.Minute, "the operator's objects are gone", func() bool {
 		var deps appsv1.DeploymentList
 		var mwcs admissionregistrationv1.MutatingWebhookConfigurationList
 		var vwcs admissionregistrationv1.ValidatingWebhookConfigurationList

@@ -60,3 +60,14 @@ func True(t testing.TB, within time.Duration, what string, cond func() bool) {
 		return nil
 	})
 }
+
+// Within is True that also logs, and returns, how long cond took to hold,
+// to the poll's resolution: for tests that report a propagation time.
+func Within(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	True(t, within, what, cond)
+	took := time.Since(start)
+	t.Logf("%s: after %s", what, took.Round(time.Millisecond))
+	return took
+}

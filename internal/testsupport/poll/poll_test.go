@@ -14,10 +14,13 @@ import (
 type recorder struct {
 	testing.TB
 	helpers int
+	logs    int
 	failure string
 }
 
 func (r *recorder) Helper() { r.helpers++ }
+
+func (r *recorder) Logf(string, ...any) { r.logs++ }
 
 func (r *recorder) Fatalf(format string, args ...any) {
 	r.failure = fmt.Sprintf(format, args...)
@@ -130,5 +133,29 @@ func TestTrue(t *testing.T) {
 				t.Errorf("returned %v with the failure %q; want a failure naming what and the time", returned, r.failure)
 			}
 		})
+	}
+}
+
+// Within reports how long the condition took, and fails as True does.
+func TestWithin(t *testing.T) {
+	start := time.Now()
+	holds := start.Add(60 * time.Millisecond)
+	var took time.Duration
+	r, returned := run(func(tb testing.TB) {
+		took = Within(tb, time.Second, "the kettle boils", func() bool { return time.Now().After(holds) })
+	})
+	switch {
+	case !returned || r.failure != "":
+		t.Fatalf("Within failed (%q) for a condition that holds after 60ms", r.failure)
+	case r.logs != 1:
+		t.Errorf("Within logged %d lines, want the time it took", r.logs)
+	case took < 60*time.Millisecond || took > time.Since(start):
+		t.Errorf("Within = %s, want between 60ms and %s", took, time.Since(start))
+	}
+	r, returned = run(func(tb testing.TB) {
+		Within(tb, 50*time.Millisecond, "the kettle boils", func() bool { return false })
+	})
+	if returned || !strings.HasPrefix(r.failure, "the kettle boils: not within 50ms: ") {
+		t.Errorf("returned %v with the failure %q; want a failure naming what and the time", returned, r.failure)
 	}
 }
