@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/controllers/ensure"
 	"github.com/jack-io/jack-operator/internal/userdir"
 )
 
@@ -95,32 +95,22 @@ func countIncluded(plans []userPlan) int {
 }
 
 // writeDirectory stores the encoded directory, only when its bytes changed,
-// with the resourceVersion it was read at. It reports whether it wrote.
+// with the resourceVersion it was read at. It reports whether it wrote. An
+// existing Secret is known to be the operator's (see currentDirectory).
 func (r *JackUserReconciler) writeDirectory(ctx context.Context, ns string, existing *corev1.Secret, encoded []byte) (bool, error) {
-	labels := map[string]string{
-		jack.LabelManagedBy: jack.ManagedByValue,
-		jack.LabelComponent: jack.ComponentUserDirectory,
-	}
 	data := map[string][]byte{jack.SecretKeyUserDirectory: encoded}
-	if existing == nil {
-		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: jack.UserDirectorySecretName, Namespace: ns, Labels: labels},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       data,
-		}
-		if err := r.Create(ctx, s); err != nil {
-			return false, fmt.Errorf("creating the user directory of %s: %w", ns, err)
-		}
-		directoryWrites.WithLabelValues(ns).Inc()
-		return true, nil
+	want := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: jack.UserDirectorySecretName, Namespace: ns,
+			Labels: map[string]string{jack.LabelManagedBy: jack.ManagedByValue, jack.LabelComponent: jack.ComponentUserDirectory},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: data,
 	}
-	if bytes.Equal(existing.Data[jack.SecretKeyUserDirectory], encoded) && len(existing.Data) == 1 {
-		return false, nil
-	}
-	updated := existing.DeepCopy()
-	updated.Data = data
-	if err := r.Update(ctx, updated); err != nil {
-		return false, fmt.Errorf("updating the user directory of %s: %w", ns, err)
+	_, res, err := ensure.Object(ctx, r, existing, want, func(s *corev1.Secret) { s.Data = data },
+		ensure.Named("the user directory of "+ns))
+	if err != nil || res == ensure.Unchanged {
+		return false, err
 	}
 	directoryWrites.WithLabelValues(ns).Inc()
 	return true, nil

@@ -8,11 +8,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/controllers/ensure"
 )
 
 // SidecarAccessReconciler keeps, in every namespace with a SigningKey, the
@@ -92,23 +91,13 @@ func (r *SidecarAccessReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: jack.SidecarRoleName},
 		Subjects:   subjects,
 	}
-	if err := r.apply(ctx, role, func(have client.Object) bool {
-		h := have.(*rbacv1.Role)
-		same := equality.Semantic.DeepEqual(h.Rules, role.Rules)
-		h.Rules = role.Rules
-		return same
-	}); err != nil {
+	if err := applySidecarObject(ctx, r.Client, role, func(h *rbacv1.Role) { h.Rules = role.Rules }); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, r.apply(ctx, binding, func(have client.Object) bool {
-		h := have.(*rbacv1.RoleBinding)
-		if h.RoleRef != binding.RoleRef {
-			return false // roleRef cannot change: recreate (see apply)
-		}
-		same := equality.Semantic.DeepEqual(h.Subjects, binding.Subjects)
-		h.Subjects = binding.Subjects
-		return same
-	})
+	return ctrl.Result{}, applySidecarObject(ctx, r.Client, binding,
+		func(h *rbacv1.RoleBinding) { h.Subjects = binding.Subjects },
+		// roleRef cannot change: a binding to another role is recreated.
+		ensure.ReplaceWhen(func(h *rbacv1.RoleBinding) bool { return h.RoleRef != binding.RoleRef }))
 }
 
 // injectedServiceAccounts lists, sorted and once each, the service accounts
@@ -138,46 +127,38 @@ func podFinished(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
-// apply creates want, or updates the existing object when update (which
-// copies want's content into it) reports a difference. An existing object
-// update cannot fix (a RoleBinding's roleRef is immutable), or one the
-// operator does not manage, is replaced only if it carries the operator's
-// labels; otherwise it is left alone and an error says why.
-func (r *SidecarAccessReconciler) apply(ctx context.Context, want client.Object, update func(have client.Object) (same bool)) error {
+// applySidecarObject creates want, or updates the existing object with its
+// owner references and what update copies from want. An existing object the
+// operator does not manage (without its label) is left alone and an error
+// says why.
+func applySidecarObject[T any, PT interface {
+	*T
+	client.Object
+}](ctx context.Context, c client.Client, want PT, update func(have PT), opts ...ensure.Option) error {
 	notOurs := func() error {
 		return fmt.Errorf("%s %s/%s exists and is not managed by the operator (label %s=%s); delete or rename it so sidecars get their access",
 			strings.TrimPrefix(fmt.Sprintf("%T", want), "*v1."), want.GetNamespace(), want.GetName(), jack.LabelManagedBy, jack.ManagedByValue)
 	}
-	have := want.DeepCopyObject().(client.Object)
-	err := r.Get(ctx, client.ObjectKeyFromObject(want), have)
-	if apierrors.IsNotFound(err) {
-		// The cache holds only the operator's own (see CacheByObject): one
-		// that exists without its labels shows up here.
-		if err := r.Create(ctx, want); apierrors.IsAlreadyExists(err) {
-			return notOurs()
-		} else if err != nil {
-			return err
-		}
-		return nil
-	}
-	if err != nil {
+	var have PT = new(T)
+	err := c.Get(ctx, client.ObjectKeyFromObject(want), have)
+	switch {
+	case apierrors.IsNotFound(err):
+		have = nil
+	case err != nil:
 		return err
-	}
-	if have.GetLabels()[jack.LabelManagedBy] != jack.ManagedByValue {
+	case have.GetLabels()[jack.LabelManagedBy] != jack.ManagedByValue:
 		return notOurs()
 	}
-	sameOwners := equality.Semantic.DeepEqual(have.GetOwnerReferences(), want.GetOwnerReferences())
-	have.SetOwnerReferences(want.GetOwnerReferences())
-	if update(have) && sameOwners {
-		return nil
+	_, _, err = ensure.Object(ctx, c, have, want, func(h PT) {
+		h.SetOwnerReferences(want.GetOwnerReferences())
+		update(h)
+	}, opts...)
+	if have == nil && apierrors.IsAlreadyExists(err) {
+		// The cache holds only the operator's own (see CacheByObject): one
+		// that exists without its labels shows up here.
+		return notOurs()
 	}
-	if rb, ok := have.(*rbacv1.RoleBinding); ok && rb.RoleRef != want.(*rbacv1.RoleBinding).RoleRef {
-		if err := r.Delete(ctx, have, client.Preconditions{UID: ptr.To(have.GetUID())}); client.IgnoreNotFound(err) != nil {
-			return err
-		}
-		return r.Create(ctx, want)
-	}
-	return r.Update(ctx, have)
+	return err
 }
 
 // remove deletes the Role and RoleBinding of a namespace without SigningKeys.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/controllers/ensure"
 	"github.com/jack-io/jack-operator/controllers/rotation"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
@@ -175,59 +176,47 @@ func sameData(a, b map[string][]byte) bool {
 	return maps.EqualFunc(a, b, bytes.Equal)
 }
 
+// applySecret writes one of the ring's Secrets. An existing one was read at
+// the start of the reconcile and is known to be this SigningKey's (see
+// conflict); it keeps its other labels and annotations.
 func (r *SigningKeyReconciler) applySecret(ctx context.Context, key *authv1alpha1.SigningKey, existing *corev1.Secret, name, component string, annotations map[string]string, data map[string][]byte) error {
 	want := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: key.Namespace, Labels: ownedLabels(key, component), Annotations: annotations},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}
-	if existing == nil {
-		if err := controllerutil.SetControllerReference(key, want, r.Scheme()); err != nil {
-			return err
+	if err := controllerutil.SetControllerReference(key, want, r.Scheme()); err != nil {
+		return err
+	}
+	_, _, err := ensure.Object(ctx, r, existing, want, func(s *corev1.Secret) {
+		// subset reads a missing annotation as "", so a Secret that lacks one
+		// wanted empty already holds what is wanted and stays unwritten.
+		if sameData(s.Data, data) && subset(want.Labels, s.Labels) && subset(annotations, s.Annotations) {
+			return
 		}
-		if err := r.Create(ctx, want); err != nil {
-			return fmt.Errorf("creating Secret %s: %w", name, err)
-		}
-		return nil
-	}
-	if sameData(existing.Data, data) && subset(want.Labels, existing.Labels) && subset(annotations, existing.Annotations) {
-		return nil
-	}
-	updated := existing.DeepCopy()
-	updated.Data = data
-	updated.Labels = merged(updated.Labels, want.Labels)
-	updated.Annotations = merged(updated.Annotations, annotations)
-	if err := r.Update(ctx, updated); err != nil {
-		return fmt.Errorf("updating Secret %s: %w", name, err)
-	}
-	return nil
+		s.Data = data
+		s.Labels = merged(s.Labels, want.Labels)
+		s.Annotations = merged(s.Annotations, annotations)
+	}, ensure.Named("Secret "+name))
+	return err
 }
 
+// applyJWKS writes the public JWKS ConfigMap; an existing one is known to be
+// this SigningKey's, and keeps its other labels.
 func (r *SigningKeyReconciler) applyJWKS(ctx context.Context, key *authv1alpha1.SigningKey, existing *corev1.ConfigMap, jwks []byte) error {
 	name := key.JWKSConfigMapName()
 	want := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: key.Namespace, Labels: ownedLabels(key, jack.ComponentJWKS)},
 		Data:       map[string]string{jack.ConfigMapKeyJWKS: string(jwks)},
 	}
-	if existing == nil {
-		if err := controllerutil.SetControllerReference(key, want, r.Scheme()); err != nil {
-			return err
-		}
-		if err := r.Create(ctx, want); err != nil {
-			return fmt.Errorf("creating ConfigMap %s: %w", name, err)
-		}
-		return nil
+	if err := controllerutil.SetControllerReference(key, want, r.Scheme()); err != nil {
+		return err
 	}
-	if maps.Equal(existing.Data, want.Data) && subset(want.Labels, existing.Labels) {
-		return nil
-	}
-	updated := existing.DeepCopy()
-	updated.Data = want.Data
-	updated.Labels = merged(updated.Labels, want.Labels)
-	if err := r.Update(ctx, updated); err != nil {
-		return fmt.Errorf("updating ConfigMap %s: %w", name, err)
-	}
-	return nil
+	_, _, err := ensure.Object(ctx, r, existing, want, func(cm *corev1.ConfigMap) {
+		cm.Data = want.Data
+		cm.Labels = merged(cm.Labels, want.Labels)
+	}, ensure.Named("ConfigMap "+name))
+	return err
 }
 
 func ownedLabels(key *authv1alpha1.SigningKey, component string) map[string]string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/controllers/ensure"
 )
 
 // ComponentWebhookCertificates is the jack.LabelComponent value of the
@@ -74,36 +75,33 @@ func parseSalvaging(data map[string][]byte) (bundle *certs.Bundle, problem error
 
 // writeSecret stores b: it creates the Secret if there is none, and
 // otherwise updates the one that was read, whose resourceVersion makes a
-// concurrent write fail with a Conflict instead of being overwritten.
+// concurrent write fail with a Conflict instead of being overwritten. An
+// existing Secret is adopted whatever its labels (the Helm chart creates it
+// empty), and keeps its labels and any data keys certs does not own.
 func (r *Reconciler) writeSecret(ctx context.Context, existing *corev1.Secret, b *certs.Bundle) (*corev1.Secret, error) {
-	if existing == nil {
-		secret := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: r.Secret.Name, Namespace: r.Secret.Namespace,
-				Labels: map[string]string{jack.LabelManagedBy: jack.ManagedByValue, jack.LabelComponent: ComponentWebhookCertificates},
-			},
-			// Every bundle Apply makes has tls.crt and tls.key, and the type
-			// tells people and tools what the Secret is.
-			Type: corev1.SecretTypeTLS,
-			Data: b.SecretData(),
+	bundleData := b.SecretData()
+	want := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: r.Secret.Name, Namespace: r.Secret.Namespace,
+			Labels: map[string]string{jack.LabelManagedBy: jack.ManagedByValue, jack.LabelComponent: ComponentWebhookCertificates},
+		},
+		// Every bundle Apply makes has tls.crt and tls.key, and the type
+		// tells people and tools what the Secret is.
+		Type: corev1.SecretTypeTLS,
+		Data: bundleData,
+	}
+	// Every decision applied makes a new key or drops a CA from ca.crt, so
+	// Object never finds the Secret unchanged: each one is written.
+	secret, _, err := ensure.Object(ctx, r.Client, existing, want, func(s *corev1.Secret) {
+		data := maps.Clone(s.Data)
+		if data == nil {
+			data = map[string][]byte{}
 		}
-		if err := r.Client.Create(ctx, secret); err != nil {
-			return nil, fmt.Errorf("creating the webhook certificate Secret %s: %w", r.Secret, err)
+		for _, k := range secretKeys {
+			delete(data, k)
 		}
-		return secret, nil
-	}
-	secret := existing.DeepCopy()
-	data := maps.Clone(secret.Data)
-	if data == nil {
-		data = map[string][]byte{}
-	}
-	for _, k := range secretKeys {
-		delete(data, k)
-	}
-	maps.Copy(data, b.SecretData())
-	secret.Data = data
-	if err := r.Client.Update(ctx, secret); err != nil {
-		return nil, fmt.Errorf("updating the webhook certificate Secret %s: %w", r.Secret, err)
-	}
-	return secret, nil
+		maps.Copy(data, bundleData)
+		s.Data = data
+	}, ensure.Named(fmt.Sprintf("the webhook certificate Secret %s", r.Secret)))
+	return secret, err
 }
