@@ -18,6 +18,7 @@ import (
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/password"
+	"github.com/jack-io/jack-operator/internal/testsupport/hookclient"
 )
 
 // BenchmarkReconcile5000UsersFromCold reconciles a namespace of 5,000
@@ -68,7 +69,7 @@ func BenchmarkReconcile5000UsersFromCold(b *testing.B) {
 			b.Fatal(err)
 		}
 		var directoryWrites, statusWrites atomic.Int64
-		counting := &hookedClient{Client: cached, beforeWrite: func(o client.Object) error {
+		counting := &hookclient.Client{Client: cached, BeforeWrite: func(o client.Object) error {
 			if _, ok := o.(*authv1alpha1.JackUser); ok {
 				statusWrites.Add(1)
 			} else if o.GetName() == jack.UserDirectorySecretName {

@@ -19,6 +19,7 @@ import (
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers/rotation"
 	"github.com/jack-io/jack-operator/internal/keyring"
+	"github.com/jack-io/jack-operator/internal/testsupport/hookclient"
 	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 )
 
@@ -183,7 +184,7 @@ var errCrash = errors.New("simulated crash")
 // if the operator had crashed there.
 func crashAt(n int) client.Client {
 	writes := 0
-	return &hookedClient{Client: k8s, beforeWrite: func(client.Object) error {
+	return &hookclient.Client{Client: k8s, BeforeWrite: func(client.Object) error {
 		writes++
 		if writes >= n {
 			return errCrash

@@ -32,6 +32,7 @@ import (
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers"
 	"github.com/jack-io/jack-operator/controllers/certs"
+	"github.com/jack-io/jack-operator/internal/testsupport/hookclient"
 	"github.com/jack-io/jack-operator/internal/testsupport/poll"
 	"github.com/jack-io/jack-operator/webhooks/inject"
 )
@@ -105,7 +106,7 @@ func startReplica(t *testing.T, name string, o replicaOptions) *replica {
 		before = func(client.Object) error { return nil }
 	}
 	rec := &Reconciler{
-		Client: &hookedClient{Client: mgr.GetClient(), beforeWrite: func(obj client.Object) error {
+		Client: &hookclient.Client{Client: mgr.GetClient(), BeforeWrite: func(obj client.Object) error {
 			r.writes.Add(1)
 			return before(obj)
 		}},
@@ -145,34 +146,6 @@ func (r *replica) leads() bool {
 	default:
 		return false
 	}
-}
-
-// hookedClient calls beforeWrite ahead of every Create, Update and Patch:
-// a counter or an injected failure around the real client, never a fake.
-type hookedClient struct {
-	client.Client
-	beforeWrite func(client.Object) error
-}
-
-func (c *hookedClient) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
-	if err := c.beforeWrite(o); err != nil {
-		return err
-	}
-	return c.Client.Create(ctx, o, opts...)
-}
-
-func (c *hookedClient) Update(ctx context.Context, o client.Object, opts ...client.UpdateOption) error {
-	if err := c.beforeWrite(o); err != nil {
-		return err
-	}
-	return c.Client.Update(ctx, o, opts...)
-}
-
-func (c *hookedClient) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.PatchOption) error {
-	if err := c.beforeWrite(o); err != nil {
-		return err
-	}
-	return c.Client.Patch(ctx, o, p, opts...)
 }
 
 // storedBundle reads the Secret and its bundle as the API server has them.

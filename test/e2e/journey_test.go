@@ -344,15 +344,11 @@ func signingKey(t testing.TB) authv1alpha1.SigningKey {
 	return k
 }
 
-func (j *journey) rotation(t *testing.T) {
-	svc := serviceAddr(t)
-	before := signingKey(t).Status.ActiveKeyID
-	old := j.tokens["ada"]
-	if kid(t, old) != before {
-		t.Fatalf("ada's token has kid %s, the active key is %s", kid(t, old), before)
-	}
+// rotate asks for a rotation of the shop's SigningKey as a user would, with
+// kubectl, and returns the id of the key it publishes.
+func rotate(t *testing.T) (published string) {
+	t.Helper()
 	c.run(t, "kubectl", "-n", shop, "annotate", "--overwrite", "signingkey", "jack", jack.AnnotationRotate+"="+strconv.FormatInt(time.Now().UnixNano(), 10))
-	var published string
 	poll.Within(t, 30*time.Second, "a new key is published", func() bool {
 		for _, k := range signingKey(t).Status.Keys {
 			if k.State == jack.KeyPublished {
@@ -362,6 +358,17 @@ func (j *journey) rotation(t *testing.T) {
 		}
 		return false
 	})
+	return published
+}
+
+func (j *journey) rotation(t *testing.T) {
+	svc := serviceAddr(t)
+	before := signingKey(t).Status.ActiveKeyID
+	old := j.tokens["ada"]
+	if kid(t, old) != before {
+		t.Fatalf("ada's token has kid %s, the active key is %s", kid(t, old), before)
+	}
+	published := rotate(t)
 	// The kubelet's propagation: from the Secret holding the new key to every
 	// sidecar having loaded it.
 	var secret corev1.Secret
@@ -457,19 +464,9 @@ func (j *journey) password(t *testing.T) {
 
 func (j *journey) killOperator(t *testing.T) {
 	before := signingKey(t).Status.ActiveKeyID
-	c.run(t, "kubectl", "-n", shop, "annotate", "--overwrite", "signingkey", "jack", jack.AnnotationRotate+"="+strconv.FormatInt(time.Now().UnixNano(), 10))
+	published := rotate(t)
 	// Killed while the rotation is under way: the new key published, not yet
 	// active (for the SigningKey's 30 s prepublish).
-	var published string
-	poll.Within(t, 30*time.Second, "a new key is published", func() bool {
-		for _, k := range signingKey(t).Status.Keys {
-			if k.State == jack.KeyPublished {
-				published = k.ID
-				return true
-			}
-		}
-		return false
-	})
 	var pods corev1.PodList
 	must(t, c.k8s.List(ctx(), &pods, client.InNamespace(operatorNS)))
 	killed := map[types.UID]bool{}
