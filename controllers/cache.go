@@ -14,9 +14,10 @@ import (
 // CacheByObject narrows what the manager's cache holds of the kinds the
 // controllers watch but do not own. Pods: only those that opted in to
 // injection, trimmed to what SidecarAccessReconciler reads (their service
-// account, whether they were injected, whether they finished), so a cluster
-// with many pods costs the operator little memory. Roles and RoleBindings:
-// only the sidecars' own.
+// account, whether they were injected, whether they finished) and what the
+// SigningKey reconciler needs to find their sidecar (its SigningKey, its ops
+// port, the pod's address and readiness), so a cluster with many pods costs
+// the operator little memory. Roles and RoleBindings: only the sidecars' own.
 func CacheByObject() map[client.Object]cache.ByObject {
 	ours := labels.SelectorFromSet(labels.Set{jack.LabelComponent: jack.ComponentSidecarAccess})
 	return map[client.Object]cache.ByObject{
@@ -41,7 +42,31 @@ func trimPod(o any) (any, error) {
 			Labels: p.Labels, DeletionTimestamp: p.DeletionTimestamp,
 		},
 		Spec:   corev1.PodSpec{ServiceAccountName: p.Spec.ServiceAccountName},
-		Status: corev1.PodStatus{Phase: p.Status.Phase},
+		Status: corev1.PodStatus{Phase: p.Status.Phase, PodIP: p.Status.PodIP},
+	}
+	if c := sidecarContainer(p); c != nil {
+		trimmed := corev1.Container{Name: c.Name}
+		if k := sidecarSigningKey(c); k != "" {
+			trimmed.Args = []string{"--signing-key=" + k}
+		}
+		for _, port := range c.Ports {
+			if port.Name == jack.SidecarOpsPortName {
+				trimmed.Ports = []corev1.ContainerPort{port}
+			}
+		}
+		t.Spec.Containers = []corev1.Container{trimmed}
+	}
+	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if cs.Name == jack.SidecarContainerName {
+				t.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: cs.Name, Ready: cs.Ready}}
+			}
+		}
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			t.Status.Conditions = []corev1.PodCondition{{Type: c.Type, Status: c.Status}}
+		}
 	}
 	if v, ok := p.Annotations[jack.AnnotationInjectedVersion]; ok {
 		t.Annotations = map[string]string{jack.AnnotationInjectedVersion: v}

@@ -7,12 +7,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -38,6 +41,15 @@ type SigningKeyReconciler struct {
 	Clock clock.PassiveClock
 	// Generate makes new keys; keyring.Generate unless a test needs otherwise.
 	Generate rotation.Generator
+	// Sidecars reads what a sidecar holds; HTTPSidecarReader unless a test
+	// needs otherwise.
+	Sidecars SidecarReader
+
+	// reads and laggards remember, between reconciles, what each sidecar
+	// was last read to hold and which laggards an event last named; made
+	// on the first reconcile (the controller runs one at a time).
+	reads    *sidecarStates
+	laggards *laggardEvents
 }
 
 // signingKeyScope is what one reconcile has fetched and decided.
@@ -48,6 +60,8 @@ type signingKeyScope struct {
 	result  *rotation.Result
 	// ready is the Ready condition to report.
 	ready readiness
+	// propagation is what the sidecars hold; nil when they were not read.
+	propagation *propagation
 }
 
 // +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys,verbs=get;list;watch
@@ -59,6 +73,7 @@ type signingKeyScope struct {
 // +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one SigningKey's ring forward to the current time.
@@ -75,6 +90,9 @@ func (r *SigningKeyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, nil
 	}
 
+	if r.reads == nil {
+		r.reads, r.laggards = &sidecarStates{}, &laggardEvents{}
+	}
 	s := &signingKeyScope{key: key, now: r.Clock.Now().UTC()}
 	before := key.DeepCopy()
 	defer func() {
@@ -109,7 +127,16 @@ func (r *SigningKeyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		r.Recorder.Eventf(key, nil, corev1.EventTypeWarning, authv1alpha1.ReasonKeyRingLost, "Reconcile",
 			"neither Secret %s nor its backup holds a readable key ring; starting a new ring, so every earlier token is refused", key.SecretName())
 	}
-	res, err := rotation.Advance(state, settings, s.now, r.Generate)
+	// What the sidecars hold decides whether a published key may sign.
+	var pods []sidecarPod
+	var reads []sidecarRead
+	if state.Ring != nil {
+		if pods, err = r.sidecarsOf(ctx, key.Namespace, key.Name); err != nil {
+			return ctrl.Result{}, err
+		}
+		reads = r.reads.observe(ctx, r.sidecarReader(), pods, state.Ring, s.now)
+	}
+	res, err := rotation.Advance(state, settings, seenSidecars(pods, reads), s.now, r.Generate)
 	if err != nil {
 		s.ready = notReady(authv1alpha1.ReasonKeyGenerationFailed, err.Error())
 		return ctrl.Result{}, err
@@ -124,8 +151,51 @@ func (r *SigningKeyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if legacyProblem != "" {
 		s.ready = notReady(authv1alpha1.ReasonLegacySecretMissing, legacyProblem)
 	}
-	logf.FromContext(ctx).V(1).Info("key ring reconciled", "activeKeyID", res.Ring.Active().ID, "keys", len(res.Ring.Keys), "nextRotation", res.NextRotation)
-	return ctrl.Result{RequeueAfter: max(res.Requeue.Sub(s.now), time.Second)}, nil
+	prop := propagationOf(key.Name, pods, reads, &res)
+	s.propagation = &prop
+	r.reportLaggards(key, &res, prop.total)
+	logf.FromContext(ctx).V(1).Info("key ring reconciled", "activeKeyID", res.Ring.Active().ID, "keys", len(res.Ring.Keys), "nextRotation", res.NextRotation,
+		"sidecars", prop.total, "propagated", prop.status)
+	return ctrl.Result{RequeueAfter: max(r.nextLook(s, &res).Sub(s.now), time.Second)}, nil
+}
+
+// nextLook is when to reconcile again: when the ring changes by itself, and
+// sooner while sidecars have yet to catch up with it — every second just
+// after a rotation, when they are expected to, then every half minute.
+func (r *SigningKeyReconciler) nextLook(s *signingKeyScope, res *rotation.Result) time.Time {
+	next := res.Requeue
+	if p := s.propagation; p != nil && p.total > 0 && p.status != metav1.ConditionTrue {
+		poll := 30 * time.Second
+		if a := res.Ring.Active(); a != nil && s.now.Sub(a.ActivatedAt) < s.key.Spec.Rotation.PropagationTimeout.Duration {
+			poll = rotation.PropagationPoll
+		}
+		if t := s.now.Add(poll); t.Before(next) {
+			next = t
+		}
+	}
+	return next
+}
+
+// reportLaggards names, in a Warning event, the sidecars that hold a
+// published key back, when the hold starts and when they change.
+func (r *SigningKeyReconciler) reportLaggards(key *authv1alpha1.SigningKey, res *rotation.Result, total int) {
+	var lacking []string
+	if res.Held != nil {
+		lacking = res.Held.Lacking
+	}
+	if !r.laggards.changed(key.Namespace+"/"+key.Name, lacking) {
+		return
+	}
+	r.Recorder.Eventf(key, nil, corev1.EventTypeWarning, authv1alpha1.ReasonSidecarsLagging, "Rotate",
+		"key %s waits for %d of %d sidecars that have not loaded it: %s; it signs once they do, or at %s (rotation.propagationTimeout)",
+		res.Held.KeyID, len(lacking), total, rotation.Names(lacking, maxNamed), res.Held.Until.Format(time.RFC3339))
+}
+
+func (r *SigningKeyReconciler) sidecarReader() SidecarReader {
+	if r.Sidecars == nil {
+		return HTTPSidecarReader{}
+	}
+	return r.Sidecars
 }
 
 // raceRetryDelay is how soon a reconcile that lost an optimistic-concurrency
@@ -154,14 +224,15 @@ func lostRace(errs ...error) bool {
 func (r *SigningKeyReconciler) settings(ctx context.Context, key *authv1alpha1.SigningKey) (rotation.Settings, string, error) {
 	spec := key.Spec
 	s := rotation.Settings{
-		Algorithm:     spec.Algorithm,
-		TokenTTL:      spec.TokenTTL.Duration,
-		Interval:      spec.Rotation.Interval.Duration,
-		Prepublish:    spec.Rotation.Prepublish.Duration,
-		Issuer:        spec.Issuer,
-		Audience:      spec.Audience,
-		RevokedKeyIDs: spec.RevokedKeyIDs,
-		RotateRequest: key.Annotations[jack.AnnotationRotate],
+		Algorithm:          spec.Algorithm,
+		TokenTTL:           spec.TokenTTL.Duration,
+		Interval:           spec.Rotation.Interval.Duration,
+		Prepublish:         spec.Rotation.Prepublish.Duration,
+		PropagationTimeout: spec.Rotation.PropagationTimeout.Duration,
+		Issuer:             spec.Issuer,
+		Audience:           spec.Audience,
+		RevokedKeyIDs:      spec.RevokedKeyIDs,
+		RotateRequest:      key.Annotations[jack.AnnotationRotate],
 	}
 	ref := spec.LegacySecretRef
 	if ref == nil {
@@ -204,8 +275,38 @@ func (r *SigningKeyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Secret{}).
 		Owns(&corev1.ConfigMap{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.signingKeysImporting)).
+		// A sidecar that starts, becomes ready or goes changes what a
+		// published key waits for, and the status's count.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(signingKeyOfPod), builder.WithPredicates(sidecarChanged)).
 		Named("signingkey").
 		Complete(r)
+}
+
+// signingKeyOfPod maps an injected pod to the SigningKey its sidecar serves.
+func signingKeyOfPod(_ context.Context, o client.Object) []ctrl.Request {
+	p, ok := o.(*corev1.Pod)
+	if !ok {
+		return nil
+	}
+	c := sidecarContainer(p)
+	if c == nil || sidecarSigningKey(c) == "" {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: sidecarSigningKey(c)}}}
+}
+
+// sidecarChanged passes the pod events that change whether, and where, a
+// sidecar is read: not every status update of a running pod.
+var sidecarChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		before, ok1 := e.ObjectOld.(*corev1.Pod)
+		after, ok2 := e.ObjectNew.(*corev1.Pod)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return before.Status.PodIP != after.Status.PodIP || sidecarReady(before) != sidecarReady(after) ||
+			podFinished(before) != podFinished(after) || before.DeletionTimestamp.IsZero() != after.DeletionTimestamp.IsZero()
+	},
 }
 
 // signingKeysImporting maps a Secret to the SigningKeys whose legacySecretRef names it.

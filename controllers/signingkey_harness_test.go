@@ -67,7 +67,8 @@ var epoch = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, ns: newNamespace(t), clock: clocktesting.NewFakeClock(epoch), events: &recordedEvents{}}
-	h.r = &SigningKeyReconciler{Client: k8s, Recorder: h.events, Clock: h.clock, Generate: keyring.Generate}
+	h.r = &SigningKeyReconciler{Client: k8s, Recorder: h.events, Clock: h.clock, Generate: keyring.Generate,
+		reads: &sidecarStates{}, laggards: &laggardEvents{}}
 	return h
 }
 

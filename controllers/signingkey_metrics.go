@@ -40,10 +40,26 @@ var (
 		Name: "jack_signingkey_keys",
 		Help: "Keys in the SigningKey's ring, by state.",
 	}, []string{"namespace", "signingkey", "state"})
+
+	signingKeySidecars = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "jack_signingkey_sidecars",
+		Help: "Ready sidecars of the SigningKey, as last read by the operator.",
+	}, []string{"namespace", "signingkey"})
+
+	signingKeySidecarsLagging = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "jack_signingkey_sidecars_lagging",
+		Help: "Ready sidecars of the SigningKey that lack a key that signs or is about to (or did not answer).",
+	}, []string{"namespace", "signingkey"})
+
+	signingKeyPromotionHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "jack_signingkey_promotion_held_seconds",
+		Help: "How long a published key has waited, past prepublish, for sidecars that lack it; 0 when none waits. Alert when it exceeds a few minutes.",
+	}, []string{"namespace", "signingkey"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(signingKeyRotations, signingKeyActivated, signingKeyActiveAge, signingKeyNextRotation, signingKeyKeys)
+	metrics.Registry.MustRegister(signingKeyRotations, signingKeyActivated, signingKeyActiveAge, signingKeyNextRotation, signingKeyKeys,
+		signingKeySidecars, signingKeySidecarsLagging, signingKeyPromotionHeld)
 }
 
 // keyAgeCollector reports each active key's age when scraped, so the figure
@@ -93,6 +109,17 @@ func recordSigningKeyMetrics(key *authv1alpha1.SigningKey, res *rotation.Result)
 	}
 }
 
+func recordPropagationMetrics(key *authv1alpha1.SigningKey, p *propagation, res *rotation.Result, now time.Time) {
+	ns, name := key.Namespace, key.Name
+	signingKeySidecars.WithLabelValues(ns, name).Set(float64(p.total))
+	signingKeySidecarsLagging.WithLabelValues(ns, name).Set(float64(len(p.lagging)))
+	held := 0.0
+	if res != nil && res.Held != nil {
+		held = now.Sub(res.Held.Since).Seconds()
+	}
+	signingKeyPromotionHeld.WithLabelValues(ns, name).Set(held)
+}
+
 func forgetSigningKeyMetrics(namespace, name string) {
 	labels := map[string]string{"namespace": namespace, "signingkey": name}
 	signingKeyRotations.DeletePartialMatch(labels)
@@ -100,4 +127,7 @@ func forgetSigningKeyMetrics(namespace, name string) {
 	signingKeyActiveAge.forget(namespace, name)
 	signingKeyNextRotation.DeletePartialMatch(labels)
 	signingKeyKeys.DeletePartialMatch(labels)
+	signingKeySidecars.DeletePartialMatch(labels)
+	signingKeySidecarsLagging.DeletePartialMatch(labels)
+	signingKeyPromotionHeld.DeletePartialMatch(labels)
 }

@@ -59,6 +59,25 @@ func (r *SigningKeyReconciler) patchStatus(ctx context.Context, before *authv1al
 		st.LastRotateRequest = res.HandledRotateRequest
 		recordSigningKeyMetrics(key, res)
 	}
+	if p := s.propagation; p != nil {
+		total := int32(p.total)
+		st.Sidecars = &total
+		st.Propagation = fmt.Sprintf("%d/%d", p.holders[p.newest], p.total)
+		for i := range st.Keys {
+			if st.Keys[i].State != jack.KeyRevoked {
+				n := p.holders[st.Keys[i].ID]
+				st.Keys[i].Sidecars = &n
+			}
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type:               authv1alpha1.ConditionPropagated,
+			Status:             p.status,
+			Reason:             p.reason,
+			Message:            p.message,
+			ObservedGeneration: key.Generation,
+		})
+		recordPropagationMetrics(key, p, s.result, s.now)
+	}
 	if s.ready.reason != "" {
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type:               authv1alpha1.ConditionReady,
@@ -121,6 +140,10 @@ func (r *SigningKeyReconciler) recordRotationEvents(key *authv1alpha1.SigningKey
 		if e.Reason == authv1alpha1.ReasonRotated {
 			signingKeyRotations.WithLabelValues(key.Namespace, key.Name).Inc()
 		}
-		r.Recorder.Eventf(key, nil, corev1.EventTypeNormal, e.Reason, "Rotate", "%s", e.Message)
+		kind := corev1.EventTypeNormal
+		if e.Warning {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(key, nil, kind, e.Reason, "Rotate", "%s", e.Message)
 	}
 }

@@ -60,6 +60,9 @@ const (
 	EventKeyRemoved = "KeyRemoved"
 	// EventKeyRevoked: a key listed in spec.revokedKeyIDs was dropped at once.
 	EventKeyRevoked = "KeyRevoked"
+	// EventPropagationTimedOut: a published key was promoted although some
+	// sidecars had not loaded it when rotation.propagationTimeout ended.
+	EventPropagationTimedOut = "PropagationTimedOut"
 )
 
 // TokenLeeway is the clock skew between the operator, the sidecars and

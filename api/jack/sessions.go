@@ -18,6 +18,10 @@ const (
 	// ResourceTokenRevocations is what sidecars create on a logout and
 	// watch to refuse tokens logged out at another replica.
 	ResourceTokenRevocations = "tokenrevocations"
+	// ResourceSigningKeys is what sidecars watch, their own SigningKey
+	// only, to sign with the key its status announces as active within a
+	// second of the promotion, and to refuse a revoked key at once.
+	ResourceSigningKeys = "signingkeys"
 )
 
 // SidecarRoleName is the Role, and its RoleBinding, the operator keeps in

@@ -8,6 +8,10 @@ const (
 	// ConditionReady is True when the object does what it asks for: a
 	// JackUser can log in, a SigningKey has an active key in its Secret.
 	ConditionReady = "Ready"
+	// ConditionPropagated is True on a SigningKey when every ready sidecar
+	// of it holds the keys that sign or are about to, and no rotation is
+	// under way.
+	ConditionPropagated = "Propagated"
 )
 
 // Reasons for JackUser conditions. A reason doubles as the reason of the
@@ -70,4 +74,22 @@ const (
 	// ReasonKeyRingLost: neither the key ring Secret nor its backup held a
 	// readable ring, so a new ring was started and earlier tokens are refused.
 	ReasonKeyRingLost = "KeyRingLost"
+
+	// ReasonPropagated: every ready sidecar holds the ring's active key (and
+	// signs with it), and no key waits to be promoted.
+	ReasonPropagated = "Propagated"
+	// ReasonPropagating: a published key waits for prepublish to pass, or
+	// for sidecars to load it, before it signs.
+	ReasonPropagating = "Propagating"
+	// ReasonSidecarsLagging: sidecars past prepublish still lack a key that
+	// signs or is about to; they are named, and promotion waits for them up
+	// to rotation.propagationTimeout. Also the event that names them.
+	ReasonSidecarsLagging = "SidecarsLagging"
+	// ReasonSidecarsUnreachable: the operator could not read what some
+	// sidecars hold (their ops port did not answer); they count as lacking
+	// the key.
+	ReasonSidecarsUnreachable = "SidecarsUnreachable"
+	// ReasonPropagationTimedOut: a key was promoted at the end of
+	// rotation.propagationTimeout although some sidecars lacked it.
+	ReasonPropagationTimedOut = jack.EventPropagationTimedOut
 )

@@ -97,10 +97,13 @@ type RotationPolicy struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1h') && duration(self) <= duration('8760h'))",message="rotation.interval must be between 1h and 8760h (a year)"
 	Interval metav1.Duration `json:"interval,omitzero"`
 
-	// prepublish is how long a new key only verifies before it starts to
-	// sign, from 10s to 24h. Defaults to 5m. It must cover the time the
-	// kubelet takes to bring a changed Secret into every pod (about a minute
-	// by default); shorter risks replicas refusing brand-new tokens.
+	// prepublish is the least time a new key only verifies before it starts
+	// to sign, from 10s to 24h. Defaults to 5m. A key is promoted only once
+	// every ready sidecar of this SigningKey holds it (see
+	// propagationTimeout) and prepublish has passed, so prepublish need not
+	// cover the kubelet's delay; it is the floor for verifiers the operator
+	// cannot see, such as external services that cache the public JWKS of
+	// an asymmetric key.
 	// +optional
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:Type=string
@@ -108,6 +111,21 @@ type RotationPolicy struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="rotation.prepublish must be a positive duration such as 5m"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('10s') && duration(self) <= duration('24h'))",message="rotation.prepublish must be between 10s and 24h"
 	Prepublish metav1.Duration `json:"prepublish,omitzero"`
+
+	// propagationTimeout bounds how long a published key waits, past
+	// prepublish, for sidecars that have not loaded it yet, from 1m to 24h.
+	// Defaults to 15m. While it runs the key does not sign, the Propagated
+	// condition names the sidecars it waits for, and an event says so; when
+	// it ends the key is promoted anyway, with a Warning event
+	// (PropagationTimedOut) naming the sidecars that still lack it, which
+	// then refuse the new tokens until their kubelet delivers the ring.
+	// +optional
+	// +kubebuilder:default="15m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="rotation.propagationTimeout must be a positive duration such as 15m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('24h'))",message="rotation.propagationTimeout must be between 1m and 24h"
+	PropagationTimeout metav1.Duration `json:"propagationTimeout,omitzero"`
 }
 
 // LegacySecretReference points at the key of a Secret that holds a
@@ -168,6 +186,11 @@ type KeyStatus struct {
 	// signed has expired by then.
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// sidecars is how many of the SigningKey's ready sidecars (status.sidecars)
+	// have loaded this key, as last read from them.
+	// +optional
+	Sidecars *int32 `json:"sidecars,omitempty"`
 }
 
 // SigningKeyStatus is what the operator last observed and did for a SigningKey.
@@ -199,8 +222,22 @@ type SigningKeyStatus struct {
 	// +optional
 	LastRotateRequest string `json:"lastRotateRequest,omitempty"`
 
+	// sidecars is how many ready sidecars, injected into this namespace's
+	// pods for this SigningKey, the operator last read what they hold from.
+	// +optional
+	Sidecars *int32 `json:"sidecars,omitempty"`
+
+	// propagation is "held/total": how many of those sidecars hold the
+	// newest key of the ring (the published key during a rotation, else the
+	// active key).
+	// +optional
+	Propagation string `json:"propagation,omitempty"`
+
 	// conditions describe the key ring's state. Ready is True when a key is
-	// active and the Secret holds the ring.
+	// active and the Secret holds the ring. Propagated is True when every
+	// ready sidecar holds every key that signs or is about to, and no
+	// rotation is under way; kubectl wait --for=condition=Propagated waits
+	// for a rotation to finish.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -223,6 +260,8 @@ type SigningKeyStatus struct {
 // +kubebuilder:printcolumn:name="Last Rotation",type=date,JSONPath=`.status.lastRotationTime`
 // +kubebuilder:printcolumn:name="Next Rotation",type=string,JSONPath=`.status.nextRotationTime`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Sidecars",type=string,JSONPath=`.status.propagation`
+// +kubebuilder:printcolumn:name="Propagated",type=string,JSONPath=`.status.conditions[?(@.type=="Propagated")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type SigningKey struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -269,6 +269,14 @@ func TestInvalidSigningKeysAreRefusedWithASentence(t *testing.T) {
 			spec: map[string]any{"rotation": map[string]any{"prepublish": "-5m"}},
 			want: refusal{"spec.rotation.prepublish", "rotation.prepublish must be a positive duration such as 5m"},
 		},
+		"a propagation timeout under a minute": {
+			spec: map[string]any{"rotation": map[string]any{"propagationTimeout": "30s"}},
+			want: refusal{"spec.rotation.propagationTimeout", "rotation.propagationTimeout must be between 1m and 24h"},
+		},
+		"a propagation timeout that is not a duration": {
+			spec: map[string]any{"rotation": map[string]any{"propagationTimeout": "forever"}},
+			want: refusal{"spec.rotation.propagationTimeout", "rotation.propagationTimeout must be a positive duration such as 15m"},
+		},
 		"an interval not longer than prepublish": {
 			spec: map[string]any{"rotation": map[string]any{"interval": "2h", "prepublish": "2h"}},
 			want: refusal{"spec.rotation.interval", "rotation.interval must be longer than rotation.prepublish"},
@@ -434,7 +442,11 @@ func TestPrinterColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	key.Status.ActiveKeyID = "k-20261127-01"
-	key.Status.Conditions = []metav1.Condition{{Type: authv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: authv1alpha1.ReasonSecretConflict, LastTransitionTime: metav1.Now(), Message: "x"}}
+	key.Status.Propagation = "1/2"
+	key.Status.Conditions = []metav1.Condition{
+		{Type: authv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: authv1alpha1.ReasonSecretConflict, LastTransitionTime: metav1.Now(), Message: "x"},
+		{Type: authv1alpha1.ConditionPropagated, Status: metav1.ConditionFalse, Reason: authv1alpha1.ReasonSidecarsLagging, LastTransitionTime: metav1.Now(), Message: "y"},
+	}
 	if err := k8s.Status().Update(ctx, &key); err != nil {
 		t.Fatal(err)
 	}
@@ -451,12 +463,12 @@ func TestPrinterColumns(t *testing.T) {
 	}
 
 	keys := getTable(t, "/apis/auth.jack.io/v1alpha1/namespaces/"+ns+"/signingkeys")
-	assertStrings(t, "signingkey columns", columns(keys, false), []string{"Name", "Algorithm", "Active Key", "Last Rotation", "Next Rotation", "Ready", "Age"})
+	assertStrings(t, "signingkey columns", columns(keys, false), []string{"Name", "Algorithm", "Active Key", "Last Rotation", "Next Rotation", "Ready", "Sidecars", "Propagated", "Age"})
 	if len(keys.Rows) != 1 {
 		t.Fatalf("got %d signingkey rows, want 1", len(keys.Rows))
 	}
 	row := keys.Rows[0].Cells
-	assertStrings(t, "signingkey row", cellStrings([]any{row[0], row[1], row[2], row[5]}), []string{"jack", "HS256", "k-20261127-01", "False"})
+	assertStrings(t, "signingkey row", cellStrings([]any{row[0], row[1], row[2], row[5], row[6], row[7]}), []string{"jack", "HS256", "k-20261127-01", "False", "1/2", "False"})
 }
 
 func cellStrings(cells []any) []string {

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jack-io/jack-operator/api/jack"
@@ -22,13 +23,16 @@ const Leeway = 2 * time.Minute
 
 // Settings are the SigningKey spec fields that rotation follows.
 type Settings struct {
-	Algorithm     jack.Algorithm
-	TokenTTL      time.Duration
-	Interval      time.Duration
-	Prepublish    time.Duration
-	Issuer        string
-	Audience      string
-	RevokedKeyIDs []string
+	Algorithm  jack.Algorithm
+	TokenTTL   time.Duration
+	Interval   time.Duration
+	Prepublish time.Duration
+	// PropagationTimeout bounds how long, past Prepublish, a published key
+	// waits for sidecars that lack it.
+	PropagationTimeout time.Duration
+	Issuer             string
+	Audience           string
+	RevokedKeyIDs      []string
 	// RotateRequest is the value of the auth.jack.io/rotate annotation.
 	RotateRequest string
 	// LegacySecret is the pre-existing JWT_SECRET to import, when one is
@@ -53,6 +57,49 @@ type Event struct {
 	Reason  string
 	KeyID   string
 	Message string
+	// Warning marks what an operator should look into.
+	Warning bool
+}
+
+// PropagationPoll is how often, while a published key waits, the sidecars
+// that lack it are read again.
+const PropagationPoll = time.Second
+
+// Sidecars is what the operator last read from the ready sidecars of the
+// SigningKey: which keys each holds.
+type Sidecars struct {
+	// Pods are the sidecars, by pod name, sorted.
+	Pods []Sidecar
+}
+
+// Sidecar is one sidecar as last read.
+type Sidecar struct {
+	Pod string
+	// KeyIDs are the ids of the keys its loaded ring holds; nil when it
+	// could not be read, and then it counts as lacking every key.
+	KeyIDs []string
+}
+
+// Lacking lists the sidecars that do not hold the key.
+func (s Sidecars) Lacking(kid string) []string {
+	var out []string
+	for _, p := range s.Pods {
+		if !slices.Contains(p.KeyIDs, kid) {
+			out = append(out, p.Pod)
+		}
+	}
+	return out
+}
+
+// Hold is a published key past its prepublish window that waits for
+// sidecars to load it before it signs.
+type Hold struct {
+	KeyID string
+	// Lacking are the sidecars without it.
+	Lacking []string
+	// Since is when the key would have signed but for them; Until is when
+	// it signs whether they have it or not.
+	Since, Until time.Time
 }
 
 // Result is the next state of the ring.
@@ -61,8 +108,12 @@ type Result struct {
 	Events []Event
 	// NextRotation is when the next key will start to sign.
 	NextRotation time.Time
-	// Requeue is the earliest time the ring changes again by itself.
+	// Requeue is the earliest time the ring changes again by itself, or
+	// the sidecars should be read again.
 	Requeue time.Time
+	// Held is set while a published key is past its prepublish window and
+	// waits for sidecars.
+	Held *Hold
 }
 
 // Generator makes a key: keyring.Generate, or a fixed one in tests.
@@ -71,6 +122,8 @@ type Generator func(alg jack.Algorithm, id string) (keyring.Key, error)
 // plan carries a rotation in progress through the policies.
 type plan struct {
 	s      Settings
+	seen   Sidecars
+	held   *Hold
 	now    time.Time
 	gen    Generator
 	st     State
@@ -93,9 +146,10 @@ var chain = []policy{
 	publishIfRequested,
 }
 
-// Advance applies every rule to the state at time now.
-func Advance(st State, s Settings, now time.Time, gen Generator) (Result, error) {
-	p := &plan{s: s, now: now.UTC().Truncate(time.Second), gen: gen, st: st}
+// Advance applies every rule to the state at time now, given what the
+// sidecars were last seen to hold.
+func Advance(st State, s Settings, seen Sidecars, now time.Time, gen Generator) (Result, error) {
+	p := &plan{s: s, seen: seen, now: now.UTC().Truncate(time.Second), gen: gen, st: st}
 	if p.st.Ring == nil {
 		p.st.Ring = &keyring.Ring{TokenTTL: s.TokenTTL}
 	} else {
@@ -109,13 +163,17 @@ func Advance(st State, s Settings, now time.Time, gen Generator) (Result, error)
 		}
 	}
 	p.st.Ring.SortKeys()
-	res := Result{State: p.st, Events: p.events}
+	res := Result{State: p.st, Events: p.events, Held: p.held}
 	res.NextRotation, res.Requeue = p.deadlines()
 	return res, nil
 }
 
 func (p *plan) emit(reason, kid, format string, args ...any) {
 	p.events = append(p.events, Event{Reason: reason, KeyID: kid, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p *plan) warn(reason, kid, format string, args ...any) {
+	p.events = append(p.events, Event{Reason: reason, KeyID: kid, Message: fmt.Sprintf(format, args...), Warning: true})
 }
 
 func (p *plan) ring() *keyring.Ring { return p.st.Ring }
@@ -270,12 +328,38 @@ func dropStalePublished(p *plan) error {
 	return nil
 }
 
-// promoteDue lets a published key sign once its prepublish window is over.
+// promoteDue lets a published key sign once its prepublish window is over
+// and every sidecar holds it, so that no replica is handed a token signed by
+// a key it lacks. Sidecars that never catch up hold it only until
+// PropagationTimeout has passed too: then it signs, and a warning names them.
 func promoteDue(p *plan) error {
-	if k := p.published(); k != nil && !p.now.Before(k.ActivatedAt) {
-		p.activate(k, "its prepublish window is over")
+	k := p.published()
+	if k == nil || p.now.Before(k.ActivatedAt) {
+		return nil
+	}
+	lacking := p.seen.Lacking(k.ID)
+	until := k.ActivatedAt.Add(p.s.PropagationTimeout)
+	switch {
+	case len(p.seen.Pods) == 0:
+		p.activate(k, "its prepublish window is over (no sidecar to wait for)")
+	case len(lacking) == 0:
+		p.activate(k, fmt.Sprintf("its prepublish window is over and every sidecar (%d) holds it", len(p.seen.Pods)))
+	case !p.now.Before(until):
+		p.warn(jack.EventPropagationTimedOut, k.ID, "key %s signs although %d of %d sidecars had not loaded it within rotation.propagationTimeout (%s): %s; they refuse its tokens until their kubelet brings the ring",
+			k.ID, len(lacking), len(p.seen.Pods), p.s.PropagationTimeout, Names(lacking, 5))
+		p.activate(k, "rotation.propagationTimeout ended")
+	default:
+		p.held = &Hold{KeyID: k.ID, Lacking: lacking, Since: k.ActivatedAt, Until: until}
 	}
 	return nil
+}
+
+// Names lists at most n names, and how many more there are.
+func Names(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 // publishIfRequested starts a rotation: manual (the rotate annotation has a
@@ -326,6 +410,12 @@ func (p *plan) deadlines() (nextRotation, requeue time.Time) {
 	if next := p.published(); next != nil {
 		nextRotation = next.ActivatedAt
 		requeue = next.ActivatedAt
+		if len(p.seen.Lacking(next.ID)) > 0 {
+			// Read the sidecars again soon: for the status while the key
+			// waits out prepublish, to promote it as soon as they hold it
+			// after.
+			requeue = p.now.Add(PropagationPoll)
+		}
 	} else {
 		nextRotation = active.ActivatedAt.Add(p.s.Interval)
 		requeue = scheduledPublish(active, p.s)

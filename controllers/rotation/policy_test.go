@@ -23,7 +23,7 @@ func defaults() Settings {
 
 func advance(t *testing.T, st State, s Settings, now time.Time) Result {
 	t.Helper()
-	res, err := Advance(st, s, now, keyring.Generate)
+	res, err := Advance(st, s, Sidecars{}, now, keyring.Generate)
 	if err != nil {
 		t.Fatalf("Advance at %s: %v", now, err)
 	}
@@ -291,5 +291,137 @@ func TestAMonthOfRotationsNeverDropsALiveKey(t *testing.T) {
 	// (every earlier scheduled one was pre-empted by a rotation that reset it).
 	if rotations != 5 {
 		t.Errorf("%d rotations in 40 days, want 5", rotations)
+	}
+}
+
+// TestPromotionWaitsForEverySidecar walks a manual rotation (prepublish 5m,
+// propagationTimeout 15m) through what the sidecars were seen to hold.
+func TestPromotionWaitsForEverySidecar(t *testing.T) {
+	s := defaults()
+	s.PropagationTimeout = 15 * time.Minute
+	base := advance(t, State{}, s, start)
+	s.RotateRequest = "1"
+	published := advance(t, base.State, s, start.Add(time.Hour))
+	kid := published.Ring.Keys[1].ID
+	old := published.Ring.Keys[0].ID
+	floor := start.Add(time.Hour + 5*time.Minute)
+	both := []string{old, kid}
+
+	tests := map[string]struct {
+		seen Sidecars
+		at   time.Time
+		// want: the states of the ring's keys after, the events, whether
+		// the key is held and by whom, and when to look again.
+		states  string
+		events  string
+		held    []string
+		requeue time.Time
+	}{
+		"within prepublish, everyone has it: wake at the floor": {
+			seen:   Sidecars{Pods: []Sidecar{{"a", both}, {"b", both}}},
+			at:     floor.Add(-time.Minute),
+			states: "Active,Published", requeue: floor,
+		},
+		"within prepublish, one lacks it: read them again in a second": {
+			seen:   Sidecars{Pods: []Sidecar{{"a", both}, {"b", []string{old}}}},
+			at:     floor.Add(-time.Minute),
+			states: "Active,Published", requeue: floor.Add(-time.Minute + PropagationPoll),
+		},
+		"at the floor, everyone has it: it signs": {
+			seen:   Sidecars{Pods: []Sidecar{{"a", both}, {"b", both}}},
+			at:     floor,
+			states: "Retired,Active", events: "KeyRetired,Rotated",
+		},
+		"at the floor, without sidecars: it signs": {
+			at:     floor,
+			states: "Retired,Active", events: "KeyRetired,Rotated",
+		},
+		"past the floor, one lacks it: held, and named": {
+			seen:   Sidecars{Pods: []Sidecar{{"a", both}, {"b", []string{old}}}},
+			at:     floor.Add(time.Minute),
+			states: "Active,Published", held: []string{"b"}, requeue: floor.Add(time.Minute + PropagationPoll),
+		},
+		"past the floor, one unreadable: it counts as lacking": {
+			seen:   Sidecars{Pods: []Sidecar{{"a", both}, {"b", nil}}},
+			at:     floor.Add(time.Minute),
+			states: "Active,Published", held: []string{"b"}, requeue: floor.Add(time.Minute + PropagationPoll),
+		},
+		"just before the timeout: still held": {
+			seen:   Sidecars{Pods: []Sidecar{{"a", []string{old}}, {"b", []string{old}}}},
+			at:     floor.Add(15*time.Minute - time.Second),
+			states: "Active,Published", held: []string{"a", "b"}, requeue: floor.Add(15*time.Minute - time.Second + PropagationPoll),
+		},
+		"at the timeout: it signs, with a warning": {
+			seen:   Sidecars{Pods: []Sidecar{{"a", both}, {"b", []string{old}}}},
+			at:     floor.Add(15 * time.Minute),
+			states: "Retired,Active", events: "PropagationTimedOut,KeyRetired,Rotated",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			res, err := Advance(published.State, s, tt.seen, tt.at, keyring.Generate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := states(res.Ring); got != tt.states {
+				t.Errorf("states = %s, want %s", got, tt.states)
+			}
+			if got := reasons(res.Events); got != tt.events {
+				t.Errorf("events = %q, want %q", got, tt.events)
+			}
+			switch {
+			case tt.held == nil && res.Held != nil:
+				t.Errorf("held for %v, want not held", res.Held.Lacking)
+			case tt.held != nil && (res.Held == nil || !slices.Equal(res.Held.Lacking, tt.held) || res.Held.KeyID != kid ||
+				!res.Held.Since.Equal(floor) || !res.Held.Until.Equal(floor.Add(15*time.Minute))):
+				t.Errorf("held = %+v, want key %s held for %v from %s", res.Held, kid, tt.held, floor)
+			}
+			if !tt.requeue.IsZero() && !res.Requeue.Equal(tt.requeue) {
+				t.Errorf("requeue at %s, want %s", res.Requeue, tt.requeue)
+			}
+			for _, e := range res.Events {
+				if e.Reason == jack.EventPropagationTimedOut && (!e.Warning || !strings.Contains(e.Message, "b") || strings.Contains(e.Message, "a,")) {
+					t.Errorf("the timeout's event is %+v, want a warning naming b only", e)
+				}
+			}
+		})
+	}
+}
+
+// TestRevocationDoesNotWaitForSidecars: revoking the active key promotes the
+// waiting key at once, whatever the sidecars hold.
+func TestRevocationDoesNotWaitForSidecars(t *testing.T) {
+	s := defaults()
+	s.PropagationTimeout = 15 * time.Minute
+	base := advance(t, State{}, s, start)
+	s.RotateRequest = "1"
+	published := advance(t, base.State, s, start.Add(time.Hour))
+	s.RevokedKeyIDs = []string{published.Ring.Keys[0].ID}
+	lagging := Sidecars{Pods: []Sidecar{{"a", []string{published.Ring.Keys[0].ID}}}}
+	res, err := Advance(published.State, s, lagging, start.Add(time.Hour+time.Second), keyring.Generate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := states(res.Ring); got != "Active" || res.Held != nil {
+		t.Fatalf("after revoking the active key: states %s, held %+v; want the published key active at once", got, res.Held)
+	}
+}
+
+func TestNames(t *testing.T) {
+	seven := []string{"a", "b", "c", "d", "e", "f", "g"}
+	tests := []struct {
+		names []string
+		n     int
+		want  string
+	}{
+		{nil, 5, ""},
+		{seven[:2], 5, "a, b"},
+		{seven, 7, "a, b, c, d, e, f, g"},
+		{seven, 3, "a, b, c and 4 more"},
+	}
+	for _, tt := range tests {
+		if got := Names(tt.names, tt.n); got != tt.want {
+			t.Errorf("Names(%v, %d) = %q, want %q", tt.names, tt.n, got, tt.want)
+		}
 	}
 }

@@ -1,0 +1,70 @@
+package jack
+
+// SidecarStatePath is where a sidecar's ops port (SidecarOpsPortName)
+// answers GET with a SidecarState as JSON: what it has loaded and acts on.
+// The operator reads it from every ready injected pod of a SigningKey before
+// it lets a published key sign, so that no replica is handed a token signed
+// by a key it lacks. It holds nothing secret (key ids travel in every
+// token's header) and needs no credentials: it is on the same port as
+// /metrics and /readyz.
+const SidecarStatePath = "/state"
+
+// SidecarState is what a sidecar reports at SidecarStatePath.
+type SidecarState struct {
+	// SigningKey is the SigningKey whose ring the sidecar serves
+	// (--signing-key), empty when it was started without one.
+	SigningKey string `json:"signingKey"`
+	// Ring is the key ring file as loaded; nil before the first load.
+	Ring *RingState `json:"ring"`
+	// SigningKeyID is the key the sidecar signs new tokens with now: the
+	// ring's active key, or the key the SigningKey's status announces as
+	// active once the sidecar holds it. Empty when it cannot sign.
+	SigningKeyID string `json:"signingKeyID"`
+	// AnnouncedKeyID is the active key id the sidecar last read from the
+	// SigningKey's status through the API server; empty without a watch or
+	// before its first list.
+	AnnouncedKeyID string `json:"announcedKeyID,omitempty"`
+	// Directory is the user directory as loaded; nil before the first load.
+	Directory *DirectoryState `json:"directory"`
+	// RevocationsResourceVersion is the resourceVersion up to which the
+	// sidecar has seen the TokenRevocations of its namespace: every
+	// revocation the API server stored at or before it is refused here.
+	// Empty without a watch or before its first list.
+	RevocationsResourceVersion string `json:"revocationsResourceVersion,omitempty"`
+}
+
+// RingState describes a loaded key ring without its key material.
+type RingState struct {
+	// Version changes whenever the ring does; it is derived from the keys'
+	// ids, states and times only, never from their material.
+	Version string `json:"version"`
+	// Keys are the ring's keys, oldest first.
+	Keys []KeyStateReport `json:"keys"`
+}
+
+// KeyStateReport is one key of a loaded ring.
+type KeyStateReport struct {
+	ID    string   `json:"id"`
+	State KeyState `json:"state"`
+}
+
+// DirectoryState describes a loaded user directory without its users.
+type DirectoryState struct {
+	// Version changes whenever the directory does; it is derived from
+	// non-secret fields only (ids and password versions, never a hash).
+	Version string `json:"version"`
+	Users   int    `json:"users"`
+}
+
+// Holds reports whether the sidecar's loaded ring has a key with this id.
+func (s *SidecarState) Holds(kid string) bool {
+	if s == nil || s.Ring == nil {
+		return false
+	}
+	for _, k := range s.Ring.Keys {
+		if k.ID == kid {
+			return true
+		}
+	}
+	return false
+}

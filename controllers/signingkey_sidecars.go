@@ -1,0 +1,265 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/jack-io/jack-operator/api/jack"
+	"github.com/jack-io/jack-operator/controllers/rotation"
+	"github.com/jack-io/jack-operator/internal/keyring"
+)
+
+// A SigningKey's key is promoted only once every ready sidecar of it holds
+// the key. The operator learns what a sidecar holds by reading its ops port
+// (jack.SidecarStatePath), which needs no permission of the sidecar's and
+// gives the Jack container, which shares the pod's service account, none;
+// docs/sessions.md weighs this against the alternatives.
+
+// SidecarReader reads what the sidecar at addr (host:port of its ops port)
+// holds.
+type SidecarReader interface {
+	Read(ctx context.Context, addr string) (*jack.SidecarState, error)
+}
+
+// HTTPSidecarReader reads /state over plain HTTP, as the ops port serves it.
+type HTTPSidecarReader struct {
+	Client *http.Client
+}
+
+// sidecarReadTimeout bounds one read: a sidecar that does not answer in
+// time counts as lacking every key until the next read.
+const sidecarReadTimeout = 2 * time.Second
+
+// maxSidecarState bounds what is read of an answer; a ring has at most a
+// few dozen keys.
+const maxSidecarState = 64 << 10
+
+func (r HTTPSidecarReader) Read(ctx context.Context, addr string) (*jack.SidecarState, error) {
+	ctx, cancel := context.WithTimeout(ctx, sidecarReadTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+jack.SidecarStatePath, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := r.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("no answer within %s", sidecarReadTimeout)
+		}
+		return nil, errors.New("its ops port refused or dropped the connection")
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		// A sidecar older than the /state endpoint answers 404.
+		return nil, fmt.Errorf("%s answered %d", jack.SidecarStatePath, resp.StatusCode)
+	}
+	var st jack.SidecarState
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxSidecarState)).Decode(&st); err != nil {
+		return nil, fmt.Errorf("%s answered something other than a sidecar state", jack.SidecarStatePath)
+	}
+	return &st, nil
+}
+
+// sidecarPod is a ready injected pod of a SigningKey, where its sidecar's
+// ops port is.
+type sidecarPod struct {
+	name string
+	uid  types.UID
+	addr string
+}
+
+// sidecarsOf lists the ready, injected pods whose sidecar serves the
+// SigningKey, sorted by name. A pod counts when its sidecar container is
+// ready (or, before the kubelet reports containers, the pod is), it has an
+// address, and it is neither finished nor being deleted.
+func (r *SigningKeyReconciler) sidecarsOf(ctx context.Context, ns, signingKey string) ([]sidecarPod, error) {
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{jack.LabelInject: jack.InjectRequested}); err != nil {
+		return nil, fmt.Errorf("listing the pods of namespace %s: %w", ns, err)
+	}
+	var out []sidecarPod
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		c := sidecarContainer(p)
+		if c == nil || p.Annotations[jack.AnnotationInjectedVersion] == "" || sidecarSigningKey(c) != signingKey ||
+			!p.DeletionTimestamp.IsZero() || podFinished(p) || p.Status.PodIP == "" || !sidecarReady(p) {
+			continue
+		}
+		port := opsPort(c)
+		if port == 0 {
+			continue
+		}
+		out = append(out, sidecarPod{name: p.Name, uid: p.UID, addr: net.JoinHostPort(p.Status.PodIP, strconv.Itoa(int(port)))})
+	}
+	slices.SortFunc(out, func(a, b sidecarPod) int { return strings.Compare(a.name, b.name) })
+	return out, nil
+}
+
+// sidecarContainer is the injected jack-auth container: a native sidecar
+// among the init containers, or a regular container.
+func sidecarContainer(p *corev1.Pod) *corev1.Container {
+	for _, list := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for i := range list {
+			if list[i].Name == jack.SidecarContainerName {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
+// sidecarSigningKey is the SigningKey the webhook gave the sidecar
+// (--signing-key), which is the pod's annotation or the namespace's only
+// SigningKey.
+func sidecarSigningKey(c *corev1.Container) string {
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, "--signing-key="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func opsPort(c *corev1.Container) int32 {
+	for _, p := range c.Ports {
+		if p.Name == jack.SidecarOpsPortName {
+			return p.ContainerPort
+		}
+	}
+	return 0
+}
+
+func sidecarReady(p *corev1.Pod) bool {
+	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+		for _, s := range list {
+			if s.Name == jack.SidecarContainerName {
+				return s.Ready
+			}
+		}
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// sidecarRead is the last read of one sidecar.
+type sidecarRead struct {
+	state *jack.SidecarState // nil when the read failed
+	err   error
+	at    time.Time
+}
+
+// sidecarStates remembers the last read of every sidecar, by pod UID, so
+// that a reconcile reads again only the sidecars that may have changed: one
+// that lacks a key of the ring or does not sign with the active key, one
+// that failed, or one read long ago. At rest, a SigningKey's reconcile
+// reads only new pods.
+type sidecarStates struct {
+	mu    sync.Mutex
+	reads map[types.UID]sidecarRead
+}
+
+// sidecarRereadAfter is how old a read that showed everything in order may
+// grow before a reconcile reads the sidecar again anyway.
+const sidecarRereadAfter = 5 * time.Minute
+
+// sidecarReadConcurrency bounds the reads in flight for one reconcile.
+const sidecarReadConcurrency = 16
+
+// observe reads the sidecars that need it and returns, for each pod, what
+// was last read, in the pods' order.
+func (s *sidecarStates) observe(ctx context.Context, reader SidecarReader, pods []sidecarPod, ring *keyring.Ring, now time.Time) []sidecarRead {
+	s.mu.Lock()
+	if s.reads == nil {
+		s.reads = map[types.UID]sidecarRead{}
+	}
+	out := make([]sidecarRead, len(pods))
+	var stale []int
+	for i, p := range pods {
+		prev, ok := s.reads[p.uid]
+		out[i] = prev
+		if !ok || now.Sub(prev.at) >= sidecarRereadAfter || (now.Sub(prev.at) >= rotation.PropagationPoll/2 && !upToDate(prev.state, ring)) {
+			stale = append(stale, i)
+		}
+	}
+	s.mu.Unlock()
+
+	sem := make(chan struct{}, sidecarReadConcurrency)
+	var wg sync.WaitGroup
+	for _, i := range stale {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			st, err := reader.Read(ctx, pods[i].addr)
+			out[i] = sidecarRead{state: st, err: err, at: now}
+		})
+	}
+	wg.Wait()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, i := range stale {
+		s.reads[pods[i].uid] = out[i]
+	}
+	// Pods that are gone are read by no reconcile: drop them once their
+	// reads are older than any kept one could be.
+	for uid, r := range s.reads {
+		if now.Sub(r.at) > 2*sidecarRereadAfter {
+			delete(s.reads, uid)
+		}
+	}
+	return out
+}
+
+// upToDate reports whether a sidecar holds every key of the ring that signs
+// or is about to, and signs with the active one.
+func upToDate(st *jack.SidecarState, ring *keyring.Ring) bool {
+	if st == nil || ring == nil {
+		return false
+	}
+	for _, k := range ring.Keys {
+		if (k.State == jack.KeyActive || k.State == jack.KeyPublished) && !st.Holds(k.ID) {
+			return false
+		}
+	}
+	active := ring.Active()
+	return active == nil || st.SigningKeyID == "" || st.SigningKeyID == active.ID
+}
+
+// seenSidecars turns the reads into what rotation decides with.
+func seenSidecars(pods []sidecarPod, reads []sidecarRead) rotation.Sidecars {
+	var seen rotation.Sidecars
+	for i, p := range pods {
+		sc := rotation.Sidecar{Pod: p.name}
+		if st := reads[i].state; st != nil && st.Ring != nil {
+			sc.KeyIDs = make([]string, 0, len(st.Ring.Keys))
+			for _, k := range st.Ring.Keys {
+				sc.KeyIDs = append(sc.KeyIDs, k.ID)
+			}
+		}
+		seen.Pods = append(seen.Pods, sc)
+	}
+	return seen
+}
