@@ -131,7 +131,7 @@ func (r *SigningKeyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	var pods []sidecarPod
 	var reads []sidecarRead
 	if state.Ring != nil {
-		if pods, err = r.sidecarsOf(ctx, key.Namespace, key.Name); err != nil {
+		if pods, err = sidecarsOf(ctx, r, key.Namespace, key.Name); err != nil {
 			return ctrl.Result{}, err
 		}
 		reads = r.reads.observe(ctx, r.sidecarReader(), pods, state.Ring, s.now)

@@ -28,6 +28,8 @@ type standInSidecar struct {
 	mu      sync.Mutex
 	keys    []string
 	signing string
+	// refuses are the TokenRevocations it confirms.
+	refuses map[string]bool
 	srv     *httptest.Server
 }
 
@@ -35,6 +37,13 @@ func newStandIn(t *testing.T, keys ...string) *standInSidecar {
 	s := &standInSidecar{}
 	s.load(keys...)
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == jack.SidecarConfirmPath {
+			s.mu.Lock()
+			held := s.refuses[r.URL.Query().Get("revocation")] && r.URL.Query().Get("generation") == "1"
+			s.mu.Unlock()
+			_ = json.NewEncoder(w).Encode(jack.Confirmation{Held: held})
+			return
+		}
 		if r.URL.Path != jack.SidecarStatePath {
 			http.NotFound(w, r)
 			return
@@ -61,6 +70,16 @@ func (s *standInSidecar) load(keys ...string) {
 	if s.signing == "" && len(keys) > 0 {
 		s.signing = keys[0]
 	}
+}
+
+// refuse is the sidecar's watch delivering the revocation.
+func (s *standInSidecar) refuse(revocation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuses == nil {
+		s.refuses = map[string]bool{}
+	}
+	s.refuses[revocation] = true
 }
 
 func (s *standInSidecar) signWith(kid string) {

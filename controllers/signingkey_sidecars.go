@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,9 +31,10 @@ import (
 // docs/sessions.md weighs this against the alternatives.
 
 // SidecarReader reads what the sidecar at addr (host:port of its ops port)
-// holds.
+// holds, and asks it to confirm it acts on a change (jack.SidecarConfirmPath).
 type SidecarReader interface {
 	Read(ctx context.Context, addr string) (*jack.SidecarState, error)
+	Confirm(ctx context.Context, addr string, query url.Values) (bool, error)
 }
 
 // HTTPSidecarReader reads /state over plain HTTP, as the ops port serves it.
@@ -49,11 +51,33 @@ const sidecarReadTimeout = 2 * time.Second
 const maxSidecarState = 64 << 10
 
 func (r HTTPSidecarReader) Read(ctx context.Context, addr string) (*jack.SidecarState, error) {
-	ctx, cancel := context.WithTimeout(ctx, sidecarReadTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+jack.SidecarStatePath, nil)
-	if err != nil {
+	var st jack.SidecarState
+	if err := r.get(ctx, addr, jack.SidecarStatePath, nil, sidecarReadTimeout, &st); err != nil {
 		return nil, err
+	}
+	return &st, nil
+}
+
+// Confirm asks the sidecar whether it acts on the change the query names,
+// waiting as long as the query's wait allows (plus a margin for the answer).
+func (r HTTPSidecarReader) Confirm(ctx context.Context, addr string, query url.Values) (bool, error) {
+	wait, _ := time.ParseDuration(query.Get("wait"))
+	var c jack.Confirmation
+	if err := r.get(ctx, addr, jack.SidecarConfirmPath, query, min(wait, jack.SidecarConfirmMaxWait)+sidecarReadTimeout, &c); err != nil {
+		return false, err
+	}
+	return c.Held, nil
+}
+
+// get reads one JSON answer from a sidecar's ops port. Its errors say what
+// went wrong in words fit for a status condition, without the address.
+func (r HTTPSidecarReader) get(ctx context.Context, addr, path string, query url.Values, timeout time.Duration, into any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	u := url.URL{Scheme: "http", Host: addr, Path: path, RawQuery: query.Encode()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
 	}
 	c := r.Client
 	if c == nil {
@@ -63,20 +87,19 @@ func (r HTTPSidecarReader) Read(ctx context.Context, addr string) (*jack.Sidecar
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, fmt.Errorf("no answer within %s", sidecarReadTimeout)
+			return fmt.Errorf("no answer within %s", timeout)
 		}
-		return nil, errors.New("its ops port refused or dropped the connection")
+		return errors.New("its ops port refused or dropped the connection")
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		// A sidecar older than the /state endpoint answers 404.
-		return nil, fmt.Errorf("%s answered %d", jack.SidecarStatePath, resp.StatusCode)
+		// A sidecar older than the endpoint answers 404.
+		return fmt.Errorf("%s answered %d", path, resp.StatusCode)
 	}
-	var st jack.SidecarState
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxSidecarState)).Decode(&st); err != nil {
-		return nil, fmt.Errorf("%s answered something other than a sidecar state", jack.SidecarStatePath)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxSidecarState)).Decode(into); err != nil {
+		return fmt.Errorf("%s answered something other than JSON", path)
 	}
-	return &st, nil
+	return nil
 }
 
 // sidecarPod is a ready injected pod of a SigningKey, where its sidecar's
@@ -91,9 +114,9 @@ type sidecarPod struct {
 // SigningKey, sorted by name. A pod counts when its sidecar container is
 // ready (or, before the kubelet reports containers, the pod is), it has an
 // address, and it is neither finished nor being deleted.
-func (r *SigningKeyReconciler) sidecarsOf(ctx context.Context, ns, signingKey string) ([]sidecarPod, error) {
+func sidecarsOf(ctx context.Context, c client.Reader, ns, signingKey string) ([]sidecarPod, error) {
 	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{jack.LabelInject: jack.InjectRequested}); err != nil {
+	if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{jack.LabelInject: jack.InjectRequested}); err != nil {
 		return nil, fmt.Errorf("listing the pods of namespace %s: %w", ns, err)
 	}
 	var out []sidecarPod

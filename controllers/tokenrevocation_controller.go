@@ -1,24 +1,38 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/url"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/controllers/rotation"
 )
 
-// TokenRevocationReconciler deletes each TokenRevocation once the token it
-// names has expired: from then on every verifier refuses the token for its
-// expiry, so the record would only cost memory in every sidecar watching it.
+// TokenRevocationReconciler confirms each TokenRevocation with every ready
+// sidecar of its SigningKey, so that the sidecar that recorded the logout
+// can answer it knowing no replica accepts the token any more, and deletes
+// it once the token it names has expired: from then on every verifier
+// refuses the token for its expiry, so the record would only cost memory in
+// every sidecar watching it.
 type TokenRevocationReconciler struct {
 	client.Client
 	Clock clock.PassiveClock
@@ -27,16 +41,43 @@ type TokenRevocationReconciler struct {
 	// behind never accepts the token after its revocation is gone. Zero
 	// means the verifier's default.
 	Leeway time.Duration
+	// Sidecars asks sidecars to confirm; HTTPSidecarReader unless a test
+	// needs otherwise.
+	Sidecars SidecarReader
 }
+
+// confirmWait is how long one confirmation round lets a sidecar take to
+// receive the revocation through its watch; a sidecar that has not by then
+// is asked again a second later, until the revocation expires.
+const confirmWait = 2 * time.Second
+
+// confirmRetry is how soon a revocation not yet confirmed everywhere is
+// tried again.
+const confirmRetry = time.Second
+
+var (
+	revocationConfirmations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jack_operator_token_revocation_confirmations_total",
+		Help: "Rounds of asking a TokenRevocation's sidecars to confirm it, by result: confirmed (by every ready sidecar) or pending.",
+	}, []string{"result"})
+	revocationConfirmSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "jack_operator_token_revocation_confirm_seconds",
+		Help:    "How long one confirmation round of a TokenRevocation took, to every ready sidecar.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	})
+)
 
 var expiredRevocations = prometheus.NewCounter(prometheus.CounterOpts{
 	Name: "jack_operator_token_revocations_expired_total",
 	Help: "TokenRevocations deleted because the token they name has expired.",
 })
 
-func init() { metrics.Registry.MustRegister(expiredRevocations) }
+func init() {
+	metrics.Registry.MustRegister(expiredRevocations, revocationConfirmations, revocationConfirmSeconds)
+}
 
 // +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations/status,verbs=get;patch
 
 // Reconcile deletes one revocation when it is due, or comes back then.
 func (r *TokenRevocationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -46,6 +87,15 @@ func (r *TokenRevocationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	due := rev.Spec.ExpiresAt.Add(r.leeway())
 	if wait := due.Sub(r.Clock.Now()); wait > 0 {
+		if rev.Status.ConfirmedGeneration < rev.Generation {
+			confirmed, err := r.confirm(ctx, &rev)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			if !confirmed {
+				return ctrl.Result{RequeueAfter: min(wait, confirmRetry)}, nil
+			}
+		}
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	// The UID precondition keeps a revocation recreated under the same name
@@ -61,6 +111,82 @@ func (r *TokenRevocationReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return ctrl.Result{}, nil
 }
 
+// confirm asks every ready sidecar of the revocation's SigningKey whether it
+// refuses the token, and records the answer in the status. A SigningKey
+// without ready sidecars is confirmed at once: nobody could accept the
+// token.
+func (r *TokenRevocationReconciler) confirm(ctx context.Context, rev *authv1alpha1.TokenRevocation) (bool, error) {
+	start := time.Now()
+	pods, err := sidecarsOf(ctx, r, rev.Namespace, rev.Spec.SigningKey)
+	if err != nil {
+		return false, err
+	}
+	reader := r.Sidecars
+	if reader == nil {
+		reader = HTTPSidecarReader{}
+	}
+	query := url.Values{
+		"revocation": {rev.Name},
+		"generation": {strconv.FormatInt(rev.Generation, 10)},
+		"wait":       {confirmWait.String()},
+	}
+	held := make([]bool, len(pods))
+	errs := make([]error, len(pods))
+	sem := make(chan struct{}, sidecarReadConcurrency)
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			held[i], errs[i] = reader.Confirm(ctx, p.addr, query)
+		})
+	}
+	wg.Wait()
+	revocationConfirmSeconds.Observe(time.Since(start).Seconds())
+
+	var waiting, silent []string
+	var firstErr error
+	for i, p := range pods {
+		switch {
+		case errs[i] != nil:
+			silent = append(silent, p.name)
+			firstErr = cmp.Or(firstErr, errs[i])
+		case !held[i]:
+			waiting = append(waiting, p.name)
+		}
+	}
+	confirmed := len(waiting) == 0 && len(silent) == 0
+	before := rev.DeepCopy()
+	st := &rev.Status
+	st.RefusedBy = fmt.Sprintf("%d/%d", len(pods)-len(waiting)-len(silent), len(pods))
+	cond := metav1.Condition{Type: authv1alpha1.ConditionConfirmed, ObservedGeneration: rev.Generation}
+	switch {
+	case confirmed:
+		st.ConfirmedGeneration = rev.Generation
+		st.ConfirmedAt = ptr.To(metav1.NewTime(r.Clock.Now()))
+		cond.Status, cond.Reason = metav1.ConditionTrue, authv1alpha1.ReasonConfirmed
+		cond.Message = fmt.Sprintf("every ready sidecar of SigningKey %s (%d) refuses the token", rev.Spec.SigningKey, len(pods))
+	case len(waiting) == 0:
+		cond.Status, cond.Reason = metav1.ConditionFalse, authv1alpha1.ReasonSidecarsUnreachable
+		cond.Message = fmt.Sprintf("%d of %d sidecars did not answer on their ops port (%s): %s",
+			len(silent), len(pods), errorText(firstErr), rotation.Names(silent, maxNamed))
+	default:
+		cond.Status, cond.Reason = metav1.ConditionFalse, authv1alpha1.ReasonAwaitingSidecars
+		cond.Message = fmt.Sprintf("%d of %d sidecars have not confirmed within %s: %s", len(waiting)+len(silent), len(pods), confirmWait,
+			rotation.Names(append(waiting, silent...), maxNamed))
+	}
+	meta.SetStatusCondition(&st.Conditions, cond)
+	if confirmed {
+		revocationConfirmations.WithLabelValues("confirmed").Inc()
+	} else {
+		revocationConfirmations.WithLabelValues("pending").Inc()
+	}
+	if err := r.Status().Patch(ctx, rev, client.MergeFrom(before)); err != nil {
+		return false, fmt.Errorf("writing the status of TokenRevocation %s: %w", rev.Name, client.IgnoreNotFound(err))
+	}
+	return confirmed, nil
+}
+
 func (r *TokenRevocationReconciler) leeway() time.Duration {
 	if r.Leeway == 0 {
 		return jack.TokenLeeway
@@ -74,7 +200,12 @@ func (r *TokenRevocationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&authv1alpha1.TokenRevocation{}).
+		// A revocation's spec never changes, but a new one is created for
+		// every logout, and its status is the operator's own write.
+		For(&authv1alpha1.TokenRevocation{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Logouts wait for their confirmation: one slow sidecar must not
+		// hold up the others' confirmations.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8}).
 		Named("tokenrevocation").
 		Complete(r)
 }

@@ -1,5 +1,7 @@
 package jack
 
+import "time"
+
 // SidecarStatePath is where a sidecar's ops port (SidecarOpsPortName)
 // answers GET with a SidecarState as JSON: what it has loaded and acts on.
 // The operator reads it from every ready injected pod of a SigningKey before
@@ -67,4 +69,29 @@ func (s *SidecarState) Holds(kid string) bool {
 		}
 	}
 	return false
+}
+
+// SidecarConfirmPath is where a sidecar's ops port answers GET with a
+// Confirmation as JSON: whether it already acts on a change the API server
+// holds, so that the operator can tell the sidecar that made the change
+// when every replica does. The query names the change, one of:
+//
+//   - revocation=<TokenRevocation name>&generation=<metadata.generation>:
+//     the sidecar refuses the tokens that revocation covers, as of that
+//     generation or a later one;
+//   - user=<JackUser name>&sessionsValidAfter=<RFC 3339 time>: the sidecar
+//     refuses that user's tokens issued before that time.
+//
+// and wait=<Go duration, at most SidecarConfirmMaxWait> makes the sidecar
+// hold the answer until it does, or the wait is over. It needs no
+// credentials, holds nothing secret, and is on the ops port with /state.
+const SidecarConfirmPath = "/confirm"
+
+// SidecarConfirmMaxWait bounds the wait a confirmation may ask for.
+const SidecarConfirmMaxWait = 5 * time.Second
+
+// Confirmation is a sidecar's answer at SidecarConfirmPath.
+type Confirmation struct {
+	// Held is true when the sidecar acts on the change.
+	Held bool `json:"held"`
 }

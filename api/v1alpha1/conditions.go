@@ -12,6 +12,19 @@ const (
 	// of it holds the keys that sign or are about to, and no rotation is
 	// under way.
 	ConditionPropagated = "Propagated"
+	// ConditionConfirmed is True on a TokenRevocation once every ready
+	// sidecar of its SigningKey refuses the token.
+	ConditionConfirmed = "Confirmed"
+)
+
+// Reasons for TokenRevocation conditions.
+const (
+	// ReasonConfirmed: every ready sidecar refuses the token.
+	ReasonConfirmed = "Confirmed"
+	// ReasonAwaitingSidecars: some sidecars have not confirmed yet; the
+	// message names them. SidecarsUnreachable is used when they did not
+	// answer at all.
+	ReasonAwaitingSidecars = "AwaitingSidecars"
 )
 
 // Reasons for JackUser conditions. A reason doubles as the reason of the
