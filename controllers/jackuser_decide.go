@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/userdir"
@@ -28,7 +29,10 @@ type userPlan struct {
 	reason, message string
 	// sessionsEnded says why sessionsValidAfter moved in this reconcile.
 	sessionsEnded string
-	job           *hashJob
+	// endSessionsRequest is the auth.jack.io/end-sessions value acted on in
+	// this reconcile, "" when none.
+	endSessionsRequest string
+	job                *hashJob
 }
 
 // hashJob is the expensive part of a plan: run outside the decision, in parallel.
@@ -93,6 +97,11 @@ func planUser(u *authv1alpha1.JackUser, secret *corev1.Secret, prev *userdir.Use
 	if u.Spec.Disabled && prev != nil && !prev.Disabled {
 		p.entry.SessionsValidAfter = now
 		p.sessionsEnded = "the user was disabled"
+	}
+	if v := u.Annotations[jack.AnnotationEndSessions]; v != "" && v != u.Status.LastEndSessionsRequest {
+		p.entry.SessionsValidAfter = now
+		p.sessionsEnded = fmt.Sprintf("requested with %s=%s", jack.AnnotationEndSessions, v)
+		p.endSessionsRequest = v
 	}
 
 	ref := u.Spec.PasswordSecretRef

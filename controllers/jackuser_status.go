@@ -32,6 +32,9 @@ func (r *JackUserReconciler) reportUser(ctx context.Context, p *userPlan) error 
 	if !p.excluded {
 		u.Status.PasswordVersion = p.entry.PasswordVersion
 	}
+	if p.endSessionsRequest != "" && !p.excluded {
+		u.Status.LastEndSessionsRequest = p.endSessionsRequest
+	}
 	status := metav1.ConditionFalse
 	if ready {
 		status = metav1.ConditionTrue

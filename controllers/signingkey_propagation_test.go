@@ -28,9 +28,11 @@ type standInSidecar struct {
 	mu      sync.Mutex
 	keys    []string
 	signing string
-	// refuses are the TokenRevocations it confirms.
-	refuses map[string]bool
-	srv     *httptest.Server
+	// refuses are the TokenRevocations it confirms; usersEnded, by JackUser
+	// name, the sessionsValidAfter it has seen.
+	refuses    map[string]bool
+	usersEnded map[string]time.Time
+	srv        *httptest.Server
 }
 
 func newStandIn(t *testing.T, keys ...string) *standInSidecar {
@@ -38,8 +40,13 @@ func newStandIn(t *testing.T, keys ...string) *standInSidecar {
 	s.load(keys...)
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == jack.SidecarConfirmPath {
+			q := r.URL.Query()
 			s.mu.Lock()
-			held := s.refuses[r.URL.Query().Get("revocation")] && r.URL.Query().Get("generation") == "1"
+			held := s.refuses[q.Get("revocation")] && q.Get("generation") == "1"
+			if u := q.Get("user"); u != "" {
+				after, err := time.Parse(time.RFC3339, q.Get("sessionsValidAfter"))
+				held = err == nil && !s.usersEnded[u].Before(after)
+			}
 			s.mu.Unlock()
 			_ = json.NewEncoder(w).Encode(jack.Confirmation{Held: held})
 			return
@@ -80,6 +87,17 @@ func (s *standInSidecar) refuse(revocation string) {
 		s.refuses = map[string]bool{}
 	}
 	s.refuses[revocation] = true
+}
+
+// endSessions is the sidecar's watch delivering a JackUser status whose
+// sessionsValidAfter is after.
+func (s *standInSidecar) endSessions(user string, after time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.usersEnded == nil {
+		s.usersEnded = map[string]time.Time{}
+	}
+	s.usersEnded[user] = after
 }
 
 func (s *standInSidecar) signWith(kid string) {

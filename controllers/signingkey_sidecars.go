@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,10 +17,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/jack-io/jack-operator/api/jack"
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers/rotation"
 	"github.com/jack-io/jack-operator/internal/keyring"
 )
@@ -111,7 +114,7 @@ type sidecarPod struct {
 }
 
 // sidecarsOf lists the ready, injected pods whose sidecar serves the
-// SigningKey, sorted by name. A pod counts when its sidecar container is
+// SigningKey (any SigningKey of the namespace when it is ""), sorted by name. A pod counts when its sidecar container is
 // ready (or, before the kubelet reports containers, the pod is), it has an
 // address, and it is neither finished nor being deleted.
 func sidecarsOf(ctx context.Context, c client.Reader, ns, signingKey string) ([]sidecarPod, error) {
@@ -123,7 +126,7 @@ func sidecarsOf(ctx context.Context, c client.Reader, ns, signingKey string) ([]
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		c := sidecarContainer(p)
-		if c == nil || p.Annotations[jack.AnnotationInjectedVersion] == "" || sidecarSigningKey(c) != signingKey ||
+		if c == nil || p.Annotations[jack.AnnotationInjectedVersion] == "" || (signingKey != "" && sidecarSigningKey(c) != signingKey) ||
 			!p.DeletionTimestamp.IsZero() || podFinished(p) || p.Status.PodIP == "" || !sidecarReady(p) {
 			continue
 		}
@@ -285,4 +288,71 @@ func seenSidecars(pods []sidecarPod, reads []sidecarRead) rotation.Sidecars {
 		seen.Pods = append(seen.Pods, sc)
 	}
 	return seen
+}
+
+// confirmation is the outcome of asking sidecars to confirm a change.
+type confirmation struct {
+	total int
+	// waiting answered that they do not act on it yet; silent did not
+	// answer, the first error saying why.
+	waiting, silent []string
+	firstErr        error
+}
+
+func (c confirmation) done() bool { return len(c.waiting) == 0 && len(c.silent) == 0 }
+
+// refusedBy is "confirmed/total".
+func (c confirmation) refusedBy() string {
+	return fmt.Sprintf("%d/%d", c.total-len(c.waiting)-len(c.silent), c.total)
+}
+
+// condition is the condition of type kind that the outcome leads to; what
+// says what the sidecars confirm ("refuse the token").
+func (c confirmation) condition(kind string, generation int64, what string) metav1.Condition {
+	cond := metav1.Condition{Type: kind, ObservedGeneration: generation}
+	switch {
+	case c.done():
+		cond.Status, cond.Reason = metav1.ConditionTrue, authv1alpha1.ReasonConfirmed
+		cond.Message = fmt.Sprintf("every ready sidecar (%d) confirmed that they %s", c.total, what)
+	case len(c.waiting) == 0:
+		cond.Status, cond.Reason = metav1.ConditionFalse, authv1alpha1.ReasonSidecarsUnreachable
+		cond.Message = fmt.Sprintf("%d of %d sidecars did not answer on their ops port (%s): %s",
+			len(c.silent), c.total, errorText(c.firstErr), rotation.Names(c.silent, maxNamed))
+	default:
+		cond.Status, cond.Reason = metav1.ConditionFalse, authv1alpha1.ReasonAwaitingSidecars
+		cond.Message = fmt.Sprintf("%d of %d sidecars have not confirmed within %s that they %s: %s",
+			len(c.waiting)+len(c.silent), c.total, confirmWait, what, rotation.Names(append(slices.Clone(c.waiting), c.silent...), maxNamed))
+	}
+	return cond
+}
+
+// confirmAll asks every sidecar, in parallel, to confirm the change the
+// query names (jack.SidecarConfirmPath).
+func confirmAll(ctx context.Context, reader SidecarReader, pods []sidecarPod, query url.Values) confirmation {
+	if reader == nil {
+		reader = HTTPSidecarReader{}
+	}
+	held := make([]bool, len(pods))
+	errs := make([]error, len(pods))
+	sem := make(chan struct{}, sidecarReadConcurrency)
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			held[i], errs[i] = reader.Confirm(ctx, p.addr, query)
+		})
+	}
+	wg.Wait()
+	c := confirmation{total: len(pods)}
+	for i, p := range pods {
+		switch {
+		case errs[i] != nil:
+			c.silent = append(c.silent, p.name)
+			c.firstErr = cmp.Or(c.firstErr, errs[i])
+		case !held[i]:
+			c.waiting = append(c.waiting, p.name)
+		}
+	}
+	return c
 }

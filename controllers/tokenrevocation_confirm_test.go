@@ -95,3 +95,63 @@ func TestALogoutIsConfirmedByEverySidecar(t *testing.T) {
 		t.Fatalf("with a silent sidecar: status %+v, condition %+v; want 2/3, SidecarsUnreachable naming it", got.Status, c)
 	}
 }
+
+// TestEndingSessionsIsConfirmedByEverySidecar: auth.jack.io/end-sessions
+// ends a user's sessions once per value, and the status says when every
+// ready sidecar of the namespace refuses the ended sessions' tokens.
+func TestEndingSessionsIsConfirmedByEverySidecar(t *testing.T) {
+	h := newUserHarness(t)
+	ctx := context.Background()
+	h.setPassword("pw", "a good long password")
+	h.createUser("gus", "gus@example.com", jack.RoleStaff, "pw")
+	h.reconcile()
+	if got := h.user("gus").Status.SessionsValidAfter; got != nil {
+		t.Fatalf("a new user's sessions ended at %s", got)
+	}
+
+	h.clock.Step(time.Minute)
+	h.updateUser("gus", func(u *authv1alpha1.JackUser) { u.Annotations = map[string]string{jack.AnnotationEndSessions: "1"} })
+	h.reconcile()
+	u := h.user("gus")
+	ended := u.Status.SessionsValidAfter
+	if ended == nil || !ended.Time.Equal(h.clock.Now()) || u.Status.LastEndSessionsRequest != "1" {
+		t.Fatalf("after end-sessions=1: sessionsValidAfter %v, lastEndSessionsRequest %q; want %s and 1", ended, u.Status.LastEndSessionsRequest, h.clock.Now())
+	}
+	if e := h.entry("gus@example.com"); e == nil || !e.SessionsValidAfter.Equal(ended.Time) {
+		t.Errorf("the directory says sessions ended at %v, the status %s", e, ended)
+	}
+	// The same value again ends nothing.
+	h.clock.Step(time.Minute)
+	h.reconcile()
+	if again := h.user("gus").Status.SessionsValidAfter; !again.Equal(ended) {
+		t.Errorf("the same end-sessions value ended sessions again at %s", again)
+	}
+
+	r := &SessionsEndReconciler{Client: k8s, Clock: clocktesting.NewFakePassiveClock(ended.Time)}
+	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: h.ns, Name: "gus"}}
+	a, b := newStandIn(t), newStandIn(t)
+	hk := &harness{t: t, ns: h.ns}
+	hk.injectedPod("a", a.port(t), true)
+	hk.injectedPod("b", b.port(t), true)
+	a.endSessions("gus", ended.Time)
+	res, err := r.Reconcile(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := meta.FindStatusCondition(h.user("gus").Status.Conditions, authv1alpha1.ConditionSessionsEnded)
+	if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "b") || res.RequeueAfter != confirmRetry {
+		t.Fatalf("confirmed by a only: condition %+v, requeue %s; want False naming b, again in a second", c, res.RequeueAfter)
+	}
+	b.endSessions("gus", ended.Time)
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	u = h.user("gus")
+	c = meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionSessionsEnded)
+	if c == nil || c.Status != metav1.ConditionTrue || u.Status.SessionsEndConfirmed == nil || !u.Status.SessionsEndConfirmed.Equal(ended) {
+		t.Fatalf("confirmed by both: condition %+v, sessionsEndConfirmed %v", c, u.Status.SessionsEndConfirmed)
+	}
+	if ready := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
+		t.Errorf("the Ready condition was lost: %+v", u.Status.Conditions)
+	}
+}

@@ -1,12 +1,10 @@
 package controllers
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +22,6 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
-	"github.com/jack-io/jack-operator/controllers/rotation"
 )
 
 // TokenRevocationReconciler confirms each TokenRevocation with every ready
@@ -121,66 +118,25 @@ func (r *TokenRevocationReconciler) confirm(ctx context.Context, rev *authv1alph
 	if err != nil {
 		return false, err
 	}
-	reader := r.Sidecars
-	if reader == nil {
-		reader = HTTPSidecarReader{}
-	}
 	query := url.Values{
 		"revocation": {rev.Name},
 		"generation": {strconv.FormatInt(rev.Generation, 10)},
 		"wait":       {confirmWait.String()},
 	}
-	held := make([]bool, len(pods))
-	errs := make([]error, len(pods))
-	sem := make(chan struct{}, sidecarReadConcurrency)
-	var wg sync.WaitGroup
-	for i, p := range pods {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			held[i], errs[i] = reader.Confirm(ctx, p.addr, query)
-		})
-	}
-	wg.Wait()
+	c := confirmAll(ctx, r.Sidecars, pods, query)
 	revocationConfirmSeconds.Observe(time.Since(start).Seconds())
-
-	var waiting, silent []string
-	var firstErr error
-	for i, p := range pods {
-		switch {
-		case errs[i] != nil:
-			silent = append(silent, p.name)
-			firstErr = cmp.Or(firstErr, errs[i])
-		case !held[i]:
-			waiting = append(waiting, p.name)
-		}
-	}
-	confirmed := len(waiting) == 0 && len(silent) == 0
+	confirmed := c.done()
 	before := rev.DeepCopy()
 	st := &rev.Status
-	st.RefusedBy = fmt.Sprintf("%d/%d", len(pods)-len(waiting)-len(silent), len(pods))
-	cond := metav1.Condition{Type: authv1alpha1.ConditionConfirmed, ObservedGeneration: rev.Generation}
-	switch {
-	case confirmed:
+	st.RefusedBy = c.refusedBy()
+	if confirmed {
 		st.ConfirmedGeneration = rev.Generation
 		st.ConfirmedAt = ptr.To(metav1.NewTime(r.Clock.Now()))
-		cond.Status, cond.Reason = metav1.ConditionTrue, authv1alpha1.ReasonConfirmed
-		cond.Message = fmt.Sprintf("every ready sidecar of SigningKey %s (%d) refuses the token", rev.Spec.SigningKey, len(pods))
-	case len(waiting) == 0:
-		cond.Status, cond.Reason = metav1.ConditionFalse, authv1alpha1.ReasonSidecarsUnreachable
-		cond.Message = fmt.Sprintf("%d of %d sidecars did not answer on their ops port (%s): %s",
-			len(silent), len(pods), errorText(firstErr), rotation.Names(silent, maxNamed))
-	default:
-		cond.Status, cond.Reason = metav1.ConditionFalse, authv1alpha1.ReasonAwaitingSidecars
-		cond.Message = fmt.Sprintf("%d of %d sidecars have not confirmed within %s: %s", len(waiting)+len(silent), len(pods), confirmWait,
-			rotation.Names(append(waiting, silent...), maxNamed))
-	}
-	meta.SetStatusCondition(&st.Conditions, cond)
-	if confirmed {
 		revocationConfirmations.WithLabelValues("confirmed").Inc()
 	} else {
 		revocationConfirmations.WithLabelValues("pending").Inc()
 	}
+	meta.SetStatusCondition(&st.Conditions, c.condition(authv1alpha1.ConditionConfirmed, rev.Generation, "refuse the token"))
 	if err := r.Status().Patch(ctx, rev, client.MergeFrom(before)); err != nil {
 		return false, fmt.Errorf("writing the status of TokenRevocation %s: %w", rev.Name, client.IgnoreNotFound(err))
 	}

@@ -5,6 +5,10 @@ const (
 	// AnnotationRotate on a SigningKey asks for a rotation now. Any new value
 	// rotates once; the same value never rotates twice.
 	AnnotationRotate = "auth.jack.io/rotate"
+	// AnnotationEndSessions on a JackUser ends every session of the user now,
+	// without a password change: tokens issued before are refused, on every
+	// replica. Any new value ends them once; the same value never again.
+	AnnotationEndSessions = "auth.jack.io/end-sessions"
 )
 
 // Annotations the operator keeps on the key ring Secrets, so that what it

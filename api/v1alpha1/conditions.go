@@ -15,6 +15,9 @@ const (
 	// ConditionConfirmed is True on a TokenRevocation once every ready
 	// sidecar of its SigningKey refuses the token.
 	ConditionConfirmed = "Confirmed"
+	// ConditionSessionsEnded is True on a JackUser once every ready sidecar
+	// of the namespace refuses the tokens issued before status.sessionsValidAfter.
+	ConditionSessionsEnded = "SessionsEnded"
 )
 
 // Reasons for TokenRevocation conditions.

@@ -102,6 +102,19 @@ type JackUserStatus struct {
 	// +kubebuilder:validation:MaxLength=64
 	PasswordVersion string `json:"passwordVersion,omitempty"`
 
+	// lastEndSessionsRequest is the last value of the
+	// auth.jack.io/end-sessions annotation acted on, so the same value never
+	// ends sessions twice.
+	// +optional
+	LastEndSessionsRequest string `json:"lastEndSessionsRequest,omitempty"`
+
+	// sessionsEndConfirmed is the sessionsValidAfter that every ready sidecar
+	// in the namespace has confirmed it acts on: once it equals
+	// sessionsValidAfter, no replica accepts a token of the ended sessions.
+	// The SessionsEnded condition says which sidecars have not, meanwhile.
+	// +optional
+	SessionsEndConfirmed *metav1.Time `json:"sessionsEndConfirmed,omitempty"`
+
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`

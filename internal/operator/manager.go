@@ -78,6 +78,9 @@ func (c *Completed) NewManager(cfg *rest.Config) (ctrl.Manager, error) {
 	if err := (&controllers.TokenRevocationReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TokenRevocation controller: %w", err)
 	}
+	if err := (&controllers.SessionsEndReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the sessions-end controller: %w", err)
+	}
 	if c.Webhooks {
 		if err := controllers.SetupJackUserWebhookWithManager(mgr, mgr.GetClient()); err != nil {
 			return nil, fmt.Errorf("setting up the JackUser webhook: %w", err)
