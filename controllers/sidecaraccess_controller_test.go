@@ -238,7 +238,8 @@ func TestTokenRevocationsAreDeletedOnceTheirTokenExpired(t *testing.T) {
 		t.Errorf("reconciling a revocation already gone: %v", err)
 	}
 
-	// A revocation is a fact: it cannot be edited.
+	// A revocation only grows stricter: what it names cannot change, and it
+	// cannot expire sooner.
 	if err := k8s.Create(ctx, rev.DeepCopy()); err == nil {
 		t.Fatal("re-creating with a set resourceVersion should fail")
 	}
@@ -247,8 +248,15 @@ func TestTokenRevocationsAreDeletedOnceTheirTokenExpired(t *testing.T) {
 	if err := k8s.Create(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
-	fresh.Spec.ExpiresAt = metav1.NewTime(now.Add(100 * time.Hour))
-	if err := k8s.Update(ctx, fresh); err == nil || !strings.Contains(err.Error(), "cannot be changed") {
-		t.Errorf("extending a revocation: err %v, want a refusal", err)
+	for what, change := range map[string]func(*authv1alpha1.TokenRevocationSpec){
+		"cannot be changed":   func(s *authv1alpha1.TokenRevocationSpec) { s.TokenID = "another" },
+		"cannot come sooner":  func(s *authv1alpha1.TokenRevocationSpec) { s.ExpiresAt = metav1.NewTime(now) },
+		"belong to a session": func(s *authv1alpha1.TokenRevocationSpec) { s.Ended = true },
+	} {
+		edited := fresh.DeepCopy()
+		change(&edited.Spec)
+		if err := k8s.Update(ctx, edited); err == nil || !strings.Contains(err.Error(), what) {
+			t.Errorf("an edit that %s: err %v, want a refusal saying so", what, err)
+		}
 	}
 }

@@ -226,6 +226,7 @@ func (r *SigningKeyReconciler) settings(ctx context.Context, key *authv1alpha1.S
 	s := rotation.Settings{
 		Algorithm:          spec.Algorithm,
 		TokenTTL:           spec.TokenTTL.Duration,
+		SessionLifetime:    spec.SessionLifetime.Duration,
 		Interval:           spec.Rotation.Interval.Duration,
 		Prepublish:         spec.Rotation.Prepublish.Duration,
 		PropagationTimeout: spec.Rotation.PropagationTimeout.Duration,

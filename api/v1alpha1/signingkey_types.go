@@ -47,6 +47,19 @@ type SigningKeySpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1m') && duration(self) <= duration('720h'))",message="tokenTTL must be between 1m and 720h (30 days)"
 	TokenTTL metav1.Duration `json:"tokenTTL,omitzero"`
 
+	// sessionLifetime is the absolute end of a session: how long after a
+	// login the tokens refreshed from it may last, from 1h to 8760h.
+	// Defaults to 720h (30 days). A refresh never issues a token that
+	// outlives its session, and a refresh after the session's end is refused
+	// with TOKEN_EXPIRED: the user logs in again.
+	// +optional
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="sessionLifetime must be a positive duration such as 720h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1h') && duration(self) <= duration('8760h'))",message="sessionLifetime must be between 1h and 8760h (a year)"
+	SessionLifetime metav1.Duration `json:"sessionLifetime,omitzero"`
+
 	// rotation says when keys are replaced. A new key is published (verifies
 	// only) for rotation.prepublish before it signs, so every verifier has it
 	// first.

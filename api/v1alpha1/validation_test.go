@@ -104,18 +104,22 @@ func TestValidSigningKeyIsAcceptedWithDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"algorithm":           "HS256",
-		"tokenTTL":            "24h0m0s",
-		"rotation.interval":   "720h0m0s",
-		"rotation.prepublish": "5m0s",
-		"secret name":         "jack-jwt",
+		"algorithm":                   "HS256",
+		"tokenTTL":                    "24h0m0s",
+		"rotation.interval":           "720h0m0s",
+		"rotation.prepublish":         "5m0s",
+		"rotation.propagationTimeout": "15m0s",
+		"sessionLifetime":             "720h0m0s",
+		"secret name":                 "jack-jwt",
 	}
 	have := map[string]string{
-		"algorithm":           string(got.Spec.Algorithm),
-		"tokenTTL":            got.Spec.TokenTTL.Duration.String(),
-		"rotation.interval":   got.Spec.Rotation.Interval.Duration.String(),
-		"rotation.prepublish": got.Spec.Rotation.Prepublish.Duration.String(),
-		"secret name":         got.SecretName(),
+		"rotation.propagationTimeout": got.Spec.Rotation.PropagationTimeout.Duration.String(),
+		"sessionLifetime":             got.Spec.SessionLifetime.Duration.String(),
+		"algorithm":                   string(got.Spec.Algorithm),
+		"tokenTTL":                    got.Spec.TokenTTL.Duration.String(),
+		"rotation.interval":           got.Spec.Rotation.Interval.Duration.String(),
+		"rotation.prepublish":         got.Spec.Rotation.Prepublish.Duration.String(),
+		"secret name":                 got.SecretName(),
 	}
 	for field, w := range want {
 		if have[field] != w {
@@ -338,6 +342,52 @@ func TestJackUserIDCannotChangeOnceSet(t *testing.T) {
 	_ = unstructured.SetNestedField(promoted.Object, "manager", "spec", "role")
 	if err := k8s.Update(ctx, promoted); err != nil {
 		t.Fatalf("changing the role of a user with an id was refused: %v", err)
+	}
+}
+
+// TestASessionRevocationOnlyGrowsStricter: sidecars update a session's
+// TokenRevocation (refreshes, a logout), and the API server refuses every
+// edit that would make it accept a token it refused.
+func TestASessionRevocationOnlyGrowsStricter(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	newRevocation := func(spec authv1alpha1.TokenRevocationSpec) *authv1alpha1.TokenRevocation {
+		return &authv1alpha1.TokenRevocation{ObjectMeta: metav1.ObjectMeta{GenerateName: "sid-", Namespace: ns}, Spec: spec}
+	}
+	for want, spec := range map[string]authv1alpha1.TokenRevocationSpec{
+		"names either a tokenID or a sessionID (neither)": {SigningKey: "jack", ExpiresAt: metav1.NewTime(now)},
+		"names either a tokenID or a sessionID (both)":    {SigningKey: "jack", TokenID: "t", SessionID: "s", ExpiresAt: metav1.NewTime(now)},
+		"belong to a session":                             {SigningKey: "jack", TokenID: "t", Generation: 2, ExpiresAt: metav1.NewTime(now)},
+	} {
+		err := k8s.Create(ctx, newRevocation(spec))
+		if err == nil || !strings.Contains(err.Error(), strings.Split(want, " (")[0]) {
+			t.Errorf("%s: err %v, want a refusal saying so", want, err)
+		}
+	}
+
+	rev := newRevocation(authv1alpha1.TokenRevocationSpec{SigningKey: "jack", SessionID: "s1", UserID: "staff-1", Generation: 1,
+		GraceUntil: &metav1.Time{Time: now}, ExpiresAt: metav1.NewTime(now.Add(time.Hour))})
+	if err := k8s.Create(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	stricter := rev.DeepCopy()
+	stricter.Spec.Generation, stricter.Spec.ExpiresAt = 2, metav1.NewTime(now.Add(2*time.Hour))
+	stricter.Spec.Ended, stricter.Spec.EndedBecause = true, jack.SessionEndedByLogout
+	if err := k8s.Update(ctx, stricter); err != nil {
+		t.Fatalf("a refresh and a logout were refused: %v", err)
+	}
+	for want, change := range map[string]func(*authv1alpha1.TokenRevocationSpec){
+		"cannot resume":      func(s *authv1alpha1.TokenRevocationSpec) { s.Ended = false },
+		"cannot go back":     func(s *authv1alpha1.TokenRevocationSpec) { s.Generation = 1 },
+		"cannot come sooner": func(s *authv1alpha1.TokenRevocationSpec) { s.ExpiresAt = metav1.NewTime(now) },
+		"cannot be changed":  func(s *authv1alpha1.TokenRevocationSpec) { s.SessionID = "s2" },
+	} {
+		edited := stricter.DeepCopy()
+		change(&edited.Spec)
+		if err := k8s.Update(ctx, edited); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("an edit that %s: err %v, want a refusal saying so", want, err)
+		}
 	}
 }
 

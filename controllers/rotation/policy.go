@@ -23,10 +23,12 @@ const Leeway = 2 * time.Minute
 
 // Settings are the SigningKey spec fields that rotation follows.
 type Settings struct {
-	Algorithm  jack.Algorithm
-	TokenTTL   time.Duration
-	Interval   time.Duration
-	Prepublish time.Duration
+	Algorithm jack.Algorithm
+	TokenTTL  time.Duration
+	// SessionLifetime is the absolute end of a session after its login.
+	SessionLifetime time.Duration
+	Interval        time.Duration
+	Prepublish      time.Duration
 	// PropagationTimeout bounds how long, past Prepublish, a published key
 	// waits for sidecars that lack it.
 	PropagationTimeout time.Duration
@@ -311,7 +313,7 @@ func removeExpired(p *plan) error {
 // longest lifetime the signing key has issued tokens with.
 func followSettings(p *plan) error {
 	r := p.ring()
-	r.TokenTTL, r.Issuer, r.Audience = p.s.TokenTTL, p.s.Issuer, p.s.Audience
+	r.TokenTTL, r.Issuer, r.Audience, r.SessionLifetime = p.s.TokenTTL, p.s.Issuer, p.s.Audience, p.s.SessionLifetime
 	if a := r.Active(); a != nil {
 		a.MaxTokenTTL = max(a.MaxTokenTTL, p.s.TokenTTL)
 	}

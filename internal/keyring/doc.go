@@ -9,6 +9,7 @@
 //	{
 //	  "version": "keyring.auth.jack.io/v1",
 //	  "tokenTTLSeconds": 86400,
+//	  "sessionLifetimeSeconds": 2592000,          (optional; 30 days when absent)
 //	  "issuer": "https://jack.example.com",      (optional)
 //	  "audience": "jack",                        (optional)
 //	  "keys": [

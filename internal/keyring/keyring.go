@@ -17,6 +17,10 @@ const Version = "keyring.auth.jack.io/v1"
 type Ring struct {
 	// TokenTTL is the lifetime of the tokens signed with this ring.
 	TokenTTL time.Duration
+	// SessionLifetime is how long after its login a session's tokens may
+	// last; zero (a ring written before sessions existed) means
+	// jack.DefaultSessionLifetime.
+	SessionLifetime time.Duration
 	// Issuer and Audience, when set, are the iss and aud of every token.
 	Issuer   string
 	Audience string
@@ -79,11 +83,12 @@ func (k *Key) Verifies(now time.Time) bool {
 
 // wire is the JSON shape of a ring file.
 type wire struct {
-	Version         string    `json:"version"`
-	TokenTTLSeconds int64     `json:"tokenTTLSeconds"`
-	Issuer          string    `json:"issuer,omitempty"`
-	Audience        string    `json:"audience,omitempty"`
-	Keys            []wireKey `json:"keys"`
+	Version                string    `json:"version"`
+	TokenTTLSeconds        int64     `json:"tokenTTLSeconds"`
+	SessionLifetimeSeconds int64     `json:"sessionLifetimeSeconds,omitempty"`
+	Issuer                 string    `json:"issuer,omitempty"`
+	Audience               string    `json:"audience,omitempty"`
+	Keys                   []wireKey `json:"keys"`
 }
 
 type wireKey struct {
@@ -105,11 +110,12 @@ func (r *Ring) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	w := wire{
-		Version:         Version,
-		TokenTTLSeconds: int64(r.TokenTTL / time.Second),
-		Issuer:          r.Issuer,
-		Audience:        r.Audience,
-		Keys:            make([]wireKey, 0, len(r.Keys)),
+		Version:                Version,
+		TokenTTLSeconds:        int64(r.TokenTTL / time.Second),
+		SessionLifetimeSeconds: int64(r.SessionLifetime / time.Second),
+		Issuer:                 r.Issuer,
+		Audience:               r.Audience,
+		Keys:                   make([]wireKey, 0, len(r.Keys)),
 	}
 	for _, k := range r.Keys {
 		j, err := k.material.toJWK(k.Algorithm)
@@ -142,10 +148,11 @@ func Parse(data []byte) (*Ring, error) {
 		return nil, fmt.Errorf("key ring has version %q; this program reads %q", w.Version, Version)
 	}
 	r := &Ring{
-		TokenTTL: time.Duration(w.TokenTTLSeconds) * time.Second,
-		Issuer:   w.Issuer,
-		Audience: w.Audience,
-		Keys:     make([]Key, 0, len(w.Keys)),
+		TokenTTL:        time.Duration(w.TokenTTLSeconds) * time.Second,
+		SessionLifetime: time.Duration(w.SessionLifetimeSeconds) * time.Second,
+		Issuer:          w.Issuer,
+		Audience:        w.Audience,
+		Keys:            make([]Key, 0, len(w.Keys)),
 	}
 	for i, wk := range w.Keys {
 		alg := jack.Algorithm(wk.Algorithm)

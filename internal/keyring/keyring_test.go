@@ -26,7 +26,7 @@ func TestEveryAlgorithmSurvivesARoundTrip(t *testing.T) {
 		t.Run(string(alg), func(t *testing.T) {
 			k := mustGenerate(t, alg, "k1")
 			k.State, k.PublishedAt, k.ActivatedAt, k.MaxTokenTTL = jack.KeyActive, t0, t0.Add(5*time.Minute), 24*time.Hour
-			r := &Ring{TokenTTL: 24 * time.Hour, Issuer: "https://jack.example.com", Audience: "jack", Keys: []Key{k}}
+			r := &Ring{TokenTTL: 24 * time.Hour, SessionLifetime: 240 * time.Hour, Issuer: "https://jack.example.com", Audience: "jack", Keys: []Key{k}}
 			data, err := r.Marshal()
 			if err != nil {
 				t.Fatal(err)
@@ -42,8 +42,8 @@ func TestEveryAlgorithmSurvivesARoundTrip(t *testing.T) {
 			if !gk.SameMaterial(&k) || gk.Fingerprint() != k.Fingerprint() {
 				t.Errorf("key material changed on the way through the file")
 			}
-			if got.TokenTTL != r.TokenTTL || got.Issuer != r.Issuer || got.Audience != r.Audience {
-				t.Errorf("ring settings after a round trip = %v %q %q", got.TokenTTL, got.Issuer, got.Audience)
+			if got.TokenTTL != r.TokenTTL || got.SessionLifetime != r.SessionLifetime || got.Issuer != r.Issuer || got.Audience != r.Audience {
+				t.Errorf("ring settings after a round trip = %v %v %q %q", got.TokenTTL, got.SessionLifetime, got.Issuer, got.Audience)
 			}
 			again, _ := got.Marshal()
 			if !bytes.Equal(again, data) {
