@@ -26,9 +26,10 @@ import (
 // Role and RoleBinding named jack.SidecarRoleName that let injected sidecars
 // learn through the API server what they must know faster than the kubelet
 // refreshes a mounted Secret: they read JackUsers (disable, role, ended
-// sessions, password changes) and read and create TokenRevocations (logouts
-// at other replicas). Nothing else: no Secret, so the application container,
-// which shares the pod's service account, cannot read one either.
+// sessions, password changes), read and create TokenRevocations (logouts at
+// other replicas), and read SigningKeys (the key that signs now, the keys
+// revoked). Nothing else: no Secret, so the application container, which
+// shares the pod's service account, cannot read one either.
 //
 // The binding's subjects are the service accounts of the pods the webhook
 // injected in the namespace (those carrying jack.AnnotationInjectedVersion),
@@ -46,11 +47,17 @@ func SidecarRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceJackUsers}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceTokenRevocations}, Verbs: []string{"get", "list", "watch", "create"}},
+		// Each sidecar watches its own SigningKey by name: the active key
+		// id in its status and the revoked ids in its spec.
+		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceSigningKeys}, Verbs: []string{"get", "list", "watch"}},
 	}
 }
 
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// The operator can grant sidecars only what it holds itself: every rule of
+// SidecarRules is also one of these.
+// +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations,verbs=get;list;watch;create;delete
 

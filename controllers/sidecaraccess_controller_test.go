@@ -137,6 +137,17 @@ func TestSidecarsGetExactlyTheirAccessWhereASigningKeyIs(t *testing.T) {
 	if err := asSidecar.List(ctx, &authv1alpha1.JackUserList{}, client.InNamespace(ns)); err != nil {
 		t.Errorf("the sidecar's service account cannot list JackUsers: %v", err)
 	}
+	if err := asSidecar.List(ctx, &authv1alpha1.SigningKeyList{}, client.InNamespace(ns), client.MatchingFields{"metadata.name": "jack"}); err != nil {
+		t.Errorf("the sidecar's service account cannot list its SigningKey: %v", err)
+	}
+	if err := asSidecar.Status().Patch(ctx, &authv1alpha1.SigningKey{ObjectMeta: metav1.ObjectMeta{Name: "jack", Namespace: ns}},
+		client.RawPatch(types.MergePatchType, []byte(`{"status":{"activeKeyID":"forged"}}`))); !apierrors.IsForbidden(err) {
+		t.Errorf("the sidecar's service account can change a SigningKey's status (err %v)", err)
+	}
+	if err := asSidecar.Patch(ctx, &authv1alpha1.SigningKey{ObjectMeta: metav1.ObjectMeta{Name: "jack", Namespace: ns}},
+		client.RawPatch(types.MergePatchType, []byte(`{"spec":{"revokedKeyIDs":["forged"]}}`))); !apierrors.IsForbidden(err) {
+		t.Errorf("the sidecar's service account can change a SigningKey's spec (err %v)", err)
+	}
 	rev := &authv1alpha1.TokenRevocation{
 		ObjectMeta: metav1.ObjectMeta{Name: jack.RevocationName("tok-1"), Namespace: ns},
 		Spec:       authv1alpha1.TokenRevocationSpec{SigningKey: "jack", TokenID: "tok-1", ExpiresAt: metav1.NewTime(time.Now().Add(time.Hour))},

@@ -410,13 +410,18 @@ func apiSynced(s *sidecar) bool {
 	defer func() { _ = resp.Body.Close() }()
 	var report struct {
 		API struct {
-			Users, Revocations struct{ Synced, Connected bool }
+			Users, Revocations, SigningKey struct{ Synced, Connected bool }
 		} `json:"api"`
 	}
 	if json.NewDecoder(resp.Body).Decode(&report) != nil {
 		return false
 	}
-	return report.API.Users.Synced && report.API.Revocations.Synced && report.API.Users.Connected && report.API.Revocations.Connected
+	for _, w := range []struct{ Synced, Connected bool }{report.API.Users, report.API.Revocations, report.API.SigningKey} {
+		if !w.Synced || !w.Connected {
+			return false
+		}
+	}
+	return true
 }
 
 func TestTheSidecarsCredentialsCannotReadASecret(t *testing.T) {

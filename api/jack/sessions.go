@@ -27,8 +27,8 @@ const (
 
 // SidecarRoleName is the Role, and its RoleBinding, the operator keeps in
 // every namespace with a SigningKey: it lets the pods the webhook injected
-// read JackUsers and read and create TokenRevocations there, and nothing
-// else (no Secret).
+// read JackUsers and SigningKeys and read and create TokenRevocations there,
+// and nothing else (no Secret).
 const SidecarRoleName = "jack-auth-sidecar"
 
 // ComponentSidecarAccess marks the sidecars' Role and RoleBinding.

@@ -20,7 +20,9 @@ type SidecarState struct {
 	Ring *RingState `json:"ring"`
 	// SigningKeyID is the key the sidecar signs new tokens with now: the
 	// ring's active key, or the key the SigningKey's status announces as
-	// active once the sidecar holds it. Empty when it cannot sign.
+	// active once the sidecar holds it and it is newer than the ring's
+	// active key; never a key the SigningKey's spec revokes. Empty when it
+	// cannot sign.
 	SigningKeyID string `json:"signingKeyID"`
 	// AnnouncedKeyID is the active key id the sidecar last read from the
 	// SigningKey's status through the API server; empty without a watch or
@@ -37,8 +39,9 @@ type SidecarState struct {
 
 // RingState describes a loaded key ring without its key material.
 type RingState struct {
-	// Version changes whenever the ring does; it is derived from the keys'
-	// ids, states and times only, never from their material.
+	// Version changes whenever the ring does: 16 hex digits of a SHA-256 of
+	// the token settings and the keys' ids, algorithms, states and times
+	// (keyring.Ring.Digest), never of their material.
 	Version string `json:"version"`
 	// Keys are the ring's keys, oldest first.
 	Keys []KeyStateReport `json:"keys"`
@@ -52,8 +55,10 @@ type KeyStateReport struct {
 
 // DirectoryState describes a loaded user directory without its users.
 type DirectoryState struct {
-	// Version changes whenever the directory does; it is derived from
-	// non-secret fields only (ids and password versions, never a hash).
+	// Version changes whenever the directory does: 16 hex digits of a
+	// SHA-256 of the users' non-secret fields only (ids, emails, names,
+	// roles, disabled, password versions and sessionsValidAfter), never of
+	// a password hash.
 	Version string `json:"version"`
 	Users   int    `json:"users"`
 }

@@ -27,6 +27,11 @@
 // is the only kind that verifies tokens without a "kid" header. Revoked keys
 // never appear in a ring: revocation removes them.
 //
+// Which key signs is Ring.Signer's decision, the same in every replica: the
+// Active key, or a newer one the SigningKey's status already announces as
+// active while the mounted file still says Published; never a revoked one.
+// Ring.Digest names what a ring says, without its material, for reports.
+//
 // Key material by type: "oct" (HMAC) has "k"; "RSA" has n, e, d, p, q, dp,
 // dq, qi; "EC" (P-256) has crv, x, y, d; "OKP" (Ed25519) has crv, x, d.
 // Readers refuse versions they do not know, so the format can change safely.

@@ -19,13 +19,15 @@ import (
 )
 
 // liveState is what the sidecar keeps current through the API server: the
-// namespace's users and the SigningKey's logouts.
+// namespace's users, the SigningKey's logouts, and the SigningKey itself.
 type liveState struct {
 	started         time.Time
 	users           *cluster.Users
 	revocations     *cluster.Revocations
+	signing         *cluster.Signing
 	usersWatch      *kube.Reflector[cluster.JackUser]
 	revocationWatch *kube.Reflector[cluster.TokenRevocation]
+	signingWatch    *kube.Reflector[cluster.SigningKey]
 }
 
 // startLive connects to the API server and starts the watches and the
@@ -41,7 +43,7 @@ func startLive(ctx context.Context, c *Completed, local *revocation.File, log lo
 	if err != nil {
 		return nil, fmt.Errorf("--api-credentials: %w", err)
 	}
-	l := &liveState{users: cluster.NewUsers(), started: time.Now()}
+	l := &liveState{users: cluster.NewUsers(), signing: cluster.NewSigning(cfg.Namespace, c.SigningKey), started: time.Now()}
 	l.revocations = cluster.NewRevocations(cluster.RevocationsConfig{
 		Local: local, API: client, Namespace: cfg.Namespace, SigningKey: c.SigningKey, Log: log.WithName("revocations"),
 	})
@@ -49,8 +51,10 @@ func startLive(ctx context.Context, c *Completed, local *revocation.File, log lo
 		Path: kube.CollectionPath(jack.Group, jack.Version, cfg.Namespace, jack.ResourceJackUsers),
 	}, kube.Handler[cluster.JackUser](l.users))
 	l.revocationWatch = kube.NewReflector(client, l.revocations.ListWatch(), kube.Handler[cluster.TokenRevocation](l.revocations))
+	l.signingWatch = kube.NewReflector(client, l.signing.ListWatch(), kube.Handler[cluster.SigningKey](l.signing))
 	go func() { _ = l.usersWatch.Run(logr.NewContext(ctx, log.WithName("users-watch"))) }()
 	go func() { _ = l.revocationWatch.Run(logr.NewContext(ctx, log.WithName("revocations-watch"))) }()
+	go func() { _ = l.signingWatch.Run(logr.NewContext(ctx, log.WithName("signingkey-watch"))) }()
 	go l.revocations.Run(ctx)
 	l.register(reg)
 	log.Info("watching the API server", "server", cfg.Host, "namespace", cfg.Namespace, "signingKey", c.SigningKey)
@@ -76,15 +80,17 @@ func apiConfig(c *Completed) (kube.Config, error) {
 
 // firstSyncWait is how long a starting sidecar stays unready waiting for its
 // first lists, so that a new replica does not accept, for its first
-// milliseconds, a token logged out elsewhere. Past it, an unreachable API
-// server does not keep the pod out of its Service: the mounted files suffice
-// to serve.
+// milliseconds, a token logged out elsewhere or signed by a revoked key, nor
+// sign with a key the others have stopped signing with. Past it, an
+// unreachable API server does not keep the pod out of its Service: the
+// mounted files suffice to serve.
 const firstSyncWait = 10 * time.Second
 
 // readyToServe is false only while the sidecar is new and has not listed
-// the users and revocations yet.
+// the users, the revocations and the SigningKey yet.
 func (l *liveState) readyToServe(now time.Time) bool {
-	return l.usersWatch.Status().Synced && l.revocationWatch.Status().Synced || now.Sub(l.started) > firstSyncWait
+	synced := l.usersWatch.Status().Synced && l.revocationWatch.Status().Synced && l.signingWatch.Status().Synced
+	return synced || now.Sub(l.started) > firstSyncWait
 }
 
 type watchReport struct {
@@ -102,13 +108,14 @@ func (l *liveState) report() map[string]any {
 	return map[string]any{
 		"users":              reportOf(l.usersWatch.Status()),
 		"revocations":        reportOf(l.revocationWatch.Status()),
+		"signingKey":         reportOf(l.signingWatch.Status()),
 		"pendingRevocations": l.revocations.Pending(),
 	}
 }
 
 // register exposes the watches' state as metrics, read when scraped.
 func (l *liveState) register(reg prometheus.Registerer) {
-	watches := map[string]func() kube.Status{"users": l.usersWatch.Status, "revocations": l.revocationWatch.Status}
+	watches := map[string]func() kube.Status{"users": l.usersWatch.Status, "revocations": l.revocationWatch.Status, "signingkey": l.signingWatch.Status}
 	for name, status := range watches {
 		labels := prometheus.Labels{"watch": name}
 		reg.MustRegister(

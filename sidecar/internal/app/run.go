@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/livefile"
@@ -68,7 +69,7 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 		if live, err = startLive(ctx, c, revs, log, reg); err != nil {
 			return err
 		}
-		cfg.Revocations, cfg.Live = live.revocations, liveUsers{live.users}
+		cfg.Revocations, cfg.Live, cfg.Signing = live.revocations, liveUsers{live.users}, live.signing
 	}
 	handler, err := server.New(cfg)
 	if err != nil {
@@ -76,7 +77,7 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 	}
 	main := &http.Server{Addr: c.Listen, Handler: handler}
 	c.ConfigureServer(main)
-	ops := &http.Server{Addr: c.MetricsListen, Handler: opsHandler(reg, src, live), ReadHeaderTimeout: 10 * time.Second}
+	ops := &http.Server{Addr: c.MetricsListen, Handler: opsHandler(reg, c.SigningKey, src, live), ReadHeaderTimeout: 10 * time.Second}
 
 	mainLn, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -174,12 +175,14 @@ func pruneRevocations(ctx context.Context, revs *revocation.File, log logr.Logge
 	}
 }
 
-// opsHandler serves /metrics, /healthz and /readyz. Ready means the keys and
-// users have loaded; a file whose latest version failed to load is reported
-// in the body (the last good one is still served), and so is the state of
-// the API server watches.
-func opsHandler(reg *prometheus.Registry, src *files, live *liveState) http.Handler {
+// opsHandler serves /metrics, /healthz, /readyz and /state. Ready means the
+// keys and users have loaded; a file whose latest version failed to load is
+// reported in the body (the last good one is still served), and so is the
+// state of the API server watches. /state (stateHandler) is what the
+// operator reads to know which keys every sidecar holds.
+func opsHandler(reg *prometheus.Registry, signingKey string, src *files, live *liveState) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET "+jack.SidecarStatePath, stateHandler(signingKey, src, live))
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)

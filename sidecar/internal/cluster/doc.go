@@ -9,14 +9,20 @@
 //     the local file at once (the token is refused here before the answer
 //     goes out) and then created as a TokenRevocation, which every other
 //     replica watching the SigningKey's revocations adds to its own.
+//   - Signing watches the sidecar's own SigningKey, by name: the key its
+//     status announces as active signs at every replica at once after a
+//     promotion, and a key its spec revokes is refused at once, where the
+//     mounted key ring takes the kubelet up to a minute and a half. It is
+//     what the app hands the server as its Signing.
 //
-// Both keep their last state when the API server is unreachable, and catch
-// up when it returns: a logout made meanwhile stays in the local file, which
-// is the outbox — after every list, the revocations held locally that the
-// API server lacks are created again.
+// All three keep their last state when the API server is unreachable, and
+// catch up when it returns: a logout made meanwhile stays in the local file,
+// which is the outbox — after every list, the revocations held locally that
+// the API server lacks are created again.
 //
 // The sidecar's access is the Role the operator keeps in the namespace
-// (jack.SidecarRoleName): read JackUsers, read and create TokenRevocations.
+// (jack.SidecarRoleName): read JackUsers and SigningKeys, read and create
+// TokenRevocations.
 //
-// Used by the sidecar's app, which hands both to the server.
+// Used by the sidecar's app, which hands them to the server.
 package cluster

@@ -63,7 +63,9 @@
 // so the caller keeps serving from its last state. Status tells /readyz and
 // metrics whether the collection was synced at least once, whether the
 // reflector is in contact now, when the server last answered, and the last
-// error as a sentence (an API path and the server's message, never a token).
+// error as a sentence (an API path and the server's message, never a token),
+// and the resourceVersion up to which the Handler has been told, which the
+// sidecar's /state reports.
 // When the server returns, the watch resumes from the last resourceVersion,
 // or the collection is listed again and handed to Replace.
 //

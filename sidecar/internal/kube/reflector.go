@@ -73,7 +73,9 @@ type Status struct {
 	LastErrorTime time.Time
 	// Failures counts failed lists and watches.
 	Failures uint64
-	// ResourceVersion is the last version seen, where a watch resumes.
+	// ResourceVersion is the last version seen, where a watch resumes: the
+	// last list's, then each event's and bookmark's. The Handler has been
+	// handed every change up to it.
 	ResourceVersion string
 }
 

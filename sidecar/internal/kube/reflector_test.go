@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,4 +222,90 @@ func TestReflectorKeepsJackUsersCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.True(t, settle, "alice's deletion arrives", holds(s, describe, map[string]string{"bob": "bob@example.com staff disabled=false"}))
+}
+
+func TestReflectorReportsTheVersionItHasSeen(t *testing.T) {
+	id := newIdentity(t, readWatch)
+	putConfigMap(t, id.ns, "alice", jackApp, "1")
+	var before corev1.ConfigMap
+	must(t, k8s.Get(context.Background(), client.ObjectKey{Namespace: id.ns, Name: "alice"}, &before))
+
+	s := configMapStore()
+	r := kube.NewReflector(id.client(t), kube.ListWatch{Path: kube.CollectionPath("", "v1", id.ns, "configmaps")}, s)
+	if rv := r.Status().ResourceVersion; rv != "" {
+		t.Errorf("before Run the version is %q; want none", rv)
+	}
+	run(t, r)
+	poll.True(t, settle, "the list is handed over", func() bool { return r.Status().Synced })
+	if rv := r.Status().ResourceVersion; !notOlder(rv, before.ResourceVersion) {
+		t.Errorf("after the list the version is %q; want the list's, which is not older than alice's %s", rv, before.ResourceVersion)
+	}
+
+	putConfigMap(t, id.ns, "alice", nil, "2")
+	var changed corev1.ConfigMap
+	must(t, k8s.Get(context.Background(), client.ObjectKey{Namespace: id.ns, Name: "alice"}, &changed))
+	poll.True(t, settle, "the change arrives", holds(s, dataV, map[string]string{"alice": "2"}))
+	// The handler has the event, so the status has its version: what a
+	// caller reports as "seen up to". A bookmark may have moved it on since.
+	if rv := r.Status().ResourceVersion; !notOlder(rv, changed.ResourceVersion) {
+		t.Errorf("after the change the version is %q; want alice's new one, %s, or later", rv, changed.ResourceVersion)
+	}
+}
+
+// notOlder compares resource versions as etcd makes them (decimal
+// integers), which only a test may assume: clients treat them as opaque.
+func notOlder(rv, than string) bool {
+	a, errA := strconv.ParseUint(rv, 10, 64)
+	b, errB := strconv.ParseUint(than, 10, 64)
+	return errA == nil && errB == nil && a >= b
+}
+
+// signingKey is the part of a SigningKey a sidecar reads.
+type signingKey struct {
+	Metadata meta `json:"metadata"`
+	Status   struct {
+		ActiveKeyID string `json:"activeKeyID"`
+	} `json:"status"`
+}
+
+func TestReflectorFollowsOneSigningKeyByNameStatusIncluded(t *testing.T) {
+	id := newIdentity(t, allow(authv1alpha1.GroupVersion.Group, "signingkeys", "list", "watch"))
+	ctx := context.Background()
+	keys := map[string]*authv1alpha1.SigningKey{}
+	for _, name := range []string{"jack", "partner"} {
+		keys[name] = &authv1alpha1.SigningKey{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: id.ns}}
+		create(t, keys[name])
+	}
+	setActive := func(name, kid string) {
+		t.Helper()
+		k := keys[name]
+		patch := client.MergeFrom(k.DeepCopy())
+		k.Status.ActiveKeyID = kid
+		must(t, k8s.Status().Patch(ctx, k, patch))
+	}
+	setActive("jack", "a")
+	setActive("partner", "p")
+
+	s := newStore(func(k signingKey) string { return k.Metadata.Name })
+	active := func(k signingKey) string { return k.Status.ActiveKeyID }
+	r := kube.NewReflector(id.client(t), kube.ListWatch{
+		Path:          kube.CollectionPath(authv1alpha1.GroupVersion.Group, authv1alpha1.GroupVersion.Version, id.ns, "signingkeys"),
+		FieldSelector: "metadata.name=jack",
+	}, s)
+	run(t, r)
+	poll.True(t, settle, "jack alone is listed", holds(s, active, map[string]string{"jack": "a"}))
+
+	setActive("partner", "p2")
+	setActive("jack", "b")
+	poll.True(t, settle, "the promotion in jack's status arrives", holds(s, active, map[string]string{"jack": "b"}))
+	if _, events := s.counts(); !slices.Equal(events, []string{"upsert jack"}) {
+		t.Errorf("the handler got events %v; want jack's change alone", events)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -82,6 +82,12 @@ func (s *Server) authenticate(h string, id *Identity) *api.Error {
 		}
 		return errBadToken
 	}
+	if s.keyRevoked(claims.KeyID) {
+		// The SigningKey revokes the key; the ring file without it may be
+		// a kubelet period away.
+		s.metrics.tokenRefusals.WithLabelValues("revoked key").Inc()
+		return errBadToken
+	}
 	users, ok := s.src.Users()
 	if !ok {
 		return errUsersNotReady

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"time"
 
 	"github.com/jack-io/jack-operator/api/jack"
@@ -29,6 +30,28 @@ type LiveUsers interface {
 	// API server is unreachable (the last state seen still holds), and a
 	// user the view does not have was deleted.
 	LiveUser(id string) (u LiveUser, found, known bool)
+}
+
+// Signing is what the API server last said of the sidecar's SigningKey,
+// which the sidecar learns within a second by watching, where the mounted
+// key ring takes the kubelet a minute or more: which key its status
+// announces as active (so every replica signs with it at once after a
+// promotion), and which keys its spec revokes (so none verifies or signs
+// again, before the ring without them arrives).
+type Signing interface {
+	// Announced returns status.activeKeyID and spec.revokedKeyIDs, which
+	// the caller must not change. known is false until the SigningKey was
+	// first listed; both are empty then, and the ring decides alone.
+	Announced() (activeKeyID string, revoked []string, known bool)
+}
+
+// keyRevoked reports whether the SigningKey revokes the key with this id.
+func (s *Server) keyRevoked(kid string) bool {
+	if s.signing == nil {
+		return false
+	}
+	_, revoked, _ := s.signing.Announced()
+	return slices.Contains(revoked, kid)
 }
 
 // current is the user the directory entry u describes, as of the live view:

@@ -110,9 +110,20 @@ func (s *Server) passwordMatches(u *userdir.User, found bool, pw string) bool {
 	return err == nil && ok
 }
 
+var errNoSigner = &api.Error{Code: api.CodeNotReady, Message: "The sidecar has no key to sign with yet.", RetryAfter: 5 * time.Second}
+
 // issue signs a token for u and writes the session answer.
 func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User) {
-	tok, claims, err := token.Sign(keys.Ring, subjectOf(u), s.now())
+	key := keys.Signer(s.signing)
+	if key == nil {
+		// The ring has no active key, or only one the SigningKey revokes
+		// while the key replacing it is not here yet: the kubelet brings
+		// it within a minute or two.
+		s.log.Info("no key may sign; a token is refused until the key ring names one", "user", u.ID)
+		refuse(w, errNoSigner)
+		return
+	}
+	tok, claims, err := token.Sign(keys.Ring, key, subjectOf(u), s.now())
 	if err != nil {
 		s.log.Error(err, "signing a token", "user", u.ID)
 		refuse(w, &api.Error{Code: api.CodeInternal, Message: "The token could not be signed."})

@@ -24,6 +24,10 @@ type Config struct {
 	// Live is the watched view of users; nil when the sidecar has no API
 	// access, the mounted directory then deciding alone.
 	Live LiveUsers
+	// Signing is the watched view of the SigningKey: the key to sign with
+	// and the keys revoked. Nil when the sidecar has no API access, the
+	// mounted key ring then deciding alone.
+	Signing Signing
 	// Upstream is Jack, for proxy mode; nil serves only the auth API and /auth.
 	Upstream *url.URL
 	Log      logr.Logger
@@ -65,6 +69,7 @@ type Server struct {
 	src          Source
 	revocations  revocation.Store
 	live         LiveUsers
+	signing      Signing
 	upstream     http.Handler
 	log          logr.Logger
 	now          func() time.Time
@@ -97,6 +102,7 @@ func New(cfg Config) (http.Handler, error) {
 		src:          cfg.Source,
 		revocations:  cfg.Revocations,
 		live:         cfg.Live,
+		signing:      cfg.Signing,
 		log:          cfg.Log,
 		now:          cfg.Now,
 		clientLimit:  cmp.Or(cfg.ClientLimit, throttle.New(time.Second, 10, 100_000)),

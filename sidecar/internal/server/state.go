@@ -1,6 +1,12 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/policy"
@@ -11,22 +17,73 @@ import (
 type Keys struct {
 	Ring     *keyring.Ring
 	Verifier *token.Verifier
+	// State describes the ring for the sidecar's /state, without its
+	// material; built here so that a poll of /state costs no hashing.
+	State *jack.RingState
 }
 
 // NewKeys prepares a ring for serving.
 func NewKeys(ring *keyring.Ring) *Keys {
-	return &Keys{Ring: ring, Verifier: token.NewVerifier(ring, token.Options{})}
+	st := &jack.RingState{Version: ring.Digest(), Keys: make([]jack.KeyStateReport, 0, len(ring.Keys))}
+	for _, k := range ring.Keys {
+		st.Keys = append(st.Keys, jack.KeyStateReport{ID: k.ID, State: k.State})
+	}
+	return &Keys{Ring: ring, Verifier: token.NewVerifier(ring, token.Options{}), State: st}
+}
+
+// Signer is the key to sign new tokens with now: the ring's choice given
+// what the SigningKey announces (keyring.Ring.Signer), nil when no key may
+// sign. signing is nil when the sidecar has no API access.
+func (k *Keys) Signer(signing Signing) *keyring.Key {
+	if signing == nil {
+		return k.Ring.Signer("", nil)
+	}
+	announced, revoked, _ := signing.Announced()
+	return k.Ring.Signer(announced, revoked)
 }
 
 // Users is a loaded user directory with its index, built once per load.
 type Users struct {
 	Dir   *userdir.Directory
 	Index *userdir.Index
+	// State describes the directory for the sidecar's /state, without a
+	// password hash.
+	State *jack.DirectoryState
 }
 
 // NewUsers prepares a directory for serving.
 func NewUsers(d *userdir.Directory) *Users {
-	return &Users{Dir: d, Index: d.Index()}
+	return &Users{Dir: d, Index: d.Index(), State: &jack.DirectoryState{Version: directoryDigest(d), Users: len(d.Users)}}
+}
+
+// directoryDigest is a short hex digest (16 digits of a SHA-256) of the
+// directory's users, from the fields that are not secret. The password
+// hash is left out: /state is read without credentials, and nothing derived
+// from a secret belongs there; passwordVersion, which the operator changes
+// with every hash, already makes a new password a new version.
+func directoryDigest(d *userdir.Directory) string {
+	h := sha256.New()
+	// One JSON document per user: unambiguous, and no more memory than one
+	// user's fields at a time, whatever the directory's size.
+	enc := json.NewEncoder(h)
+	for i := range d.Users {
+		u := &d.Users[i]
+		_ = enc.Encode(digestUser{
+			ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, PasswordVersion: u.PasswordVersion,
+			Disabled: u.Disabled, SessionsValidAfter: u.SessionsValidAfter.UTC(),
+		})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// digestUser is what directoryDigest covers. There is no field for the
+// password hash here on purpose: keep it so.
+type digestUser struct {
+	ID, Email, Name    string
+	Role               jack.Role
+	PasswordVersion    string
+	Disabled           bool
+	SessionsValidAfter time.Time
 }
 
 // Source gives the current keys, users and policy. Each call returns the

@@ -11,9 +11,13 @@
 //	         "jti":"<128 random bits, base64url>","iss":"…","aud":"…"}
 //
 // iss and aud are there only when the ring sets them; aud is a single string.
-// Sign writes tokens with github.com/golang-jwt/jwt/v5. Verify reads them
-// with a decoder of its own, because golang-jwt's parser costs some forty
-// allocations a token; tests hold the two to the same verdicts (FuzzVerify).
+// Sign writes tokens with github.com/golang-jwt/jwt/v5, with the key its
+// caller chose (keyring.Ring.Signer, which weighs what the SigningKey
+// announces). Verify reads them with a decoder of its own, because
+// golang-jwt's parser costs some forty allocations a token; tests hold the
+// two to the same verdicts (FuzzVerify). Verify names the key that verified
+// a token in Claims.KeyID, so that the sidecar can refuse a key the
+// SigningKey revokes before the ring without it is mounted.
 //
 // What Verify accepts: a token of three unpadded base64url segments, at most
 // MaxSize bytes, whose header names with kid a key of the ring that verifies

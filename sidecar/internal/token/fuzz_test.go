@@ -60,7 +60,9 @@ func reference(ring *keyring.Ring, tok string, now time.Time) (Claims, error) {
 			if !requiredClaims(claims) {
 				return Claims{}, ErrInvalid
 			}
-			return claimsOf(claims), nil
+			c := claimsOf(claims)
+			c.KeyID = k.ID
+			return c, nil
 		case errors.Is(err, jwt.ErrTokenInvalidClaims):
 			// The signature verified, so this is the key; the verdict is
 			// expired only if nothing else is wrong.

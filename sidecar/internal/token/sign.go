@@ -36,6 +36,11 @@ type Claims struct {
 	// empty when the ring sets none.
 	Issuer   string
 	Audience string
+	// KeyID is not a claim but the id of the key that signed the token: its
+	// kid header, or, for a token without one, the legacy key that verified
+	// it. The sidecar refuses a token whose key the SigningKey revokes
+	// before the kubelet brings the ring without it.
+	KeyID string
 }
 
 // wireClaims is the JSON Sign writes. It implements jwt.Claims only because
@@ -84,17 +89,21 @@ type Subject struct {
 	Role  jack.Role
 }
 
-// Sign makes a token for u with the ring's active key, valid from now (to
-// the second) for the ring's TokenTTL. It returns the claims it signed, so
-// that the caller can answer with expiresAt without decoding the token.
-// Errors never quote key material.
-func Sign(ring *keyring.Ring, u Subject, now time.Time) (string, Claims, error) {
-	if ring == nil {
+// Sign makes a token for u with key, one of the ring's keys, valid from now
+// (to the second) for the ring's TokenTTL. The caller chooses the key
+// (keyring.Ring.Signer) because the ring file alone may lag behind the key
+// the SigningKey announces; Sign refuses a key that may not sign at all: a
+// Retired or legacy one. It returns the claims it signed, so that the
+// caller can answer with expiresAt without decoding the token. Errors never
+// quote key material.
+func Sign(ring *keyring.Ring, key *keyring.Key, u Subject, now time.Time) (string, Claims, error) {
+	switch {
+	case ring == nil:
 		return "", Claims{}, errors.New("signing a token: no key ring")
-	}
-	key := ring.Active()
-	if key == nil {
-		return "", Claims{}, errors.New("signing a token: the key ring has no active key")
+	case key == nil:
+		return "", Claims{}, errors.New("signing a token: no key may sign")
+	case key.Legacy || key.State != jack.KeyActive && key.State != jack.KeyPublished:
+		return "", Claims{}, fmt.Errorf("signing a token with key %s: a %s%s key does not sign", key.ID, legacyWord(key), key.State)
 	}
 	if ring.TokenTTL < time.Second {
 		return "", Claims{}, fmt.Errorf("signing a token with key %s: the ring's token lifetime %v is under a second", key.ID, ring.TokenTTL)
@@ -124,6 +133,7 @@ func Sign(ring *keyring.Ring, u Subject, now time.Time) (string, Claims, error) 
 		ID:        id,
 		Issuer:    ring.Issuer,
 		Audience:  ring.Audience,
+		KeyID:     key.ID,
 	}
 	t := jwt.NewWithClaims(method, wireClaims{
 		Subject:   c.Subject,
@@ -144,6 +154,13 @@ func Sign(ring *keyring.Ring, u Subject, now time.Time) (string, Claims, error) 
 		return "", Claims{}, fmt.Errorf("signing a token with key %s: %w", key.ID, err)
 	}
 	return s, c, nil
+}
+
+func legacyWord(k *keyring.Key) string {
+	if k.Legacy {
+		return "legacy "
+	}
+	return ""
 }
 
 // newID is a jti: 128 bits from crypto/rand, enough that two tokens never

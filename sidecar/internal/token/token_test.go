@@ -28,14 +28,14 @@ func TestEveryAlgorithmSignsTokensItVerifies(t *testing.T) {
 			k.State = jack.KeyActive
 			ring := &keyring.Ring{TokenTTL: 24 * time.Hour, Issuer: "https://jack.example.com", Audience: "jack", Keys: []keyring.Key{k}}
 			signedAt := t0.Add(1500 * time.Millisecond)
-			tok, signed, err := Sign(ring, bob, signedAt)
+			tok, signed, err := Sign(ring, ring.Active(), bob, signedAt)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := Claims{
 				Subject: "staff-123", Email: "bob@example.com", Name: "Bob <Ops> & Co", Role: "staff",
 				IssuedAt: t0.Add(time.Second), NotBefore: t0.Add(time.Second), ExpiresAt: t0.Add(24*time.Hour + time.Second),
-				ID: signed.ID, Issuer: "https://jack.example.com", Audience: "jack",
+				ID: signed.ID, Issuer: "https://jack.example.com", Audience: "jack", KeyID: k.ID,
 			}
 			if signed != want {
 				t.Errorf("Sign returned claims\n%+v, want\n%+v", signed, want)
@@ -61,7 +61,7 @@ func TestEveryAlgorithmSignsTokensItVerifies(t *testing.T) {
 
 func TestSignLeavesOutTheIssuerAndAudienceARingDoesNotSet(t *testing.T) {
 	ring := withoutIssuer(fixture(t))
-	tok, c, err := Sign(ring, bob, t0)
+	tok, c, err := Sign(ring, ring.Active(), bob, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,24 +85,51 @@ func TestSignLeavesOutTheIssuerAndAudienceARingDoesNotSet(t *testing.T) {
 }
 
 func TestSignRefuses(t *testing.T) {
-	noActive := *fixture(t)
-	noActive.Keys = slices.DeleteFunc(slices.Clone(noActive.Keys), func(k keyring.Key) bool { return k.State == jack.KeyActive })
+	f := fixture(t)
 	cases := map[string]struct {
 		ring *keyring.Ring
+		key  *keyring.Key
 		user Subject
 		want string
 	}{
-		"without a ring":               {nil, bob, "no key ring"},
-		"a ring without an active key": {&noActive, bob, "no active key"},
-		"a user without an id":         {fixture(t), Subject{Email: "x@example.com"}, "no id"},
+		"without a ring":       {nil, f.Active(), bob, "no key ring"},
+		"without a key":        {f, nil, bob, "no key may sign"},
+		"with a retired key":   {f, f.Find(kidRetired), bob, "a Retired key does not sign"},
+		"with a legacy key":    {f, f.Find(kidLegacy), bob, "a legacy Retired key does not sign"},
+		"a user without an id": {f, f.Active(), Subject{Email: "x@example.com"}, "no id"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			tok, _, err := Sign(tc.ring, tc.user, t0)
+			tok, _, err := Sign(tc.ring, tc.key, tc.user, t0)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || tok != "" {
 				t.Fatalf("Sign = %q, %v; want an error saying %q", tok, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestSignSignsWithThePublishedKeyItIsGiven(t *testing.T) {
+	f := fixture(t)
+	tok, signed, err := Sign(f, f.Find(kidPublished), bob, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if want := fmt.Sprintf(`{"alg":"ES256","kid":%q,"typ":"JWT"}`, kidPublished); string(hdr) != want {
+		t.Errorf("header = %s, want %s", hdr, want)
+	}
+	got, err := NewVerifier(f, Options{}).Verify(tok, t0)
+	if err != nil || got != signed || got.KeyID != kidPublished {
+		t.Errorf("Verify = %+v, %v; want the signed claims, key %s", got, err, kidPublished)
+	}
+}
+
+func TestVerifyNamesTheLegacyKeyThatVerifiedATokenWithoutKid(t *testing.T) {
+	f := fixture(t)
+	tok := forge(t, hdr("HS256", ""), claimsWith(nil), f.Find(kidLegacy), "HS256")
+	got, err := NewVerifier(f, Options{}).Verify(tok, t0)
+	if err != nil || got.KeyID != kidLegacy {
+		t.Errorf("Verify = %+v, %v; want key %s", got, err, kidLegacy)
 	}
 }
 
@@ -276,7 +303,7 @@ func corpus(t testing.TB) map[string]corpusCase {
 
 func mustSign(t testing.TB, r *keyring.Ring, now time.Time) string {
 	t.Helper()
-	tok, _, err := Sign(r, bob, now)
+	tok, _, err := Sign(r, r.Active(), bob, now)
 	if err != nil {
 		t.Fatal(err)
 	}

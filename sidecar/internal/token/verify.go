@@ -214,7 +214,8 @@ func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
 	if r != nil {
 		return Claims{}, r
 	}
-	if r := v.checkSignature(sc, h, token[:dot2], token[dot2+1:], now); r != nil {
+	key, r := v.checkSignature(sc, h, token[:dot2], token[dot2+1:], now)
+	if r != nil {
 		return Claims{}, r
 	}
 
@@ -230,22 +231,24 @@ func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
 	if r := v.checkClaims(&c, now); r != nil {
 		return Claims{}, r
 	}
+	c.KeyID = key.id
 	return c, nil
 }
 
-// checkSignature finds the key for the token and checks its signature.
-func (v *Verifier) checkSignature(sc *scratch, h header, input, sig string, now time.Time) *refusal {
+// checkSignature finds the key for the token and checks its signature. It
+// returns the key that verified it.
+func (v *Verifier) checkSignature(sc *scratch, h header, input, sig string, now time.Time) (*verifyKey, *refusal) {
 	if h.hasKid {
 		k := v.find(h.kid)
 		switch {
 		case k == nil:
-			return errUnknownKey
+			return nil, errUnknownKey
 		case !k.life.Verifies(now):
-			return errKeyRetired
+			return nil, errKeyRetired
 		case string(h.alg) != k.alg:
-			return errAlgorithm
+			return nil, errAlgorithm
 		}
-		return k.check(sc, input, sig)
+		return k, k.check(sc, input, sig)
 	}
 	// No kid: only a legacy key may have signed it. They are tried in
 	// turn; the first error worth reporting is kept.
@@ -261,10 +264,10 @@ func (v *Verifier) checkSignature(sc *scratch, h header, input, sig string, now 
 			continue
 		}
 		if r = k.check(sc, input, sig); r == nil {
-			return nil
+			return k, nil
 		}
 	}
-	return r
+	return nil, r
 }
 
 func (v *Verifier) find(kid []byte) *verifyKey {
