@@ -70,6 +70,10 @@ demo-down: ## Stop the cluster started by make demo and remove everything it mad
 e2e: tools manifests ## Run the end-to-end journey (test/e2e) on the local cluster, starting and stopping it unless it already runs. Needs root.
 	@hack/e2e.sh
 
+.PHONY: soak
+soak: tools manifests ## The journey with ten forced rotations under cross-replica traffic and 1,000 logout-then-use attempts (docs/performance.md's figures). Needs root.
+	@JACK_E2E_ROTATIONS=10 JACK_E2E_LOGOUTS=1000 hack/e2e.sh
+
 ##@ Build
 
 .PHONY: build

@@ -4,9 +4,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,7 +74,8 @@ func TestTheJourney(t *testing.T) {
 		{"each role logs in and reaches exactly its routes", j.roles},
 		{"identity headers cannot be forged", j.forgery},
 		{"a logout at one replica is refused at the other", j.logout},
-		{"a manual rotation keeps old tokens and signs with the new key", j.rotation},
+		{"every logout holds at once on every replica", j.logoutsHold},
+		{"forced rotations under cross-replica traffic refuse no valid token", j.rotation},
 		{"a disabled user is refused everywhere", j.disable},
 		{"a password change ends sessions and the old password", j.password},
 		{"the operator killed mid-rotation leaves a right ring", j.killOperator},
@@ -294,6 +297,43 @@ func (j *journey) logout(t *testing.T) {
 	poll.Within(t, propagationBound, "the other replica refuses the logged-out token", func() bool { return !verifies(t, b, tok) })
 }
 
+// logoutsHold logs in at one replica, logs out at the other and uses the
+// token at once, without waiting, at both — JACK_E2E_LOGOUTS times (200
+// unless set; make soak-logout sets 1000), alternating sides. A logout that
+// answered 200 must leave the token refused everywhere: not once may it be
+// accepted. It reports the logout latency this costs.
+func (j *journey) logoutsHold(t *testing.T) {
+	n := 200
+	if v := os.Getenv("JACK_E2E_LOGOUTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("JACK_E2E_LOGOUTS=%q is not a positive number", v)
+		}
+	}
+	addrs := []string{sidecarAddr(j.pods[0]), sidecarAddr(j.pods[1])}
+	var took []time.Duration
+	accepted := 0
+	for i := range n {
+		in, out := addrs[i%2], addrs[(i+1)%2]
+		tok := c.login(t, in, "max@example.com", users[1].password).session(t).Token
+		start := time.Now()
+		r := c.do(t, "POST", out, "/api/v1/auth/logout", bearer(tok), "")
+		took = append(took, time.Since(start))
+		if r.Status != http.StatusOK {
+			t.Fatalf("logout %d at %s: %d %s", i+1, out, r.Status, r.Raw)
+		}
+		for _, addr := range addrs {
+			if verifies(t, addr, tok) {
+				accepted++
+				t.Errorf("logout %d: the token is still accepted at %s right after the logout answered 200", i+1, addr)
+			}
+		}
+	}
+	slices.Sort(took)
+	t.Logf("%d logouts at the other replica, each used at once at both: %d accepted; logout latency p50 %s, p99 %s, max %s",
+		n, accepted, took[len(took)/2].Round(time.Millisecond), took[len(took)*99/100].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+}
+
 // loadedKeys reads a sidecar's /metrics: the key ids it has loaded, by state.
 func loadedKeys(t testing.TB, p corev1.Pod) map[string]string {
 	resp, err := c.http.Get("http://" + opsAddr(p) + "/metrics")
@@ -361,57 +401,86 @@ func rotate(t *testing.T) (published string) {
 	return published
 }
 
+// rotationsToRun is how many forced rotations the journey makes under
+// traffic: JACK_E2E_ROTATIONS, 2 unless set (make soak-rotation sets 10).
+func rotationsToRun(t *testing.T) int {
+	n := 2
+	if v := os.Getenv("JACK_E2E_ROTATIONS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("JACK_E2E_ROTATIONS=%q is not a positive number", v)
+		}
+	}
+	return n
+}
+
+// rotation forces rotations as a user would (annotate, then kubectl wait
+// for the rotation to finish) while a client logs in at one replica and
+// uses its tokens at both: not one valid token may be refused, the new key
+// may not sign before every sidecar holds it, and a rotation ends when the
+// kubelet has brought the ring everywhere (past the 30 s prepublish floor),
+// not after a fixed wait.
 func (j *journey) rotation(t *testing.T) {
 	svc := serviceAddr(t)
-	before := signingKey(t).Status.ActiveKeyID
 	old := j.tokens["ada"]
-	if kid(t, old) != before {
+	if before := signingKey(t).Status.ActiveKeyID; kid(t, old) != before {
 		t.Fatalf("ada's token has kid %s, the active key is %s", kid(t, old), before)
 	}
-	published := rotate(t)
-	// The kubelet's propagation: from the Secret holding the new key to every
-	// sidecar having loaded it.
-	var secret corev1.Secret
-	poll.Within(t, 30*time.Second, "the key ring Secret holds the new key", func() bool {
-		if c.k8s.Get(ctx(), types.NamespacedName{Namespace: shop, Name: "jack-jwt"}, &secret) != nil {
-			return false
-		}
-		ring, err := keyring.Parse(secret.Data[jack.SecretKeyKeyRing])
-		return err == nil && slices.ContainsFunc(ring.Keys, func(k keyring.Key) bool { return k.ID == published })
-	})
-	took := poll.Within(t, 5*time.Minute, "every sidecar has loaded the published key (the kubelet's propagation)", func() bool {
-		for _, p := range j.pods {
-			if _, ok := loadedKeys(t, p)[published]; !ok {
-				return false
+	n := rotationsToRun(t)
+	addrs := []string{sidecarAddr(j.pods[0]), sidecarAddr(j.pods[1])}
+	traffic := startCrossTraffic(addrs, "ada@example.com", users[0].password, time.Second, time.Duration(n)*6*time.Minute)
+	var took []time.Duration
+	for i := range n {
+		start := time.Now()
+		v := strconv.FormatInt(start.UnixNano(), 10)
+		c.run(t, "kubectl", "-n", shop, "annotate", "--overwrite", "signingkey", "jack", jack.AnnotationRotate+"="+v)
+		c.run(t, "kubectl", "-n", shop, "wait", "signingkey/jack", "--for=jsonpath={.status.lastRotateRequest}="+v, "--timeout=60s")
+		var published string
+		for _, k := range signingKey(t).Status.Keys {
+			if k.State == jack.KeyPublished {
+				published = k.ID
 			}
 		}
-		return true
-	})
-	const defaultPrepublish = 5 * time.Minute
-	if took > defaultPrepublish/2 {
-		t.Errorf("the kubelet took %s to bring the new ring to every pod; the default prepublish (%s) does not cover it comfortably", took, defaultPrepublish)
+		if published == "" {
+			t.Fatalf("rotation %d: no key is published once the request is handled", i+1)
+		}
+		// Until it signs, watch that it does not before every sidecar has it.
+		poll.Within(t, 5*time.Minute, fmt.Sprintf("rotation %d: key %s signs", i+1, published), func() bool {
+			if signingKey(t).Status.ActiveKeyID != published {
+				return false
+			}
+			for _, p := range j.pods {
+				if _, ok := loadedKeys(t, p)[published]; !ok {
+					t.Errorf("rotation %d: key %s signs although pod %s has not loaded it", i+1, published, p.Name)
+				}
+			}
+			return true
+		})
+		c.run(t, "kubectl", "-n", shop, "wait", "signingkey/jack", "--for=condition=Propagated", "--timeout=60s")
+		took = append(took, time.Since(start))
+		key := signingKey(t)
+		t.Logf("rotation %d: key %s active on every replica after %s (status: %s sidecars, Propagated)", i+1, published, took[i].Round(time.Second), key.Status.Propagation)
+		fresh := c.login(t, svc, "ada@example.com", users[0].password).session(t).Token
+		if kid(t, fresh) != published {
+			t.Errorf("a token issued after rotation %d has kid %s, want %s", i+1, kid(t, fresh), published)
+		}
+		j.tokens["ada"] = fresh
 	}
-	poll.Within(t, 3*time.Minute, "the published key becomes active in every sidecar", func() bool {
-		if signingKey(t).Status.ActiveKeyID != published {
-			return false
-		}
-		for _, p := range j.pods {
-			if loadedKeys(t, p)[published] != string(jack.KeyActive) {
-				return false
-			}
-		}
-		return true
-	})
-	fresh := c.login(t, svc, "ada@example.com", users[0].password).session(t).Token
-	if kid(t, fresh) != published {
-		t.Errorf("a token issued after the rotation has kid %s, want %s", kid(t, fresh), published)
+	logins, verified, refused := traffic.end()
+	slices.Sort(took)
+	t.Logf("%d rotations under traffic: active everywhere after min %s, median %s, max %s; %d logins, %d cross-replica verifications, %d refused",
+		n, took[0].Round(time.Second), took[len(took)/2].Round(time.Second), took[len(took)-1].Round(time.Second), logins, verified, len(refused))
+	for _, r := range refused {
+		t.Errorf("during the rotations: %s", r)
+	}
+	if logins == 0 || verified == 0 {
+		t.Errorf("the traffic made %d logins and %d verifications; it did not run", logins, verified)
 	}
 	for _, p := range j.pods {
-		if !verifies(t, sidecarAddr(p), old) || !verifies(t, sidecarAddr(p), fresh) {
-			t.Errorf("pod %s refuses a token from before or after the rotation", p.Name)
+		if !verifies(t, sidecarAddr(p), old) || !verifies(t, sidecarAddr(p), j.tokens["ada"]) {
+			t.Errorf("pod %s refuses a token from before or after the rotations", p.Name)
 		}
 	}
-	j.tokens["ada"] = fresh
 }
 
 func (j *journey) disable(t *testing.T) {
