@@ -72,7 +72,7 @@ e2e: tools manifests ## Run the end-to-end journey (test/e2e) on the local clust
 
 .PHONY: soak
 soak: tools manifests ## The journey with ten forced rotations under cross-replica traffic and 1,000 logout-then-use attempts (docs/performance.md's figures). Needs root.
-	@JACK_E2E_ROTATIONS=10 JACK_E2E_LOGOUTS=1000 hack/e2e.sh
+	@JACK_E2E_ROTATIONS=10 JACK_E2E_LOGOUTS=1000 hack/e2e.sh -timeout 60m
 
 ##@ Build
 
