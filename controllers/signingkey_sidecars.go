@@ -232,17 +232,11 @@ func (s *sidecarStates) observe(ctx context.Context, reader SidecarReader, pods 
 	}
 	s.mu.Unlock()
 
-	sem := make(chan struct{}, sidecarReadConcurrency)
-	var wg sync.WaitGroup
-	for _, i := range stale {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			st, err := reader.Read(ctx, pods[i].addr)
-			out[i] = sidecarRead{state: st, err: err, at: now}
-		})
-	}
-	wg.Wait()
+	forEachSidecar(len(stale), func(j int) {
+		i := stale[j]
+		st, err := reader.Read(ctx, pods[i].addr)
+		out[i] = sidecarRead{state: st, err: err, at: now}
+	})
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -334,16 +328,7 @@ func confirmAll(ctx context.Context, reader SidecarReader, pods []sidecarPod, qu
 	}
 	held := make([]bool, len(pods))
 	errs := make([]error, len(pods))
-	sem := make(chan struct{}, sidecarReadConcurrency)
-	var wg sync.WaitGroup
-	for i, p := range pods {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			held[i], errs[i] = reader.Confirm(ctx, p.addr, query)
-		})
-	}
-	wg.Wait()
+	forEachSidecar(len(pods), func(i int) { held[i], errs[i] = reader.Confirm(ctx, pods[i].addr, query) })
 	c := confirmation{total: len(pods)}
 	for i, p := range pods {
 		switch {
@@ -355,4 +340,19 @@ func confirmAll(ctx context.Context, reader SidecarReader, pods []sidecarPod, qu
 		}
 	}
 	return c
+}
+
+// forEachSidecar runs ask(i) for i in [0, n), at most sidecarReadConcurrency
+// at a time, and returns when all have.
+func forEachSidecar(n int, ask func(i int)) {
+	sem := make(chan struct{}, sidecarReadConcurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ask(i)
+		})
+	}
+	wg.Wait()
 }
