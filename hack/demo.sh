@@ -100,7 +100,9 @@ Jack's API (here jack-echo) is at http://127.0.0.1:$port, behind the jack-auth s
   curl -s http://127.0.0.1:$port/api/v1/settings -H "Authorization: Bearer \$TOKEN"   # FORBIDDEN
   curl -s -X POST http://127.0.0.1:$port/api/v1/auth/logout -H "Authorization: Bearer \$TOKEN"
   bin/kubectl get tokenrevocations -n $demo_ns          # the logout, shared by both replicas
-  bin/kubectl annotate signingkey jack -n $demo_ns auth.jack.io/rotate="\$(date +%s)"   # rotate now
+  v=\$(date +%s); bin/kubectl annotate --overwrite signingkey jack -n $demo_ns auth.jack.io/rotate=\$v   # rotate now
+  bin/kubectl wait signingkey/jack -n $demo_ns --for=jsonpath='{.status.lastRotateRequest}'=\$v   # a new key is published
+  bin/kubectl wait signingkey/jack -n $demo_ns --for=condition=Propagated --timeout=5m   # it signs, on every replica
   bin/kubectl events -n $demo_ns --for signingkey/jack
 
 make demo-down stops the cluster and removes everything it made.
