@@ -34,7 +34,7 @@ func benchVerify(b *testing.B, r *keyring.Ring, tok string, wantErr bool) {
 var alice = Subject{ID: "staff-123", Email: "alice@example.com", Name: "Alice Martin", Role: jack.RoleStaff}
 
 func signFor(b *testing.B, r *keyring.Ring, u Subject) string {
-	tok, _, err := Sign(r, r.Active(), u, t0.Add(-time.Minute))
+	tok, _, err := Sign(r, r.Active(), u, Session{}, t0.Add(-time.Minute))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func BenchmarkSignHS256(b *testing.B) {
 	key := r.Active()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := Sign(r, key, alice, t0); err != nil {
+		if _, _, err := Sign(r, key, alice, Session{}, t0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -100,3 +100,12 @@ var (
 	errWrongAudience  = invalid(ReasonWrongAudience, "wrong audience")
 	errExpired        = &refusal{verdict: ErrExpired, reason: ReasonExpired, msg: "token expired"}
 )
+
+// The session claims' refusals. A token with none of them is one issued
+// before sessions existed, and stays good; one with some must have them
+// all, and consistent, since the session's end is reckoned from auth_time.
+var (
+	errNoSession         = invalid(ReasonMalformedClaims, "auth_time or sgen without sid")
+	errUnstorableSession = invalid(ReasonMalformedClaims, "sid is not 1 to 128 printable ASCII characters, which a logout could not record")
+	errSessionTimes      = invalid(ReasonMalformedClaims, "sid without auth_time and iat, or auth_time after iat")
+)

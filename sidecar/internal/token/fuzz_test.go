@@ -103,10 +103,12 @@ func claimsOf(m jwt.MapClaims) Claims {
 		}
 		return time.Unix(int64(f), 0).UTC()
 	}
+	gen, _ := m[jack.ClaimSessionGeneration].(float64)
 	return Claims{
 		Subject: str("sub"), Email: str("email"), Name: str("name"), Role: jack.Role(str("role")),
 		IssuedAt: date("iat"), NotBefore: date("nbf"), ExpiresAt: date("exp"),
 		ID: str("jti"), Issuer: str("iss"), Audience: str("aud"),
+		SessionID: str(jack.ClaimSessionID), AuthTime: date(jack.ClaimAuthTime), SessionGeneration: int64(gen),
 	}
 }
 
@@ -139,7 +141,8 @@ func refusedOnPurpose(tok string) []string {
 		}
 	}
 	if c, err := base64.RawURLEncoding.DecodeString(segs[1]); err == nil {
-		if members(c, wrongClaimType, "sub", "email", "name", "role", "iat", "nbf", "exp", "jti", "iss", "aud") || tooDeep(c) {
+		if members(c, wrongClaimType, "sub", "email", "name", "role", "iat", "nbf", "exp", "jti", "iss", "aud",
+			jack.ClaimSessionID, jack.ClaimAuthTime, jack.ClaimSessionGeneration) || tooDeep(c) || sessionMismatch(c) {
 			why = append(why, ReasonMalformedClaims)
 		}
 	}
@@ -184,25 +187,54 @@ func hasMember(obj []byte, name string) bool {
 	return ok
 }
 
-var plainInteger = regexp.MustCompile(`^(0|[1-9][0-9]{0,11})$`)
+var (
+	plainInteger    = regexp.MustCompile(`^(0|[1-9][0-9]{0,11})$`)
+	plainGeneration = regexp.MustCompile(`^(0|[1-9][0-9]{0,15})$`)
+)
 
 func wrongClaimType(name string, v json.RawMessage) bool {
 	switch name {
-	case "iat", "nbf", "exp":
+	case "iat", "nbf", "exp", jack.ClaimAuthTime:
 		if !plainInteger.Match(v) {
 			return true
 		}
 		n, _ := strconv.ParseInt(string(v), 10, 64)
 		return n > maxNumericDate
-	case "jti":
-		// A jti a logout could not record (see StorableID); an empty one
-		// counts as missing, which golang-jwt's side refuses too.
+	case jack.ClaimSessionGeneration:
+		if !plainGeneration.Match(v) {
+			return true
+		}
+		n, _ := strconv.ParseInt(string(v), 10, 64)
+		return n > MaxSessionGeneration
+	case "jti", jack.ClaimSessionID:
+		// An id a logout could not record (see StorableID); an empty one
+		// counts as missing: for jti, which golang-jwt's side refuses too,
+		// and for sid, which sessionMismatch judges.
 		var s string
 		return !bytes.HasPrefix(v, []byte(`"`)) || json.Unmarshal(v, &s) != nil || s != "" && (len(s) > 128 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }))
 	default:
 		var s string
 		return !bytes.HasPrefix(v, []byte(`"`)) || json.Unmarshal(v, &s) != nil
 	}
+}
+
+// sessionMismatch reports whether the claims carry session claims that do
+// not fit together, read with encoding/json: auth_time or sgen without
+// sid, or a sid without auth_time and iat, or with auth_time after iat.
+// Absent, empty and 0 are one, as in Claims.
+func sessionMismatch(claims []byte) bool {
+	var m map[string]any
+	if json.Unmarshal(claims, &m) != nil {
+		return false
+	}
+	sid, _ := m[jack.ClaimSessionID].(string)
+	authTime, _ := m[jack.ClaimAuthTime].(float64)
+	gen, _ := m[jack.ClaimSessionGeneration].(float64)
+	iat, _ := m["iat"].(float64)
+	if sid == "" {
+		return authTime != 0 || gen != 0
+	}
+	return authTime == 0 || iat == 0 || authTime > iat
 }
 
 func tooDeep(doc []byte) bool {
@@ -317,6 +349,10 @@ func FuzzVerifyClaims(f *testing.F) {
 	f.Add(`{"alg":"EdDSA","kid":"ed-retired"}`, claimsWith(map[string]any{"n": []any{1, -2.5e-3, "\u2028", map[string]any{"": nil}}}), uint8(4))
 	f.Add(`{"alg":"HS256"}`, claimsWith(map[string]any{"name": "\xff\xfe"}), uint8(6))
 	f.Add(`{"alg":"HS256","kid":"hs-active"}`, `{"sub":"a\ud800b","jti":"\u0000","exp":1795834800,"iss":"https://jack.example.com","aud":"jack"}`, uint8(0))
+	// Sign's layout with a session and without iss and aud, so that the
+	// fast path's optional members are explored from both sides.
+	f.Add(`{"alg":"HS256","kid":"hs-active","typ":"JWT"}`, `{"sub":"staff-123","email":"bob@example.com","name":"Bob","role":"staff","iat":1795741200,"nbf":1795741200,"exp":1795748400,"jti":"AAAAAAAAAAAAAAAAAAAAAA","sid":"BBBBBBBBBBBBBBBBBBBBBB","auth_time":1795572000,"sgen":9007199254740991}`, uint8(0))
+	f.Add(`{"alg":"HS256","kid":"hs-active","typ":"JWT"}`, `{"sub":"staff-123","email":"","name":"","role":"staff","iat":1795741200,"nbf":1795741200,"exp":1795748400,"jti":"A","sid":"","auth_time":0,"sgen":0,"iss":"https://jack.example.com","aud":"jack"}`, uint8(0))
 	f.Fuzz(func(t *testing.T, header, claims string, key uint8) {
 		// The fast path for Sign's layout must read what the general
 		// decoder reads.

@@ -98,14 +98,36 @@ func (s *scanner) next() ([]byte, int) {
 // never ours, and golang-jwt turns them into times in ways (truncation,
 // float to integer conversion) that nobody should have to reason about.
 func (s *scanner) numericDate() (int64, bool) {
+	return s.integer(maxNumericDate)
+}
+
+// date reads a NumericDate into n.
+func (s *scanner) date(n *int64) (ok bool) {
+	*n, ok = s.numericDate()
+	return ok
+}
+
+// generation reads a session generation (sgen) into n: a plain integer from
+// 0 to MaxSessionGeneration, for the same reasons as a NumericDate.
+func (s *scanner) generation(n *int64) (ok bool) {
+	*n, ok = s.integer(MaxSessionGeneration)
+	return ok
+}
+
+// integer reads a plain integer from 0 to limit, which must be below
+// math.MaxInt64/10: digits without sign, leading zero, fraction or
+// exponent.
+func (s *scanner) integer(limit int64) (int64, bool) {
 	b, i := s.b, s.i
 	var n int64
-	for i < len(b) && '0' <= b[i] && b[i] <= '9' && i-s.i <= 12 {
-		n = n*10 + int64(b[i]-'0')
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		if n = n*10 + int64(b[i]-'0'); n > limit {
+			return 0, false
+		}
 		i++
 	}
 	switch digits := i - s.i; {
-	case digits == 0 || digits > 12:
+	case digits == 0:
 		return 0, false
 	case digits > 1 && b[s.i] == '0':
 		return 0, false // a leading zero: not even JSON
@@ -113,13 +135,7 @@ func (s *scanner) numericDate() (int64, bool) {
 		return 0, false
 	}
 	s.i = i
-	return n, n <= maxNumericDate
-}
-
-// date reads a NumericDate into n.
-func (s *scanner) date(n *int64) (ok bool) {
-	*n, ok = s.numericDate()
-	return ok
+	return n, true
 }
 
 // number reads a number, which must start at s.i, checking its syntax.

@@ -150,3 +150,52 @@ func FuzzDecodeSegment(f *testing.F) {
 	}
 	f.Fuzz(checkDecodeSegment)
 }
+
+func TestIntegersAreReadOnlyAsSignWritesThem(t *testing.T) {
+	cases := map[string]struct {
+		lit      string
+		date     bool // numericDate reads it
+		gen      bool // generation reads it
+		want     int64
+		consumed int // bytes read when accepted
+	}{
+		"zero":                              {"0", true, true, 0, 1},
+		"a time":                            {"1795744800", true, true, 1795744800, 10},
+		"a time followed by a comma":        {"1795744800,", true, true, 1795744800, 10},
+		"the last second of year 9999":      {"253402300799", true, true, 253402300799, 12},
+		"a second after it":                 {"253402300800", false, true, 253402300800, 12},
+		"the highest generation, 2^53-1":    {"9007199254740991", false, true, 9007199254740991, 16},
+		"2^53":                              {"9007199254740992", false, false, 0, 0},
+		"far beyond int64":                  {"99999999999999999999999999", false, false, 0, 0},
+		"a leading zero":                    {"01", false, false, 0, 0},
+		"many leading zeros":                {"00000000000000000000000001", false, false, 0, 0},
+		"negative":                          {"-1", false, false, 0, 0},
+		"negative zero":                     {"-0", false, false, 0, 0},
+		"a fraction":                        {"1.0", false, false, 0, 0},
+		"an exponent":                       {"1e3", false, false, 0, 0},
+		"an upper-case exponent":            {"1E3", false, false, 0, 0},
+		"nothing":                           {"", false, false, 0, 0},
+		"a string":                          {`"3"`, false, false, 0, 0},
+		"a plus sign":                       {"+3", false, false, 0, 0},
+		"whitespace is the caller's to eat": {" 3", false, false, 0, 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, r := range []struct {
+				what   string
+				read   func(*scanner, *int64) bool
+				accept bool
+			}{
+				{"numericDate", (*scanner).date, tc.date},
+				{"generation", (*scanner).generation, tc.gen},
+			} {
+				s := scanner{b: []byte(tc.lit)}
+				var n int64
+				ok := r.read(&s, &n)
+				if ok != r.accept || ok && (n != tc.want || s.i != tc.consumed) {
+					t.Errorf("%s(%q) = %d, %v, read %d bytes; want %d, %v, %d bytes", r.what, tc.lit, n, ok, s.i, tc.want, r.accept, tc.consumed)
+				}
+			}
+		})
+	}
+}

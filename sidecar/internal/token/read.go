@@ -70,12 +70,24 @@ const (
 	claimJti
 	claimIss
 	claimAud
+	claimSid
+	claimAuthTime
+	claimSgen
+)
+
+// The session claims' members as Sign writes them, for parseSigned.
+const (
+	signedSid      = `,"` + jack.ClaimSessionID + `":"`
+	signedAuthTime = `,"` + jack.ClaimAuthTime + `":`
+	signedSgen     = `,"` + jack.ClaimSessionGeneration + `":`
 )
 
 // parseClaims reads the claims of a genuine token. Each claim it knows must
 // appear at most once and have its type: a string (aud too: a single one),
-// or a NumericDate for iat, nbf and exp, where 0 means absent as in
-// golang-jwt. Other members are checked as JSON and ignored.
+// a NumericDate for iat, nbf, exp and auth_time, where 0 means absent as in
+// golang-jwt, or a plain integer from 0 to MaxSessionGeneration for sgen.
+// Other members are checked as JSON and ignored. Whether the session claims
+// fit together is checkClaims' business.
 func parseClaims(b []byte) (Claims, *refusal) {
 	str := string(b) // the one allocation: every claim is a substring of it
 	if c, ok := parseSigned(b, str); ok {
@@ -86,14 +98,15 @@ func parseClaims(b []byte) (Claims, *refusal) {
 
 // parseSigned reads claims laid out exactly as Sign writes them, which is
 // nearly every token: the members in Sign's order, without whitespace, and
-// strings of printable ASCII without escapes. It reads them in one pass
-// without looking names up, and gives up at the first byte that departs
-// from that layout. Whatever it reads, parseAnyClaims would read the same
-// way; it is only faster.
+// strings of printable ASCII without escapes. The session claims are
+// optional, so that tokens signed before sessions existed take this path
+// too. It reads them in one pass without looking names up, and gives up at
+// the first byte that departs from that layout. Whatever it reads,
+// parseAnyClaims would read the same way; it is only faster.
 func parseSigned(b []byte, str string) (c Claims, ok bool) {
 	s := scanner{b: b}
 	var role string
-	var iat, nbf, exp int64
+	var iat, nbf, exp, authTime int64
 	ok = s.literal(`{"sub":"`) && s.plain(str, &c.Subject) &&
 		s.literal(`,"email":"`) && s.plain(str, &c.Email) &&
 		s.literal(`,"name":"`) && s.plain(str, &c.Name) &&
@@ -102,6 +115,9 @@ func parseSigned(b []byte, str string) (c Claims, ok bool) {
 		s.literal(`,"nbf":`) && s.date(&nbf) &&
 		s.literal(`,"exp":`) && s.date(&exp) &&
 		s.literal(`,"jti":"`) && s.plain(str, &c.ID) &&
+		(!s.literal(signedSid) || s.plain(str, &c.SessionID) &&
+			s.literal(signedAuthTime) && s.date(&authTime) &&
+			s.literal(signedSgen) && s.generation(&c.SessionGeneration)) &&
 		(!s.literal(`,"iss":"`) || s.plain(str, &c.Issuer)) &&
 		(!s.literal(`,"aud":"`) || s.plain(str, &c.Audience)) &&
 		s.literal("}") && s.i == len(b)
@@ -110,6 +126,7 @@ func parseSigned(b []byte, str string) (c Claims, ok bool) {
 	}
 	c.Role = jack.Role(role)
 	c.IssuedAt, c.NotBefore, c.ExpiresAt = unixTime(iat), unixTime(nbf), unixTime(exp)
+	c.AuthTime = unixTime(authTime)
 	return c, true
 }
 
@@ -141,6 +158,7 @@ func parseAnyClaims(b []byte, str string) (Claims, *refusal) {
 		var bit int
 		var text *string
 		var date *time.Time
+		var count *int64
 		switch string(name) {
 		case "sub":
 			bit, text = claimSub, &c.Subject
@@ -162,6 +180,12 @@ func parseAnyClaims(b []byte, str string) (Claims, *refusal) {
 			bit, date = claimNbf, &c.NotBefore
 		case "exp":
 			bit, date = claimExp, &c.ExpiresAt
+		case jack.ClaimSessionID:
+			bit, text = claimSid, &c.SessionID
+		case jack.ClaimAuthTime:
+			bit, date = claimAuthTime, &c.AuthTime
+		case jack.ClaimSessionGeneration:
+			bit, count = claimSgen, &c.SessionGeneration
 		default:
 			if !s.skip() {
 				return c, errClaimsJSON
@@ -173,12 +197,15 @@ func parseAnyClaims(b []byte, str string) (Claims, *refusal) {
 		}
 		seen |= bit
 		var ok bool
-		if text != nil {
+		switch {
+		case text != nil:
 			*text, ok = s.text(str)
-		} else {
+		case date != nil:
 			var n int64
 			n, ok = s.numericDate()
 			*date = unixTime(n)
+		default:
+			ok = s.generation(count)
 		}
 		if !ok {
 			return c, errClaimMember

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -28,20 +29,26 @@ func TestEveryAlgorithmSignsTokensItVerifies(t *testing.T) {
 			k.State = jack.KeyActive
 			ring := &keyring.Ring{TokenTTL: 24 * time.Hour, Issuer: "https://jack.example.com", Audience: "jack", Keys: []keyring.Key{k}}
 			signedAt := t0.Add(1500 * time.Millisecond)
-			tok, signed, err := Sign(ring, ring.Active(), bob, signedAt)
+			tok, signed, err := Sign(ring, ring.Active(), bob, Session{}, signedAt)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := Claims{
 				Subject: "staff-123", Email: "bob@example.com", Name: "Bob <Ops> & Co", Role: "staff",
 				IssuedAt: t0.Add(time.Second), NotBefore: t0.Add(time.Second), ExpiresAt: t0.Add(24*time.Hour + time.Second),
-				ID: signed.ID, Issuer: "https://jack.example.com", Audience: "jack", KeyID: k.ID,
+				ID: signed.ID, Issuer: "https://jack.example.com", Audience: "jack",
+				SessionID: signed.SessionID, AuthTime: t0.Add(time.Second), SessionGeneration: 0, KeyID: k.ID,
 			}
 			if signed != want {
 				t.Errorf("Sign returned claims\n%+v, want\n%+v", signed, want)
 			}
-			if id, err := base64.RawURLEncoding.DecodeString(signed.ID); err != nil || len(id) != 16 {
-				t.Errorf("jti %q is not 128 bits of base64url", signed.ID)
+			for claim, id := range map[string]string{"jti": signed.ID, "sid": signed.SessionID} {
+				if b, err := base64.RawURLEncoding.DecodeString(id); err != nil || len(b) != 16 {
+					t.Errorf("%s %q is not 128 bits of base64url", claim, id)
+				}
+			}
+			if signed.SessionID == signed.ID {
+				t.Errorf("the session id is the token id")
 			}
 			hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
 			if wantHdr := fmt.Sprintf(`{"alg":%q,"kid":%q,"typ":"JWT"}`, alg, k.ID); string(hdr) != wantHdr {
@@ -61,7 +68,7 @@ func TestEveryAlgorithmSignsTokensItVerifies(t *testing.T) {
 
 func TestSignLeavesOutTheIssuerAndAudienceARingDoesNotSet(t *testing.T) {
 	ring := withoutIssuer(fixture(t))
-	tok, c, err := Sign(ring, ring.Active(), bob, t0)
+	tok, c, err := Sign(ring, ring.Active(), bob, Session{}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,23 +93,38 @@ func TestSignLeavesOutTheIssuerAndAudienceARingDoesNotSet(t *testing.T) {
 
 func TestSignRefuses(t *testing.T) {
 	f := fixture(t)
+	const sid = "AAAAAAAAAAAAAAAAAAAAAA"
 	cases := map[string]struct {
-		ring *keyring.Ring
-		key  *keyring.Key
-		user Subject
-		want string
+		ring    *keyring.Ring
+		key     *keyring.Key
+		user    Subject
+		session Session
+		want    string
 	}{
-		"without a ring":       {nil, f.Active(), bob, "no key ring"},
-		"without a key":        {f, nil, bob, "no key may sign"},
-		"with a retired key":   {f, f.Find(kidRetired), bob, "a Retired key does not sign"},
-		"with a legacy key":    {f, f.Find(kidLegacy), bob, "a legacy Retired key does not sign"},
-		"a user without an id": {f, f.Active(), Subject{Email: "x@example.com"}, "no id"},
+		"without a ring":       {nil, f.Active(), bob, Session{}, "no key ring"},
+		"without a key":        {f, nil, bob, Session{}, "no key may sign"},
+		"with a retired key":   {f, f.Find(kidRetired), bob, Session{}, "a Retired key does not sign"},
+		"with a legacy key":    {f, f.Find(kidLegacy), bob, Session{}, "a legacy Retired key does not sign"},
+		"a user without an id": {f, f.Active(), Subject{Email: "x@example.com"}, Session{}, "no id"},
+
+		"a session id Verify would refuse":          {f, f.Active(), bob, Session{ID: "a b", AuthTime: t0}, "not 1 to 128 printable ASCII"},
+		"a session id of 129 characters":            {f, f.Active(), bob, Session{ID: strings.Repeat("a", 129), AuthTime: t0}, "not 1 to 128 printable ASCII"},
+		"a session that continues without its time": {f, f.Active(), bob, Session{ID: sid, Generation: 1}, "needs the time of its login"},
+		"a new session past generation 0":           {f, f.Active(), bob, Session{Generation: 1}, "starts at generation 0"},
+		"a negative generation":                     {f, f.Active(), bob, Session{ID: sid, AuthTime: t0, Generation: -1}, "is not from 0"},
+		"a generation past the largest":             {f, f.Active(), bob, Session{ID: sid, AuthTime: t0, Generation: MaxSessionGeneration + 1}, "is not from 0"},
+		"a login after the token's issue":           {f, f.Active(), bob, Session{ID: sid, AuthTime: t0.Add(time.Second)}, "after the token's issue time"},
+		"a login at the Unix epoch":                 {f, f.Active(), bob, Session{ID: sid, AuthTime: time.Unix(0, 0)}, "not after 1970"},
+		"a session past its lifetime":               {f, f.Active(), bob, Session{ID: sid, AuthTime: t0.Add(-jack.DefaultSessionLifetime)}, ErrSessionOver.Error()},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			tok, _, err := Sign(tc.ring, tc.key, tc.user, t0)
+			tok, _, err := Sign(tc.ring, tc.key, tc.user, tc.session, t0)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || tok != "" {
 				t.Fatalf("Sign = %q, %v; want an error saying %q", tok, err, tc.want)
+			}
+			if strings.Contains(err.Error(), sid) {
+				t.Errorf("error %q quotes the session id", err)
 			}
 		})
 	}
@@ -110,7 +132,7 @@ func TestSignRefuses(t *testing.T) {
 
 func TestSignSignsWithThePublishedKeyItIsGiven(t *testing.T) {
 	f := fixture(t)
-	tok, signed, err := Sign(f, f.Find(kidPublished), bob, t0)
+	tok, signed, err := Sign(f, f.Find(kidPublished), bob, Session{}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +238,7 @@ func corpus(t testing.TB) map[string]corpusCase {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	lastBits := sig[:len(sig)-1] + string(alphabet[strings.IndexByte(alphabet, sig[len(sig)-1])|1])
 
-	return map[string]corpusCase{
+	cases := map[string]corpusCase{
 		"a good token":                {good, nil, nil, ""},
 		"a token Sign made":           {mustSign(t, r, t0.Add(-time.Minute)), nil, nil, ""},
 		"an empty string":             {"", nil, ErrInvalid, ReasonMalformed},
@@ -299,11 +321,13 @@ func corpus(t testing.TB) map[string]corpusCase {
 		"a line break in the signature":           {goodParts[0] + "." + goodParts[1] + "." + sig[:20] + "\n" + sig[20:], nil, ErrInvalid, ReasonBadSignature},
 		"unused signature bits that are not zero": {goodParts[0] + "." + goodParts[1] + "." + lastBits, nil, ErrInvalid, ReasonMalformed},
 	}
+	maps.Copy(cases, sessionCorpus(t, r))
+	return cases
 }
 
 func mustSign(t testing.TB, r *keyring.Ring, now time.Time) string {
 	t.Helper()
-	tok, _, err := Sign(r, r.Active(), bob, now)
+	tok, _, err := Sign(r, r.Active(), bob, Session{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -365,6 +365,14 @@ func (v *Verifier) checkClaims(c *Claims, now time.Time) *refusal {
 		return errWrongIssuer
 	case v.audience != "" && c.Audience != v.audience:
 		return errWrongAudience
+	case c.SessionID == "" && (!c.AuthTime.IsZero() || c.SessionGeneration != 0):
+		return errNoSession
+	case c.SessionID != "" && !StorableID(c.SessionID):
+		return errUnstorableSession
+	case c.SessionID != "" && (c.AuthTime.IsZero() || c.IssuedAt.IsZero() || c.AuthTime.After(c.IssuedAt)):
+		// Sign writes auth_time no later than iat; the session's end is
+		// reckoned from it, so it must be there, and make sense.
+		return errSessionTimes
 	case !c.NotBefore.IsZero() && now.Before(c.NotBefore.Add(-v.leeway)):
 		return errNotYetValid
 	case !c.IssuedAt.IsZero() && now.Before(c.IssuedAt.Add(-v.leeway)):
@@ -380,10 +388,10 @@ func (v *Verifier) checkClaims(c *Claims, now time.Time) *refusal {
 // (the revocation file and a TokenRevocation's tokenID hold at most this).
 const MaxIDLength = 128
 
-// StorableID reports whether a jti can be recorded by a logout: 1 to
-// MaxIDLength printable ASCII characters without spaces. Verify refuses a
-// token whose jti is not, so that every token it accepts can be logged out;
-// the sidecar's own ids are 22 base64url characters.
+// StorableID reports whether a jti or a sid can be recorded by a logout: 1
+// to MaxIDLength printable ASCII characters without spaces. Verify refuses a
+// token whose jti or sid is not, so that every token it accepts can be
+// logged out; the sidecar's own ids are 22 base64url characters.
 func StorableID(id string) bool {
 	if id == "" || len(id) > MaxIDLength {
 		return false
