@@ -133,7 +133,7 @@ func (f *fixture) sign(id string, at time.Time) string {
 	if !ok {
 		f.t.Fatalf("no user %s", id)
 	}
-	tok, _, err := token.Sign(f.ring, f.ring.Active(), token.Subject{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role}, at)
+	tok, _, err := token.Sign(f.ring, f.ring.Active(), token.Subject{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role}, token.Session{}, at)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -499,11 +499,11 @@ func TestBadTokens(t *testing.T) {
 	other, _ := keyring.Generate(jack.AlgorithmHS256, "k1")
 	other.State = jack.KeyActive
 	forger := &keyring.Ring{TokenTTL: time.Hour, Keys: []keyring.Key{other}}
-	forged, _, _ := token.Sign(forger, forger.Active(), token.Subject{ID: "admin-1", Email: "ada@example.com", Role: "admin"}, now)
+	forged, _, _ := token.Sign(forger, forger.Active(), token.Subject{ID: "admin-1", Email: "ada@example.com", Role: "admin"}, token.Session{}, now)
 	unknown := *forger
 	unknown.Keys = []keyring.Key{other}
 	unknown.Keys[0].ID = "k-unknown"
-	wrongKid, _, _ := token.Sign(&unknown, unknown.Active(), token.Subject{ID: "manager-1", Email: "max@example.com", Role: "manager"}, now)
+	wrongKid, _, _ := token.Sign(&unknown, unknown.Active(), token.Subject{ID: "manager-1", Email: "max@example.com", Role: "manager"}, token.Session{}, now)
 	none := b64(`{"alg":"none","typ":"JWT","kid":"k1"}`) + "." + parts[1] + "."
 	expired := f.sign("manager-1", now.Add(-2*time.Hour))
 	future := f.sign("manager-1", now.Add(time.Hour))

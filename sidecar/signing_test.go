@@ -133,7 +133,7 @@ func TestAKeyRevokedInTheSpecIsRefusedEverywhereBeforeTheKubeletDropsIt(t *testi
 	// A token signed with B, as another replica would have after a
 	// promotion, and one signed with A.
 	sam := token.Subject{ID: r.userIDs["sam"], Email: "sam@example.com", Name: "sam", Role: jack.RoleStaff}
-	byB, _, err := token.Sign(r.ring, r.ring.Find(r.b), sam, time.Now())
+	byB, _, err := token.Sign(r.ring, r.ring.Find(r.b), sam, token.Session{}, time.Now())
 	must(t, err)
 	byA := loginToken(t, r.sidecars[0], "sam@example.com", "first password of sam")
 	for _, s := range r.sidecars {

@@ -47,6 +47,10 @@ const (
 	// CodeUntrustedProxy: /auth was called by an address outside
 	// --trusted-proxies.
 	CodeUntrustedProxy Code = "UNTRUSTED_PROXY"
+	// CodeLogoutUnconfirmed: a logout holds at the replica that answered,
+	// but not every replica confirmed within --logout-confirm-timeout that
+	// it refuses the token. Retrying the logout waits again.
+	CodeLogoutUnconfirmed Code = "LOGOUT_UNCONFIRMED"
 )
 
 // statuses maps each code to its HTTP status.
@@ -72,6 +76,7 @@ var statuses = map[Code]int{
 	CodeForgedIdentity:       http.StatusBadRequest,
 	CodeMisdirectedRequest:   http.StatusMisdirectedRequest,
 	CodeUntrustedProxy:       http.StatusForbidden,
+	CodeLogoutUnconfirmed:    http.StatusServiceUnavailable,
 }
 
 // Status is the HTTP status of a code.

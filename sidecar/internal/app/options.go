@@ -30,6 +30,9 @@ type Options struct {
 	TLSCertFile     string
 	TLSKeyFile      string
 	ShutdownTimeout time.Duration
+	// LogoutConfirmTimeout bounds how long a logout waits, with API
+	// credentials, for every replica to confirm it refuses the token.
+	LogoutConfirmTimeout time.Duration
 	// Limits bound slow and greedy clients (limits.go).
 	Limits
 
@@ -68,6 +71,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TLSCertFile, "tls-cert", "", "Serve the main address over TLS with this certificate (and --tls-key).")
 	fs.StringVar(&o.TLSKeyFile, "tls-key", "", "The key of --tls-cert.")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "How long requests in flight may finish after SIGTERM.")
+	fs.DurationVar(&o.LogoutConfirmTimeout, "logout-confirm-timeout", defaultLogoutConfirmTimeout, "With --api-credentials, how long a logout waits for every replica to confirm it refuses the token "+
+		"before it answers 503 LOGOUT_UNCONFIRMED (the token stays refused here, and the logout is shared when the API server answers); 1s to 60s.")
 	fs.StringVar(&o.ForwardAuth, "forward-auth", string(server.DialectAuto), "Where /auth reads the original request: nginx (X-Original-Method, X-Original-URI or -URL), "+
 		"traefik (X-Forwarded-Method, X-Forwarded-Uri), envoy (the path after /auth), or auto (whichever one a request carries; several are refused).")
 	fs.Var(&o.TrustedProxies, "trusted-proxies", "Addresses or CIDRs of the gateways in front of the sidecar (comma-separated, may repeat). Set, only they may ask /auth, "+
@@ -139,7 +144,27 @@ func (o Options) Complete() (*Completed, error) {
 	if o.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must not be negative"))
 	}
+	if err := checkLogoutConfirmTimeout(o.LogoutConfirmTimeout); err != nil {
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
+}
+
+// defaultLogoutConfirmTimeout leaves room for the operator's confirmation
+// round (a sidecar's watch delivering the revocation, each asked with a 2 s
+// wait) plus its status write, well above the tens of milliseconds it
+// takes when every replica is healthy.
+const defaultLogoutConfirmTimeout = 5 * time.Second
+
+// checkLogoutConfirmTimeout bounds --logout-confirm-timeout: under a second
+// a healthy confirmation would time out under load, and past a minute a
+// client (and the connection it holds) would wait longer than any client
+// waits for a logout.
+func checkLogoutConfirmTimeout(d time.Duration) error {
+	if d < time.Second || d > time.Minute {
+		return fmt.Errorf("--logout-confirm-timeout %s must be between 1s and 60s: it is how long a logout waits for every replica to confirm it", d)
+	}
+	return nil
 }
 
 // headerName reports whether s is a header field name: an HTTP token.

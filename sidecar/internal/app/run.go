@@ -63,13 +63,15 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 	go pruneRevocations(ctx, revs, log)
 
 	cfg := server.Config{Source: src, Revocations: revs, Upstream: c.UpstreamURL, Log: log.WithName("server"), Registry: reg,
-		ForwardAuth: c.Dialect, TrustedProxies: c.Trusted, StripHeaders: c.StripHeaders, MaxInFlightPerClient: c.MaxInFlightPerClient, BodyTimeout: c.BodyTimeout}
+		ForwardAuth: c.Dialect, TrustedProxies: c.Trusted, StripHeaders: c.StripHeaders, MaxInFlightPerClient: c.MaxInFlightPerClient, BodyTimeout: c.BodyTimeout,
+		LogoutConfirmTimeout: c.LogoutConfirmTimeout}
 	var live *liveState
 	if c.APICredentials != "" {
 		if live, err = startLive(ctx, c, revs, log, reg); err != nil {
 			return err
 		}
 		cfg.Revocations, cfg.Live, cfg.Signing = live.revocations, liveUsers{live.users}, live.signing
+		cfg.LogoutConfirmer = live.revocations
 	}
 	handler, err := server.New(cfg)
 	if err != nil {
@@ -175,14 +177,22 @@ func pruneRevocations(ctx context.Context, revs *revocation.File, log logr.Logge
 	}
 }
 
-// opsHandler serves /metrics, /healthz, /readyz and /state. Ready means the
-// keys and users have loaded; a file whose latest version failed to load is
-// reported in the body (the last good one is still served), and so is the
-// state of the API server watches. /state (stateHandler) is what the
-// operator reads to know which keys every sidecar holds.
+// opsHandler serves /metrics, /healthz, /readyz, /state and /confirm. Ready
+// means the keys and users have loaded; a file whose latest version failed
+// to load is reported in the body (the last good one is still served), and
+// so is the state of the API server watches. /state (stateHandler) is what
+// the operator reads to know which keys every sidecar holds; /confirm
+// (confirmer) is what it asks before it tells a logout, or whoever ended a
+// user's sessions, that every replica refuses the tokens.
 func opsHandler(reg *prometheus.Registry, signingKey string, src *files, live *liveState) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+jack.SidecarStatePath, stateHandler(signingKey, src, live))
+	var revocations revocationView
+	var users userView
+	if live != nil {
+		revocations, users = live.revocations, live.users
+	}
+	mux.Handle("GET "+jack.SidecarConfirmPath, newConfirmer(revocations, users, maxConfirmWaiters, reg))
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)

@@ -8,7 +8,12 @@
 //   - Revocations is the server's revocation store: a logout is recorded in
 //     the local file at once (the token is refused here before the answer
 //     goes out) and then created as a TokenRevocation, which every other
-//     replica watching the SigningKey's revocations adds to its own.
+//     replica watching the SigningKey's revocations adds to its own. It is
+//     also the server's LogoutConfirmer: the logout answers once the
+//     operator has written in the revocation's status that every ready
+//     sidecar refuses the token, which it learns by asking each one's
+//     /confirm — answered from Revocations.Held and Users.SessionsEnded,
+//     woken by the watches' changes rather than polled.
 //   - Signing watches the sidecar's own SigningKey, by name: the key its
 //     status announces as active signs at every replica at once after a
 //     promotion, and a key its spec revokes is refused at once, where the

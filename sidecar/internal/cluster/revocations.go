@@ -19,12 +19,22 @@ type TokenRevocation struct {
 	Kind       string             `json:"kind"`
 	Metadata   revocationMetadata `json:"metadata"`
 	Spec       revocationSpec     `json:"spec"`
+	Status     revocationStatus   `json:"status,omitzero"`
 }
 
 type revocationMetadata struct {
 	Name      string            `json:"name"`
 	Namespace string            `json:"namespace,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
+	// Generation is the API server's: 1 at creation, one more with every
+	// change of the spec. It is what the operator confirms.
+	Generation int64 `json:"generation,omitempty"`
+}
+
+// revocationStatus is the operator's: the generation every ready sidecar
+// of the SigningKey confirmed it acts on.
+type revocationStatus struct {
+	ConfirmedGeneration int64 `json:"confirmedGeneration,omitempty"`
 }
 
 type revocationSpec struct {
@@ -34,26 +44,33 @@ type revocationSpec struct {
 	ExpiresAt  time.Time `json:"expiresAt"`
 }
 
-// Creator creates an object in a collection; *kube.Client is one.
-type Creator interface {
+// API creates and reads objects; *kube.Client is one.
+type API interface {
 	Create(ctx context.Context, path string, obj any) error
+	Get(ctx context.Context, path string, into any) error
 }
 
 // Revocations is the sidecar's revocation store when it has API access. It
 // is a revocation.Store (for the server) and a kube.Handler[TokenRevocation]
-// (for the reflector watching the SigningKey's revocations).
+// (for the reflector watching the SigningKey's revocations). It also keeps
+// what the watch said of each TokenRevocation — its generation and the
+// generation the operator confirmed — for /confirm and for a logout waiting
+// for its confirmation (confirm.go).
 type Revocations struct {
 	local      *revocation.File
-	api        Creator
+	api        API
 	path       string
 	namespace  string
 	signingKey string
 	now        func() time.Time
 	log        logr.Logger
 
-	mu      sync.Mutex
-	pending map[string]revocation.Entry // to create, by token id
-	wake    chan struct{}
+	mu       sync.Mutex
+	pending  map[string]revocation.Entry // to create, by token id
+	creating map[string]*creation        // creates in flight, by token id
+	seen     map[string]seenRevocation   // the watched TokenRevocations, by name
+	wake     chan struct{}
+	changes  changes // notified when seen changes
 }
 
 // RevocationsConfig configures NewRevocations.
@@ -61,8 +78,8 @@ type RevocationsConfig struct {
 	// Local holds every revocation this sidecar knows, its own and learned,
 	// and is the outbox of those not yet created (see the package doc).
 	Local *revocation.File
-	// API creates TokenRevocations in Namespace.
-	API        Creator
+	// API creates and reads TokenRevocations in Namespace.
+	API        API
 	Namespace  string
 	SigningKey string
 	Log        logr.Logger
@@ -74,9 +91,11 @@ type RevocationsConfig struct {
 func NewRevocations(cfg RevocationsConfig) *Revocations {
 	r := &Revocations{
 		local: cfg.Local, api: cfg.API, namespace: cfg.Namespace, signingKey: cfg.SigningKey, log: cfg.Log, now: cfg.Now,
-		path:    kube.CollectionPath(jack.Group, jack.Version, cfg.Namespace, jack.ResourceTokenRevocations),
-		pending: map[string]revocation.Entry{},
-		wake:    make(chan struct{}, 1),
+		path:     kube.CollectionPath(jack.Group, jack.Version, cfg.Namespace, jack.ResourceTokenRevocations),
+		pending:  map[string]revocation.Entry{},
+		creating: map[string]*creation{},
+		seen:     map[string]seenRevocation{},
+		wake:     make(chan struct{}, 1),
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -92,7 +111,8 @@ func (r *Revocations) ListWatch() kube.ListWatch {
 
 // Revoke implements revocation.Store: the token is refused here once Revoke
 // returns (durably, in the local file), and at every other replica once the
-// TokenRevocation is created, which Run does next.
+// TokenRevocation is created, which Run does next (or Confirm, when the
+// caller waits for every replica).
 func (r *Revocations) Revoke(e revocation.Entry) error {
 	if err := r.local.Revoke(e); err != nil {
 		return err
@@ -127,20 +147,34 @@ func (r *Revocations) Replace(items []TokenRevocation) {
 			r.enqueue(e)
 		}
 	}
+	r.mu.Lock()
+	clear(r.seen)
+	for _, it := range items {
+		r.seen[it.Metadata.Name] = seenOf(it)
+	}
+	r.mu.Unlock()
+	r.changes.Notify()
 }
 
 // Upsert implements kube.Handler: another replica's logout (or this one's,
-// coming back).
+// coming back), or the operator's confirmation of one in its status.
 func (r *Revocations) Upsert(it TokenRevocation) {
 	r.learn([]revocation.Entry{entryOf(it)})
 	r.mu.Lock()
 	delete(r.pending, it.Spec.TokenID)
+	r.seen[it.Metadata.Name] = seenOf(it)
 	r.mu.Unlock()
+	r.changes.Notify()
 }
 
 // Delete implements kube.Handler. The operator deletes a revocation once its
 // token has expired; the local copy expires by itself.
-func (r *Revocations) Delete(TokenRevocation) {}
+func (r *Revocations) Delete(it TokenRevocation) {
+	r.mu.Lock()
+	delete(r.seen, it.Metadata.Name)
+	r.mu.Unlock()
+	r.changes.Notify()
+}
 
 func entryOf(it TokenRevocation) revocation.Entry {
 	return revocation.Entry{ID: it.Spec.TokenID, Subject: it.Spec.UserID, Expires: it.Spec.ExpiresAt}
@@ -216,17 +250,64 @@ func (r *Revocations) flush(ctx context.Context) error {
 			return nil
 		}
 		if r.now().Before(e.Expires) {
-			err := r.api.Create(ctx, r.path, r.object(e))
-			if err != nil && !kube.IsAlreadyExists(err) {
+			if _, err := r.create(ctx, e); err != nil {
 				return err
 			}
 		}
-		r.mu.Lock()
-		if p, ok := r.pending[e.ID]; ok && p == e {
-			delete(r.pending, e.ID)
-		}
-		r.mu.Unlock()
+		r.sent(e)
 	}
+}
+
+// sent takes e off the outbox: its TokenRevocation exists.
+func (r *Revocations) sent(e revocation.Entry) {
+	r.mu.Lock()
+	if p, ok := r.pending[e.ID]; ok && p == e {
+		delete(r.pending, e.ID)
+	}
+	r.mu.Unlock()
+}
+
+// creation is a create of one TokenRevocation in flight. The outbox and a
+// logout waiting for its confirmation both create the logout's object, the
+// moment it is recorded; the second to ask waits for the first's answer
+// rather than send the same object again and read it back after its
+// AlreadyExists.
+type creation struct {
+	done   chan struct{}
+	stored *TokenRevocation // nil when it existed already
+	err    error
+}
+
+// create creates e's TokenRevocation and returns it as the API server
+// stored it, or nil when it existed already.
+func (r *Revocations) create(ctx context.Context, e revocation.Entry) (*TokenRevocation, error) {
+	r.mu.Lock()
+	c, joined := r.creating[e.ID]
+	if !joined {
+		c = &creation{done: make(chan struct{})}
+		r.creating[e.ID] = c
+	}
+	r.mu.Unlock()
+	if joined {
+		select {
+		case <-c.done:
+			return c.stored, c.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	obj := r.object(e)
+	switch err := r.api.Create(ctx, r.path, &obj); {
+	case err == nil:
+		c.stored = &obj
+	case !kube.IsAlreadyExists(err):
+		c.err = err
+	}
+	r.mu.Lock()
+	delete(r.creating, e.ID)
+	r.mu.Unlock()
+	close(c.done)
+	return c.stored, c.err
 }
 
 func (r *Revocations) object(e revocation.Entry) TokenRevocation {

@@ -51,8 +51,10 @@ func (u *JackUser) live() LiveUser {
 	return l
 }
 
-// Users is the live view of a namespace's JackUsers, by user id. It is a
-// kube.Handler[JackUser], and the server's LiveUsers through the app.
+// Users is the live view of a namespace's JackUsers, by user id (what a
+// token names) and by JackUser name (what the operator asks /confirm
+// about). It is a kube.Handler[JackUser], and the server's LiveUsers
+// through the app.
 type Users struct {
 	mu sync.RWMutex
 	// byName holds every JackUser that has an id; byID indexes it. Two
@@ -61,6 +63,8 @@ type Users struct {
 	byName map[string]named
 	byID   map[string]string
 	known  bool
+	// changes is notified after every change, for /confirm's waiters.
+	changes changes
 }
 
 type named struct {
@@ -85,6 +89,38 @@ func (v *Users) LiveUser(id string) (LiveUser, bool, bool) {
 	return v.byName[name].user, true, v.known
 }
 
+// SessionsEnded reports whether this sidecar refuses the tokens of the
+// JackUser name issued before at: what /confirm answers the operator after
+// a user's sessions ended. It does when the view has the JackUser with
+// status.sessionsValidAfter at or after at (the server refuses tokens
+// issued before the later of that and the directory's), and when the view,
+// filled, does not have it at all: a JackUser that was deleted — or that
+// has no id yet, so no token names it — has every token refused. Before
+// the first list it knows nothing, and says so.
+func (v *Users) SessionsEnded(name string, at time.Time) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	n, ok := v.byName[name]
+	return sessionsEnded(v.known, ok, n.user.SessionsValidAfter, at)
+}
+
+// sessionsEnded is SessionsEnded's decision, for a view that is known (or
+// not), has the user (found) and holds validAfter for them.
+func sessionsEnded(known, found bool, validAfter, at time.Time) bool {
+	switch {
+	case !known:
+		return false
+	case !found:
+		return true
+	default:
+		return !validAfter.Before(at)
+	}
+}
+
+// Changed returns a channel closed at the next change of the view. Take
+// it before asking SessionsEnded, so a change in between is not missed.
+func (v *Users) Changed() <-chan struct{} { return v.changes.Next() }
+
 // Len is the number of users in the view.
 func (v *Users) Len() int {
 	v.mu.RLock()
@@ -94,6 +130,7 @@ func (v *Users) Len() int {
 
 // Replace implements kube.Handler.
 func (v *Users) Replace(items []JackUser) {
+	defer v.changes.Notify()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	clear(v.byName)
@@ -106,6 +143,7 @@ func (v *Users) Replace(items []JackUser) {
 
 // Upsert implements kube.Handler.
 func (v *Users) Upsert(u JackUser) {
+	defer v.changes.Notify()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.deleteLocked(u.Metadata.Name)
@@ -114,6 +152,7 @@ func (v *Users) Upsert(u JackUser) {
 
 // Delete implements kube.Handler.
 func (v *Users) Delete(u JackUser) {
+	defer v.changes.Notify()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.deleteLocked(u.Metadata.Name)

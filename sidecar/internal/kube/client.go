@@ -172,6 +172,18 @@ func (c *Client) List(ctx context.Context, path string, opts ListOptions, into a
 	return decodeBody(ctx, "list", path, resp.Body, into)
 }
 
+// Get reads the object at path — a collection's path, "/", and the
+// object's name — into into. An object that does not exist is an error for
+// which IsNotFound is true.
+func (c *Client) Get(ctx context.Context, path string, into any) error {
+	resp, err := c.do(ctx, c.http, "get", http.MethodGet, path, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decodeBody(ctx, "get", path, resp.Body, into)
+}
+
 // Create creates obj, encoded as JSON, in the collection at path. When obj
 // is a pointer it is then overwritten with the object the server stored
 // (its uid, resourceVersion and defaulted fields). An object that exists

@@ -58,7 +58,7 @@ func kinds(err error) []string {
 
 func TestAnswersOfTheAPIServerAreTellingErrors(t *testing.T) {
 	id := newIdentity(t,
-		allow("", "configmaps", "list", "watch", "create"),
+		allow("", "configmaps", "get", "list", "watch", "create"),
 		allow("auth.jack.io", "jackusers", "list"),
 	)
 	c := id.client(t)
@@ -93,6 +93,28 @@ func TestAnswersOfTheAPIServerAreTellingErrors(t *testing.T) {
 		"creating an object that exists is AlreadyExists": {
 			do:   func(ctx context.Context) error { return c.Create(ctx, configMaps, newConfigMap("taken", nil)) },
 			want: []string{"AlreadyExists"},
+		},
+		"getting what the Role grants succeeds": {
+			do: func(ctx context.Context) error {
+				var cm configMap
+				if err := c.Get(ctx, configMaps+"/taken", &cm); err != nil {
+					return err
+				}
+				if cm.Metadata.Name != "taken" || cm.Metadata.UID == "" {
+					return errors.New("Get returned another object")
+				}
+				return nil
+			},
+		},
+		"getting an object that does not exist is NotFound": {
+			do:   func(ctx context.Context) error { return c.Get(ctx, configMaps+"/missing", &configMap{}) },
+			want: []string{"NotFound"},
+		},
+		"getting what the Role does not grant is Forbidden": {
+			do: func(ctx context.Context) error {
+				return c.Get(ctx, kube.CollectionPath("", "v1", id.ns, "secrets")+"/s", &configMap{})
+			},
+			want: []string{"Forbidden"},
 		},
 		"listing what the Role does not grant is Forbidden": {
 			do: func(ctx context.Context) error {

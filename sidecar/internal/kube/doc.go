@@ -1,7 +1,7 @@
 // Package kube is the sidecar's own, minimal Kubernetes API client: it
-// creates objects, lists and watches collections, and keeps a caller's copy
-// of a collection current with a reflector loop, speaking JSON over HTTPS
-// with a service account's bearer token.
+// creates and reads objects, lists and watches collections, and keeps a
+// caller's copy of a collection current with a reflector loop, speaking
+// JSON over HTTPS with a service account's bearer token.
 //
 // # Why it is hand-written
 //

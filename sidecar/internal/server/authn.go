@@ -40,7 +40,7 @@ func WithAuthentication(s *Server, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ex := exchangeOf(w)
 		if needsToken(ex.area) {
-			if e := s.authenticate(ex.credential, &ex.id); e != nil {
+			if e := s.authenticate(ex.credential, &ex.id, ex.area == policy.AreaLogout); e != nil {
 				refuse(w, e)
 				return
 			}
@@ -58,8 +58,10 @@ func needsToken(a policy.Area) bool {
 }
 
 // authenticate verifies a credential, the Authorization header's value,
-// into id.
-func (s *Server) authenticate(h string, id *Identity) *api.Error {
+// into id. loggingOut lets a token through that is refused only because it
+// was logged out: logging it out again is how a client retries a logout
+// that was not confirmed everywhere (see logout), and it grants nothing.
+func (s *Server) authenticate(h string, id *Identity, loggingOut bool) *api.Error {
 	if h == "" {
 		return errNoHeader
 	}
@@ -110,7 +112,7 @@ func (s *Server) authenticate(h string, id *Identity) *api.Error {
 		// was issued: every session from before is over.
 		s.metrics.tokenRefusals.WithLabelValues("sessions ended").Inc()
 		return errExpired
-	case s.revocations.Revoked(claims.ID, now):
+	case !loggingOut && s.revocations.Revoked(claims.ID, now):
 		s.metrics.tokenRefusals.WithLabelValues("logged out").Inc()
 		return errLoggedOut
 	}

@@ -60,7 +60,7 @@ func BenchmarkForwardAuth(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok, _, err := token.Sign(ring, ring.Active(), subjectOf(dir.Users[500]), time.Now())
+	tok, _, err := token.Sign(ring, ring.Active(), subjectOf(dir.Users[500]), token.Session{}, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func BenchmarkForwardAuthBadToken(b *testing.B) {
 	src, ring, dir := thousandUsers(b)
 	revs, _ := revocation.Open("", time.Now())
 	h, _ := New(Config{Source: src, Revocations: revs})
-	tok, _, _ := token.Sign(ring, ring.Active(), subjectOf(dir.Users[500]), time.Now())
+	tok, _, _ := token.Sign(ring, ring.Active(), subjectOf(dir.Users[500]), token.Session{}, time.Now())
 	bad := []byte(tok)
 	bad[len(bad)-2] ^= 1
 	req := httptest.NewRequest(http.MethodGet, "/auth", nil)

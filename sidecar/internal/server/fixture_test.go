@@ -40,7 +40,7 @@ func newTeam(t testing.TB) *team {
 		u := userdir.User{ID: string(role) + "-1", Email: string(role) + "@example.com", Name: string(role),
 			Role: role, PasswordHash: hash, PasswordVersion: "1"}
 		dir.Users = append(dir.Users, u)
-		tok, _, err := token.Sign(ring, ring.Active(), subjectOf(u), now)
+		tok, _, err := token.Sign(ring, ring.Active(), subjectOf(u), token.Session{}, now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
-	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 	"github.com/jack-io/jack-operator/sidecar/internal/token"
 )
 
@@ -123,7 +122,7 @@ func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User) {
 		refuse(w, errNoSigner)
 		return
 	}
-	tok, claims, err := token.Sign(keys.Ring, key, subjectOf(u), s.now())
+	tok, claims, err := token.Sign(keys.Ring, key, subjectOf(u), token.Session{}, s.now())
 	if err != nil {
 		s.log.Error(err, "signing a token", "user", u.ID)
 		refuse(w, &api.Error{Code: api.CodeInternal, Message: "The token could not be signed."})
@@ -221,32 +220,6 @@ func (s *Server) refresh(w http.ResponseWriter, _ *http.Request, ex *exchange) {
 		return
 	}
 	s.issue(w, keys, ex.id.User)
-}
-
-// logout revokes the presented token until it expires. Logging out a token
-// already logged out is not possible (it no longer authenticates), so every
-// logout that reaches here adds one revocation.
-func (s *Server) logout(w http.ResponseWriter, _ *http.Request, ex *exchange) {
-	id := &ex.id
-	if s.sessionThrottled(w, id, false, errLogoutThrottled) {
-		return
-	}
-	err := s.revocations.Revoke(revocation.Entry{ID: id.Claims.ID, Subject: id.User.ID, Expires: id.Claims.ExpiresAt})
-	var full *revocation.FullError
-	if errors.As(err, &full) {
-		// Nothing is evicted to make room, so no logout answered 200 is
-		// ever forgotten; this one is refused, and says so.
-		s.log.Info("the revocation store is full; a logout is refused", "user", id.User.ID, "max", full.Max, "userShare", full.Subject != "")
-		refuse(w, &api.Error{Code: api.CodeNotReady, Message: "Too many logged-out tokens are held; the token is still valid. Try again later.",
-			RetryAfter: max(min(full.RetryAfter, time.Hour), time.Minute)})
-		return
-	}
-	if err != nil {
-		s.log.Error(err, "recording a logout", "user", id.User.ID)
-		refuse(w, &api.Error{Code: api.CodeInternal, Message: "The logout could not be recorded; the token is still valid."})
-		return
-	}
-	api.WriteData(w, http.StatusOK, map[string]string{"message": "Logged out."})
 }
 
 // subjectOf is who a token for u is issued to.

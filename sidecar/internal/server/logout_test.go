@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +107,69 @@ func TestALogoutTheStoreCannotHoldIsRefusedAndSaysSo(t *testing.T) {
 	}
 	if w, _ := serve(t, h, request("GET", "/auth/api/v1/tasks", "Authorization", first), ""); w.Code != 401 {
 		t.Errorf("the token logged out first gets %d", w.Code)
+	}
+}
+
+// confirmerFunc is a LogoutConfirmer made of a function: the replicas'
+// confirmation as the test decides it.
+type confirmerFunc func(ctx context.Context, e revocation.Entry) error
+
+func (f confirmerFunc) Confirm(ctx context.Context, e revocation.Entry) error { return f(ctx, e) }
+
+func TestALogoutAnswersSuccessOnlyOnceEveryReplicaConfirms(t *testing.T) {
+	tm := newTeam(t)
+	confirmed := false // whether the other replicas confirm, at once
+	var asked []revocation.Entry
+	h := newServer(t, tm, Config{LogoutConfirmTimeout: time.Second, LogoutConfirmer: confirmerFunc(func(ctx context.Context, e revocation.Entry) error {
+		asked = append(asked, e)
+		if confirmed {
+			return nil
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	})})
+	auth := "Bearer " + tm.tokens[jack.RoleStaff]
+
+	start := time.Now()
+	w, env := serve(t, h, request("POST", "/api/v1/auth/logout", "Authorization", auth), "")
+	took := time.Since(start)
+	if w.Code != 503 || env.Error.Code != "LOGOUT_UNCONFIRMED" || w.Header().Get("Retry-After") != "1" || !strings.Contains(env.Error.Message, "Retry the logout") {
+		t.Fatalf("an unconfirmed logout answered %d %s %q (Retry-After %q); want 503 LOGOUT_UNCONFIRMED, Retry-After 1",
+			w.Code, env.Error.Code, env.Error.Message, w.Header().Get("Retry-After"))
+	}
+	if took < time.Second || took > 3*time.Second {
+		t.Errorf("the unconfirmed logout answered after %s; want after the 1s timeout", took)
+	}
+	if w, _ := serve(t, h, request("GET", "/auth/api/v1/tasks", "Authorization", auth), ""); w.Code != 401 {
+		t.Errorf("after an unconfirmed logout the token gets %d here; it must be refused at once", w.Code)
+	}
+
+	// The retry of the same token waits for the same confirmation.
+	confirmed = true
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, request("POST", "/api/v1/auth/logout", "Authorization", auth))
+	if w.Code != 200 || w.Body.String() != `{"success":true,"data":{"message":"Logged out."}}`+"\n" {
+		t.Fatalf("the retried logout answered %d %s; want Jack's logout success", w.Code, w.Body)
+	}
+	if len(asked) != 2 || asked[0] != asked[1] || asked[0].ID == "" || asked[0].Subject != tm.ids[jack.RoleStaff] {
+		t.Errorf("the confirmer was asked about %+v; want the same token's revocation twice", asked)
+	}
+	// Once logged out, the token still opens nothing but its own logout.
+	if w, _ := serve(t, h, request("POST", "/api/v1/auth/refresh", "Authorization", auth), ""); w.Code != 401 {
+		t.Errorf("a refresh with the logged-out token gets %d", w.Code)
+	}
+}
+
+func TestALogoutRepeatedWithoutAPIAccessAnswersAsTheFirst(t *testing.T) {
+	tm := newTeam(t)
+	h := newServer(t, tm, Config{})
+	auth := "Bearer " + tm.tokens[jack.RoleManager]
+	for i := range 2 {
+		if w, env := serve(t, h, request("POST", "/api/v1/auth/logout", "Authorization", auth), ""); w.Code != 200 {
+			t.Fatalf("logout %d answered %d %s", i+1, w.Code, env.Error.Code)
+		}
+	}
+	if w, _ := serve(t, h, request("GET", "/auth/api/v1/tasks", "Authorization", auth), ""); w.Code != 401 {
+		t.Errorf("after two logouts the token gets %d", w.Code)
 	}
 }

@@ -23,6 +23,9 @@ type metrics struct {
 	tokenRefusals *prometheus.CounterVec
 	forbidden     prometheus.Counter
 	refusals      *prometheus.CounterVec
+
+	logoutConfirm      prometheus.Histogram
+	logoutsUnconfirmed prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -46,11 +49,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		forbidden: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jack_sidecar_forbidden_total", Help: "Verified requests the role policy refused.",
 		}),
+		logoutConfirm: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "jack_sidecar_logout_confirm_seconds", Help: "How long a logout waited for every replica to confirm it refuses the token (with API access), confirmed or not.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		logoutsUnconfirmed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jack_sidecar_logouts_unconfirmed_total", Help: "Logouts answered 503 LOGOUT_UNCONFIRMED: recorded here, not confirmed by every replica in time.",
+		}),
 	}
 	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jack_sidecar_refusals_total", Help: "Requests refused, by error code (FORGED_IDENTITY, AMBIGUOUS_REQUEST, TOKEN_INVALID, …).",
 	}, []string{"code"})
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.logins, m.throttled, m.tokenRefusals, m.forbidden, m.refusals} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.logins, m.throttled, m.tokenRefusals, m.forbidden, m.refusals,
+		m.logoutConfirm, m.logoutsUnconfirmed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

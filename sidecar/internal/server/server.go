@@ -28,6 +28,14 @@ type Config struct {
 	// and the keys revoked. Nil when the sidecar has no API access, the
 	// mounted key ring then deciding alone.
 	Signing Signing
+	// LogoutConfirmer, when set, shares each logout with the other
+	// replicas, and a logout answers 200 only once every replica refuses the
+	// token (503 LOGOUT_UNCONFIRMED after LogoutConfirmTimeout). Nil when
+	// the sidecar has no API access: it runs alone, and a logout holds once
+	// recorded.
+	LogoutConfirmer LogoutConfirmer
+	// LogoutConfirmTimeout bounds that wait (default 5 seconds).
+	LogoutConfirmTimeout time.Duration
 	// Upstream is Jack, for proxy mode; nil serves only the auth API and /auth.
 	Upstream *url.URL
 	Log      logr.Logger
@@ -70,6 +78,7 @@ type Server struct {
 	revocations  revocation.Store
 	live         LiveUsers
 	signing      Signing
+	confirmer    LogoutConfirmer
 	upstream     http.Handler
 	log          logr.Logger
 	now          func() time.Time
@@ -79,7 +88,9 @@ type Server struct {
 	userLimit    *throttle.Limiter
 	hashSlots    chan struct{}
 	bodyTimeout  time.Duration
-	metrics      *metrics
+	// logoutConfirmTimeout bounds a logout's wait for confirmer.
+	logoutConfirmTimeout time.Duration
+	metrics              *metrics
 }
 
 // New builds the sidecar's main handler: the request chain, composed here
@@ -103,6 +114,7 @@ func New(cfg Config) (http.Handler, error) {
 		revocations:  cfg.Revocations,
 		live:         cfg.Live,
 		signing:      cfg.Signing,
+		confirmer:    cfg.LogoutConfirmer,
 		log:          cfg.Log,
 		now:          cfg.Now,
 		clientLimit:  cmp.Or(cfg.ClientLimit, throttle.New(time.Second, 10, 100_000)),
@@ -111,6 +123,8 @@ func New(cfg Config) (http.Handler, error) {
 		userLimit:    cmp.Or(cfg.UserLimit, throttle.New(3*time.Second, 20, 100_000)),
 		hashSlots:    make(chan struct{}, cmp.Or(cfg.ConcurrentLogins, 4)),
 		bodyTimeout:  cmp.Or(cfg.BodyTimeout, 10*time.Second),
+
+		logoutConfirmTimeout: cmp.Or(cfg.LogoutConfirmTimeout, 5*time.Second),
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -35,7 +35,7 @@ func rotatingTeam(t *testing.T) (*team, string) {
 	tm.ring.Keys = append(tm.ring.Keys, k2)
 	tm.src.keys = NewKeys(tm.ring)
 	staff, _ := tm.src.users.Index.ByID(tm.ids[jack.RoleStaff])
-	tok, _, err := token.Sign(tm.ring, tm.ring.Find("k2"), subjectOf(*staff), time.Now())
+	tok, _, err := token.Sign(tm.ring, tm.ring.Find("k2"), subjectOf(*staff), token.Session{}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
