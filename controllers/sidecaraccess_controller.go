@@ -26,7 +26,7 @@ import (
 // Role and RoleBinding named jack.SidecarRoleName that let injected sidecars
 // learn through the API server what they must know faster than the kubelet
 // refreshes a mounted Secret: they read JackUsers (disable, role, ended
-// sessions, password changes), read and create TokenRevocations (logouts at
+// sessions, password changes), read, create and patch TokenRevocations (logouts and sessions at
 // other replicas), and read SigningKeys (the key that signs now, the keys
 // revoked). Nothing else: no Secret, so the application container, which
 // shares the pod's service account, cannot read one either.
@@ -46,7 +46,10 @@ type SidecarAccessReconciler struct {
 func SidecarRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceJackUsers}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceTokenRevocations}, Verbs: []string{"get", "list", "watch", "create"}},
+		// create for a logout; patch for a session's later writes (a
+		// refresh, a logout after one, a reused token), which the CRD's
+		// rules allow only to make stricter.
+		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceTokenRevocations}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
 		// Each sidecar watches its own SigningKey by name: the active key
 		// id in its status and the revoked ids in its spec.
 		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceSigningKeys}, Verbs: []string{"get", "list", "watch"}},
@@ -59,7 +62,7 @@ func SidecarRules() []rbacv1.PolicyRule {
 // SidecarRules is also one of these.
 // +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers,verbs=get;list;watch
-// +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations,verbs=get;list;watch;create;patch;delete
 
 // Reconcile makes one namespace's Role and RoleBinding what its SigningKeys
 // and injected pods call for, or removes them when it has no SigningKey.

@@ -73,7 +73,7 @@ func init() {
 	metrics.Registry.MustRegister(expiredRevocations, revocationConfirmations, revocationConfirmSeconds)
 }
 
-// +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations/status,verbs=get;patch
 
 // Reconcile deletes one revocation when it is due, or comes back then.

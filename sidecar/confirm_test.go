@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -239,19 +237,11 @@ func TestALogoutWithAFrozenReplicaAnswersUnconfirmedThenSucceedsOnceItIsBack(t *
 	}
 }
 
-// revocationNameOf is the name of the TokenRevocation of a token: a digest
-// of its id (jti).
+// revocationNameOf is the name of the TokenRevocation a logout of a token
+// writes: its session's, a digest of the session id (sid).
 func revocationNameOf(t testing.TB, tok string) string {
 	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatal("not a JWT")
-	}
-	data, err := base64.RawURLEncoding.DecodeString(parts[1])
-	must(t, err)
-	var claims struct{ Jti string }
-	must(t, json.Unmarshal(data, &claims))
-	return jack.RevocationName(claims.Jti)
+	return jack.SessionRevocationName(sessionOf(t, tok))
 }
 
 func TestEndingAUsersSessionsIsConfirmedByEverySidecar(t *testing.T) {

@@ -378,6 +378,7 @@ func TestRefreshAndLogout(t *testing.T) {
 	revocations := filepath.Join(t.TempDir(), "revoked.jsonl")
 	s := f.start("--revocations", revocations)
 	first := s.login("ada@example.com", f.pws["ada@example.com"])
+	other := s.login("ada@example.com", f.pws["ada@example.com"])
 	time.Sleep(1100 * time.Millisecond) // so the refreshed token expires a second later
 	refreshed := s.do("POST", "/api/v1/auth/refresh", bearer(first.Body.Data.Token), "")
 	if refreshed.Status != 200 || refreshed.Body.Data.Token == first.Body.Data.Token || refreshed.Body.Data.ExpiresAt <= first.Body.Data.ExpiresAt {
@@ -389,12 +390,17 @@ func TestRefreshAndLogout(t *testing.T) {
 	}
 	wantError(t, s.do("POST", "/api/v1/auth/refresh", bearer(refreshed.Body.Data.Token), ""), 401, "TOKEN_INVALID")
 
+	// The logout ended the session: the token it was refreshed from too.
+	wantError(t, s.do("POST", "/api/v1/auth/refresh", bearer(first.Body.Data.Token), ""), 401, "TOKEN_INVALID")
+
 	// A restart keeps the logout.
 	s.stop()
 	again := f.start("--revocations", revocations)
-	wantError(t, again.do("POST", "/api/v1/auth/refresh", bearer(refreshed.Body.Data.Token), ""), 401, "TOKEN_INVALID")
-	if r := again.do("POST", "/api/v1/auth/refresh", bearer(first.Body.Data.Token), ""); r.Status != 200 {
-		t.Errorf("the token that was not logged out was refused after the restart: %d %s", r.Status, r.Raw)
+	for _, tok := range []string{first.Body.Data.Token, refreshed.Body.Data.Token} {
+		wantError(t, again.do("POST", "/api/v1/auth/refresh", bearer(tok), ""), 401, "TOKEN_INVALID")
+	}
+	if r := again.do("POST", "/api/v1/auth/refresh", bearer(other.Body.Data.Token), ""); r.Status != 200 {
+		t.Errorf("the session that was not logged out was refused after the restart: %d %s", r.Status, r.Raw)
 	}
 }
 

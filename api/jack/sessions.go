@@ -27,7 +27,7 @@ const (
 
 // SidecarRoleName is the Role, and its RoleBinding, the operator keeps in
 // every namespace with a SigningKey: it lets the pods the webhook injected
-// read JackUsers and SigningKeys and read and create TokenRevocations there,
+// read JackUsers and SigningKeys and read, create and patch TokenRevocations there,
 // and nothing else (no Secret).
 const SidecarRoleName = "jack-auth-sidecar"
 

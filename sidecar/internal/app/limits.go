@@ -54,8 +54,8 @@ func (l *Limits) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxHeaderBytes, "max-header-bytes", 64<<10, "The largest request line and headers accepted on the main port, in bytes.")
 	fs.IntVar(&l.MaxConnections, "max-connections", 1024, "Connections the main port holds open at once; past it new ones get 503 and are closed. Each costs 25-35 KiB of memory while a client holds it.")
 	fs.IntVar(&l.MaxConnectionsPerClient, "max-connections-per-client", 256, "Connections one client address (IPv4, or IPv6 /64) may hold open on the main port; past it new ones get 429 and are closed. Trusted proxies are bound only by --max-connections.")
-	fs.IntVar(&l.MaxRevocations, "max-revocations", revocation.DefaultMaxEntries, "Logged-out tokens held until they expire; past it a logout is refused with 503 and the token stays valid.")
-	fs.IntVar(&l.MaxRevocationsPerUser, "max-revocations-per-user", revocation.DefaultMaxPerSubject, "Logged-out tokens of one user held until they expire; past it that user's logouts are refused with 503.")
+	fs.IntVar(&l.MaxRevocations, "max-revocations", revocation.DefaultMaxEntries, "Sessions refreshed or ended, and logged-out tokens, held until their tokens expire; past it a logout or a session's first refresh is refused with 503 and the token stays valid.")
+	fs.IntVar(&l.MaxRevocationsPerUser, "max-revocations-per-user", revocation.DefaultMaxPerSubject, "Sessions and logged-out tokens of one user held until their tokens expire; past it that user's logouts and first refreshes are refused with 503.")
 }
 
 // Validate checks the limits, with sentences a user can act on.

@@ -11,26 +11,28 @@ import (
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 )
 
-func TestARevocationIsHeldOnlyOnceItsGenerationIsSeenAndTheTokenRefused(t *testing.T) {
+func TestARevocationIsHeldOnlyOnceItsGenerationIsSeenAndActedOn(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	live := seenRevocation{generation: 2, tokenID: "t", expires: now.Add(time.Hour)}
 	for name, tc := range map[string]struct {
 		seen       seenRevocation
 		generation int64
-		refused    bool
+		acted      bool
 		want       bool
 	}{
-		"the generation asked for, refused":     {live, 2, true, true},
-		"a later generation than asked for":     {live, 1, true, true},
-		"an older generation than asked for":    {live, 3, true, false},
-		"seen but not refused (store full)":     {live, 2, false, false},
-		"not refused, but the token expired":    {seenRevocation{generation: 1, tokenID: "t", expires: now.Add(-jack.TokenLeeway)}, 1, false, true},
-		"not refused, expired within leeway":    {seenRevocation{generation: 1, tokenID: "t", expires: now.Add(-jack.TokenLeeway + time.Second)}, 1, false, false},
-		"a session's revocation, not acted on":  {seenRevocation{generation: 1, expires: now.Add(time.Hour)}, 1, true, false},
-		"a session's revocation, token expired": {seenRevocation{generation: 1, expires: now.Add(-time.Hour)}, 1, false, false},
+		"the generation asked for, refused":      {live, 2, true, true},
+		"a later generation than asked for":      {live, 1, true, true},
+		"an older generation than asked for":     {live, 3, true, false},
+		"seen but not refused (store full)":      {live, 2, false, false},
+		"not refused, but the token expired":     {seenRevocation{generation: 1, tokenID: "t", expires: now.Add(-jack.TokenLeeway)}, 1, false, true},
+		"not refused, expired within leeway":     {seenRevocation{generation: 1, tokenID: "t", expires: now.Add(-jack.TokenLeeway + time.Second)}, 1, false, false},
+		"a session whose record is held":         {seenRevocation{generation: 3, sessionID: "s", expires: now.Add(time.Hour)}, 3, true, true},
+		"a session whose record is not held":     {seenRevocation{generation: 3, sessionID: "s", expires: now.Add(time.Hour)}, 3, false, false},
+		"a session's older generation, held":     {seenRevocation{generation: 2, sessionID: "s", expires: now.Add(time.Hour)}, 3, true, false},
+		"a session not held, its tokens expired": {seenRevocation{generation: 1, sessionID: "s", expires: now.Add(-jack.TokenLeeway)}, 1, false, true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := revocationHeld(tc.seen, tc.generation, tc.refused, now); got != tc.want {
+			if got := revocationHeld(tc.seen, tc.generation, tc.acted, now); got != tc.want {
 				t.Errorf("held = %v, want %v", got, tc.want)
 			}
 		})

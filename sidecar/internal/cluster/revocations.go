@@ -10,6 +10,7 @@ import (
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/sidecar/internal/kube"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
+	"github.com/jack-io/jack-operator/sidecar/internal/session"
 )
 
 // TokenRevocation is a TokenRevocation object as the sidecar writes and
@@ -29,6 +30,8 @@ type revocationMetadata struct {
 	// Generation is the API server's: 1 at creation, one more with every
 	// change of the spec. It is what the operator confirms.
 	Generation int64 `json:"generation,omitempty"`
+	// ResourceVersion is the version a session's patch applies to.
+	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
 // revocationStatus is the operator's: the generation every ready sidecar
@@ -37,17 +40,30 @@ type revocationStatus struct {
 	ConfirmedGeneration int64 `json:"confirmedGeneration,omitempty"`
 }
 
+// revocationSpec names either a token (TokenID, for one issued before
+// sessions existed) or a session (SessionID and its session.Record).
 type revocationSpec struct {
-	SigningKey string    `json:"signingKey"`
-	TokenID    string    `json:"tokenID"`
-	UserID     string    `json:"userID,omitempty"`
-	ExpiresAt  time.Time `json:"expiresAt"`
+	SigningKey   string    `json:"signingKey"`
+	TokenID      string    `json:"tokenID,omitempty"`
+	SessionID    string    `json:"sessionID,omitempty"`
+	Ended        bool      `json:"ended,omitempty"`
+	EndedBecause string    `json:"endedBecause,omitempty"`
+	Generation   int64     `json:"generation,omitempty"`
+	GraceUntil   time.Time `json:"graceUntil,omitzero"`
+	UserID       string    `json:"userID,omitempty"`
+	ExpiresAt    time.Time `json:"expiresAt"`
 }
 
-// API creates and reads objects; *kube.Client is one.
+// record is the session.Record a session's spec holds.
+func (s revocationSpec) record() session.Record {
+	return session.Record{Ended: s.Ended, EndedBecause: s.EndedBecause, Generation: s.Generation, GraceUntil: s.GraceUntil, ExpiresAt: s.ExpiresAt}
+}
+
+// API creates, reads and patches objects; *kube.Client is one.
 type API interface {
 	Create(ctx context.Context, path string, obj any) error
 	Get(ctx context.Context, path string, into any) error
+	MergePatch(ctx context.Context, path string, patch, into any) error
 }
 
 // Revocations is the sidecar's revocation store when it has API access. It
@@ -56,6 +72,13 @@ type API interface {
 // what the watch said of each TokenRevocation — its generation and the
 // generation the operator confirmed — for /confirm and for a logout waiting
 // for its confirmation (confirm.go).
+//
+// Its view of each session is the local file's record (revocation.File
+// Session): every record the watch brings is merged into it, and so is
+// every refresh, logout and reuse this sidecar records, which the outbox
+// then writes to the session's TokenRevocation (sessions.go). A relist
+// never forgets a record that was not written yet, since the file keeps
+// it, merged, and the outbox writes what the API server lacks.
 type Revocations struct {
 	local      *revocation.File
 	api        API
@@ -68,9 +91,13 @@ type Revocations struct {
 	mu       sync.Mutex
 	pending  map[string]revocation.Entry // to create, by token id
 	creating map[string]*creation        // creates in flight, by token id
-	seen     map[string]seenRevocation   // the watched TokenRevocations, by name
-	wake     chan struct{}
-	changes  changes // notified when seen changes
+	// pendingSessions are the sessions whose local record the API server
+	// may not hold yet, with their subject, by session id.
+	pendingSessions map[string]string
+	writing         map[string]chan struct{}  // session writes in flight, by session id; closed when done
+	seen            map[string]seenRevocation // the watched TokenRevocations, by name
+	wake            chan struct{}
+	changes         changes // notified when seen changes
 }
 
 // RevocationsConfig configures NewRevocations.
@@ -96,6 +123,9 @@ func NewRevocations(cfg RevocationsConfig) *Revocations {
 		creating: map[string]*creation{},
 		seen:     map[string]seenRevocation{},
 		wake:     make(chan struct{}, 1),
+
+		pendingSessions: map[string]string{},
+		writing:         map[string]chan struct{}{},
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -124,27 +154,44 @@ func (r *Revocations) Revoke(e revocation.Entry) error {
 // Revoked implements revocation.Store.
 func (r *Revocations) Revoked(jti string, now time.Time) bool { return r.local.Revoked(jti, now) }
 
-// Pending is the number of revocations not yet created in the API server.
+// Pending is the number of revocations and sessions not yet written to the
+// API server.
 func (r *Revocations) Pending() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.pending)
+	return len(r.pending) + len(r.pendingSessions)
 }
 
-// Replace implements kube.Handler: every listed revocation is added to the
-// local ones, and the local ones the API server lacks (logouts while it was
-// unreachable, or before a restart) are created.
+// Replace implements kube.Handler: every listed revocation and session is
+// added to the local ones, and what the API server lacks of the local ones
+// (logouts, refreshes and reuses while it was unreachable, or before a
+// restart) is written.
 func (r *Revocations) Replace(items []TokenRevocation) {
 	listed := make(map[string]bool, len(items))
+	listedSessions := make(map[string]session.Record)
 	entries := make([]revocation.Entry, 0, len(items))
+	var sessions []revocation.SessionEntry
 	for _, it := range items {
-		listed[it.Spec.TokenID] = true
-		entries = append(entries, entryOf(it))
+		switch {
+		case it.Spec.TokenID != "":
+			listed[it.Spec.TokenID] = true
+			entries = append(entries, entryOf(it))
+		case it.Spec.SessionID != "":
+			listedSessions[it.Spec.SessionID] = it.Spec.record()
+			sessions = append(sessions, sessionEntryOf(it))
+		}
 	}
 	r.learn(entries)
-	for _, e := range r.local.Live(r.now()) {
+	r.learnSessions(sessions)
+	now := r.now()
+	for _, e := range r.local.Live(now) {
 		if !listed[e.ID] {
 			r.enqueue(e)
+		}
+	}
+	for _, e := range r.local.LiveSessions(now) {
+		if stored, ok := listedSessions[e.ID]; !ok || !stored.Holds(e.Record) {
+			r.enqueueSession(e.ID, e.Subject)
 		}
 	}
 	r.mu.Lock()
@@ -156,15 +203,38 @@ func (r *Revocations) Replace(items []TokenRevocation) {
 	r.changes.Notify()
 }
 
-// Upsert implements kube.Handler: another replica's logout (or this one's,
-// coming back), or the operator's confirmation of one in its status.
+// Upsert implements kube.Handler: another replica's logout, refresh or
+// reuse (or this one's, coming back), or the operator's confirmation of
+// one in its status.
 func (r *Revocations) Upsert(it TokenRevocation) {
-	r.learn([]revocation.Entry{entryOf(it)})
+	sid := it.Spec.SessionID
+	switch {
+	case it.Spec.TokenID != "":
+		r.learn([]revocation.Entry{entryOf(it)})
+	case sid != "":
+		r.learnSessions([]revocation.SessionEntry{sessionEntryOf(it)})
+	}
 	r.mu.Lock()
-	delete(r.pending, it.Spec.TokenID)
-	r.seen[it.Metadata.Name] = seenOf(it)
+	if it.Spec.TokenID != "" {
+		delete(r.pending, it.Spec.TokenID)
+	}
+	r.see(it.Metadata.Name, seenOf(it))
 	r.mu.Unlock()
+	if sid != "" {
+		r.sentSession(sid, it.Spec.record())
+	}
 	r.changes.Notify()
+}
+
+// see notes what the API server holds of a TokenRevocation, from the watch
+// or from a write's answer, whichever comes first; the caller holds mu. An
+// older generation than the one noted is a write's answer overtaking the
+// watch, and is not noted: the watch brings the newer one again.
+func (r *Revocations) see(name string, s seenRevocation) {
+	if old, ok := r.seen[name]; ok && s.generation < old.generation {
+		return
+	}
+	r.seen[name] = s
 }
 
 // Delete implements kube.Handler. The operator deletes a revocation once its
@@ -181,6 +251,9 @@ func entryOf(it TokenRevocation) revocation.Entry {
 }
 
 func (r *Revocations) learn(entries []revocation.Entry) {
+	if len(entries) == 0 {
+		return
+	}
 	if err := r.local.RevokeAll(entries); err != nil {
 		// A write error leaves them held in memory; a full store (past twice
 		// its bound, see revocation.ErrFull) drops the excess, counted as
@@ -200,9 +273,10 @@ func (r *Revocations) enqueue(e revocation.Entry) {
 	}
 }
 
-// Run creates pending revocations until ctx ends, retrying failures with a
-// backoff (from 200 ms to 10 s) so a logout made while the API server is
-// unreachable, or before the operator granted access, reaches it later.
+// Run creates pending revocations and writes pending sessions until ctx
+// ends, retrying failures with a backoff (from 200 ms to 10 s) so a logout
+// or a refresh made while the API server is unreachable, or before the
+// operator granted access, reaches it later.
 func (r *Revocations) Run(ctx context.Context) {
 	delay := time.Duration(0)
 	for {
@@ -223,20 +297,28 @@ func (r *Revocations) Run(ctx context.Context) {
 		}
 		if err := r.flush(ctx); err != nil {
 			if delay == 0 {
-				r.log.Error(err, "sharing a logout with the other replicas; retrying", "pending", r.Pending())
+				r.log.Error(err, "sharing a logout or a session with the other replicas; retrying", "pending", r.Pending())
 			}
 			delay = min(max(2*delay, 200*time.Millisecond), 10*time.Second)
 			continue
 		}
 		if delay > 0 {
-			r.log.Info("logouts shared with the other replicas again")
+			r.log.Info("logouts and sessions shared with the other replicas again")
 		}
 		delay = 0
 	}
 }
 
-// flush creates every pending revocation, stopping at the first failure.
+// flush creates every pending revocation and writes every pending session,
+// stopping at the first failure.
 func (r *Revocations) flush(ctx context.Context) error {
+	if err := r.flushTokens(ctx); err != nil {
+		return err
+	}
+	return r.flushSessions(ctx)
+}
+
+func (r *Revocations) flushTokens(ctx context.Context) error {
 	for {
 		r.mu.Lock()
 		var e revocation.Entry

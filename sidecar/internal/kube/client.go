@@ -164,7 +164,7 @@ type ListMeta struct {
 
 // List reads the collection at path into into, typically a *List[T].
 func (c *Client) List(ctx context.Context, path string, opts ListOptions, into any) error {
-	resp, err := c.do(ctx, c.http, "list", http.MethodGet, path, opts.query(false), nil)
+	resp, err := c.do(ctx, c.http, "list", http.MethodGet, path, opts.query(false), nil, "")
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (c *Client) List(ctx context.Context, path string, opts ListOptions, into a
 // object's name — into into. An object that does not exist is an error for
 // which IsNotFound is true.
 func (c *Client) Get(ctx context.Context, path string, into any) error {
-	resp, err := c.do(ctx, c.http, "get", http.MethodGet, path, nil, nil)
+	resp, err := c.do(ctx, c.http, "get", http.MethodGet, path, nil, nil, "")
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (c *Client) Create(ctx context.Context, path string, obj any) error {
 	if err != nil {
 		return fmt.Errorf("encoding the object to create in %s: %w", path, err)
 	}
-	resp, err := c.do(ctx, c.http, "create", http.MethodPost, path, nil, body)
+	resp, err := c.do(ctx, c.http, "create", http.MethodPost, path, nil, body, "application/json")
 	if err != nil {
 		return err
 	}
@@ -205,11 +205,34 @@ func (c *Client) Create(ctx context.Context, path string, obj any) error {
 	return decodeBody(ctx, "create", path, resp.Body, obj)
 }
 
+// MergePatch changes the object at path with a JSON merge patch (RFC 7386),
+// encoded from patch, and decodes the object the server stored into into
+// (unless it is nil). A patch that sets metadata.resourceVersion applies
+// only to that version of the object: when it changed since, the error is
+// one for which IsConflict is true, and the caller rereads and retries. An
+// object that does not exist is an error for which IsNotFound is true.
+func (c *Client) MergePatch(ctx context.Context, path string, patch, into any) error {
+	body, err := json.Marshal(patch)
+	if err != nil {
+		return fmt.Errorf("encoding the patch of %s: %w", path, err)
+	}
+	resp, err := c.do(ctx, c.http, "patch", http.MethodPatch, path, nil, body, "application/merge-patch+json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if into == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		return nil
+	}
+	return decodeBody(ctx, "patch", path, resp.Body, into)
+}
+
 // do sends one request and returns the response of a success; anything else
 // is a *StatusError, a *TransportError, or the context's error. A 401 makes
 // the token file be read again, and the request is sent once more if it
 // holds a different token.
-func (c *Client) do(ctx context.Context, hc *http.Client, verb, method, path string, query url.Values, body []byte) (*http.Response, error) {
+func (c *Client) do(ctx context.Context, hc *http.Client, verb, method, path string, query url.Values, body []byte, contentType string) (*http.Response, error) {
 	target := c.base + path
 	if len(query) > 0 {
 		target += "?" + query.Encode()
@@ -229,7 +252,7 @@ func (c *Client) do(ctx context.Context, hc *http.Client, verb, method, path str
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("User-Agent", userAgent)
 		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Type", contentType)
 		}
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)

@@ -47,6 +47,7 @@ func kinds(err error) []string {
 	for name, is := range map[string]func(error) bool{
 		"AlreadyExists": kube.IsAlreadyExists, "Forbidden": kube.IsForbidden, "NotFound": kube.IsNotFound,
 		"Unauthorized": kube.IsUnauthorized, "Expired": kube.IsExpired, "Transport": kube.IsTransport,
+		"Conflict": kube.IsConflict,
 	} {
 		if is(err) {
 			out = append(out, name)
@@ -182,6 +183,39 @@ func TestCreateUpdatesTheObjectWithWhatTheServerStored(t *testing.T) {
 	// A value, not a pointer, is created all the same.
 	if err := c.Create(context.Background(), kube.CollectionPath("", "v1", id.ns, "configmaps"), *newConfigMap("by-value", nil)); err != nil {
 		t.Fatalf("Create by value: %v", err)
+	}
+}
+
+func TestAMergePatchAppliesOnlyToTheVersionItNames(t *testing.T) {
+	id := newIdentity(t, allow("", "configmaps", "create", "get", "patch"))
+	c := id.client(t)
+	ctx := context.Background()
+	path := kube.CollectionPath("", "v1", id.ns, "configmaps")
+	cm := newConfigMap("patched", map[string]string{"a": "1", "b": "2"})
+	if err := c.Create(ctx, path, cm); err != nil {
+		t.Fatal(err)
+	}
+	first := cm.Metadata.ResourceVersion
+
+	var got configMap
+	patch := map[string]any{"metadata": map[string]any{"resourceVersion": first}, "data": map[string]string{"b": "3"}}
+	if err := c.MergePatch(ctx, path+"/patched", patch, &got); err != nil {
+		t.Fatalf("a patch of the current version: %v", err)
+	}
+	if got.Data["a"] != "1" || got.Data["b"] != "3" || got.Metadata.ResourceVersion == first {
+		t.Errorf("after the patch the object is %+v; want a kept, b changed, a new resourceVersion", got)
+	}
+	// The version it named is gone: a writer that read it must reread.
+	err := c.MergePatch(ctx, path+"/patched", map[string]any{"metadata": map[string]any{"resourceVersion": first}, "data": map[string]string{"b": "4"}}, nil)
+	if k := kinds(err); !slices.Equal(k, []string{"Conflict"}) {
+		t.Fatalf("a patch of a superseded version: %v is %v; want Conflict", err, k)
+	}
+	if err := c.Get(ctx, path+"/patched", &got); err != nil || got.Data["b"] != "3" {
+		t.Errorf("the refused patch changed the object: %+v (%v)", got.Data, err)
+	}
+	err = c.MergePatch(ctx, path+"/missing", map[string]any{"data": map[string]string{"b": "4"}}, nil)
+	if k := kinds(err); !slices.Equal(k, []string{"NotFound"}) {
+		t.Errorf("a patch of a missing object: %v is %v; want NotFound", err, k)
 	}
 }
 

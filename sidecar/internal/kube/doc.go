@@ -1,5 +1,5 @@
 // Package kube is the sidecar's own, minimal Kubernetes API client: it
-// creates and reads objects, lists and watches collections, and keeps a
+// creates, reads and merge-patches objects, lists and watches collections, and keeps a
 // caller's copy of a collection current with a reflector loop, speaking
 // JSON over HTTPS with a service account's bearer token.
 //

@@ -13,8 +13,8 @@ import (
 // HTTP status of 300 or more, or an ERROR event in a watch. Code, Reason
 // and Message come from the metav1.Status the server sends.
 type StatusError struct {
-	// Verb and Path say what was asked: "list", "watch" or "create", and the
-	// API path without its query.
+	// Verb and Path say what was asked: "list", "watch", "get", "create" or
+	// "patch", and the API path without its query.
 	Verb, Path string
 	// Code is the HTTP status, like 409.
 	Code int
@@ -54,6 +54,11 @@ func (e *TransportError) Unwrap() error { return e.Err }
 
 // IsAlreadyExists reports whether err says the object to create exists.
 func IsAlreadyExists(err error) bool { return hasReason(err, "AlreadyExists", http.StatusConflict) }
+
+// IsConflict reports whether err says the object changed since the
+// version a write named (a patch's metadata.resourceVersion): reread it,
+// and write again.
+func IsConflict(err error) bool { return hasReason(err, "Conflict", http.StatusConflict) }
 
 // IsForbidden reports whether err says RBAC (or admission) refused the
 // request to the identity of the token.

@@ -58,7 +58,7 @@ func (c *Client) Watch(ctx context.Context, path string, opts ListOptions) (*Wat
 	if opts.TimeoutSeconds > 0 {
 		wctx, cancel = context.WithTimeout(ctx, time.Duration(opts.TimeoutSeconds)*time.Second+watchGrace)
 	}
-	resp, err := c.do(wctx, c.watchHTTP, "watch", http.MethodGet, path, opts.query(true), nil)
+	resp, err := c.do(wctx, c.watchHTTP, "watch", http.MethodGet, path, opts.query(true), nil, "")
 	if err != nil {
 		cancel()
 		return nil, err

@@ -82,9 +82,9 @@ type FullError struct {
 
 func (e *FullError) Error() string {
 	if e.Subject != "" {
-		return fmt.Sprintf("%v: user %s already has %d logged-out tokens that have not expired", ErrFull, e.Subject, e.Max)
+		return fmt.Sprintf("%v: user %s already has %d logged-out tokens and sessions that have not expired", ErrFull, e.Subject, e.Max)
 	}
-	return fmt.Sprintf("%v: it holds %d logged-out tokens that have not expired", ErrFull, e.Max)
+	return fmt.Sprintf("%v: it holds %d logged-out tokens and sessions that have not expired", ErrFull, e.Max)
 }
 
 // Is makes errors.Is(err, ErrFull) true.
@@ -97,10 +97,11 @@ type subject struct {
 	n    int
 }
 
-// expiring is one revocation in the expiry queue.
+// expiring is one revocation, or one session, in the expiry queue.
 type expiring struct {
-	until int64 // unix seconds: the token's exp plus the leeway
-	id    string
+	until   int64 // unix seconds: the token's exp plus the leeway
+	id      string
+	session bool // id is a session's
 }
 
 // expiryQueue is a min-heap by until: the next revocation to drop first.
@@ -119,44 +120,67 @@ func (q *expiryQueue) Pop() any {
 
 // add holds a revocation; the caller checked it is new and not expired.
 func (s *File) add(id, subj string, exp int64) {
-	if len(subj) > maxSubjectLength {
-		subj = subj[:maxSubjectLength]
-	}
-	var sub *subject
-	if subj != "" {
-		sub = s.subjects[subj]
-		if sub == nil {
-			sub = &subject{name: subj}
-			s.subjects[subj] = sub
-		}
-		sub.n++
-	}
-	s.entries[id] = held{exp: exp, subject: sub}
+	s.entries[id] = held{exp: exp, subject: s.count(subj)}
 	heap.Push(&s.queue, expiring{until: exp + s.leeway, id: id})
 }
 
-// expire drops the revocations whose tokens the verifier refuses anyway
-// by now; each leaves a stale line in the file.
+// count adds one to subj's share and returns it; nil for no subject.
+func (s *File) count(subj string) *subject {
+	if len(subj) > maxSubjectLength {
+		subj = subj[:maxSubjectLength]
+	}
+	if subj == "" {
+		return nil
+	}
+	sub := s.subjects[subj]
+	if sub == nil {
+		sub = &subject{name: subj}
+		s.subjects[subj] = sub
+	}
+	sub.n++
+	return sub
+}
+
+// expire drops the revocations and sessions whose tokens the verifier
+// refuses anyway by now; each leaves a stale line in the file.
 func (s *File) expire(now time.Time) {
 	n := now.Unix()
 	for len(s.queue) > 0 && s.queue[0].until <= n {
 		x := heap.Pop(&s.queue).(expiring)
-		h, ok := s.entries[x.id]
-		if !ok {
-			continue
+		var sub *subject
+		if x.session {
+			h, ok := s.sessions[x.id]
+			if !ok {
+				continue
+			}
+			if until := h.rec.ExpiresAt.Unix() + s.leeway; until > n {
+				// A refresh since covered a later token: one element
+				// per session, moved when it comes due rather than
+				// with every refresh.
+				heap.Push(&s.queue, expiring{until: until, id: x.id, session: true})
+				continue
+			}
+			delete(s.sessions, x.id)
+			sub = h.subject
+		} else {
+			h, ok := s.entries[x.id]
+			if !ok {
+				continue
+			}
+			delete(s.entries, x.id)
+			sub = h.subject
 		}
-		delete(s.entries, x.id)
-		if h.subject != nil {
-			if h.subject.n--; h.subject.n == 0 {
-				delete(s.subjects, h.subject.name)
+		if sub != nil {
+			if sub.n--; sub.n == 0 {
+				delete(s.subjects, sub.name)
 			}
 		}
 	}
 }
 
-// room refuses a new revocation of subj past a bound.
+// room refuses a new revocation or session of subj past a bound.
 func (s *File) room(subj string, now time.Time) error {
-	if len(s.entries) >= s.opts.MaxEntries {
+	if s.held() >= s.opts.MaxEntries {
 		s.refusedFull.Add(1)
 		wait := time.Duration(0)
 		if len(s.queue) > 0 {
@@ -177,7 +201,7 @@ func (s *File) room(subj string, now time.Time) error {
 // compactIfDue rewrites the file once most of its lines are stale, past
 // the floor; see the package doc.
 func (s *File) compactIfDue() error {
-	if s.out == nil || s.lines.Load() <= int64(max(2*len(s.entries), compactFloor)) {
+	if s.out == nil || s.lines.Load() <= int64(max(2*s.held(), compactFloor)) {
 		return nil
 	}
 	err := s.rewrite()

@@ -6,7 +6,9 @@ const refusedHelp = "Revocations not kept because a bound was reached, by reason
 
 var (
 	heldDesc = prometheus.NewDesc("jack_sidecar_revocations",
-		"Logged-out tokens held (refused until they expire).", nil, nil)
+		"Logged-out tokens and sessions held (until their tokens expire); the bounds count both.", nil, nil)
+	sessionsDesc = prometheus.NewDesc("jack_sidecar_revocation_sessions",
+		"Sessions held (refreshed or ended, until their last token expires), counted in jack_sidecar_revocations too.", nil, nil)
 	linesDesc = prometheus.NewDesc("jack_sidecar_revocation_file_lines",
 		"Lines in the revocation file, stale ones included; it is rewritten past max(2 × held, 1000).", nil, nil)
 	refusedDesc     = prometheus.NewDesc("jack_sidecar_revocations_refused_total", refusedHelp, []string{"reason"}, nil)
@@ -21,6 +23,7 @@ type collector struct{ s *File }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- heldDesc
+	ch <- sessionsDesc
 	ch <- linesDesc
 	ch <- refusedDesc
 	ch <- compactionsDesc
@@ -29,6 +32,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	ch <- prometheus.MustNewConstMetric(heldDesc, prometheus.GaugeValue, float64(s.Len()))
+	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(s.sessionsHeld()))
 	ch <- prometheus.MustNewConstMetric(linesDesc, prometheus.GaugeValue, float64(s.lines.Load()))
 	for reason, n := range map[string]uint64{"full": s.refusedFull.Load(), "user_full": s.refusedSubject.Load(), "learned_dropped": s.learnedDropped.Load()} {
 		ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(n), reason)

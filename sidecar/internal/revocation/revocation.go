@@ -12,9 +12,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jack-io/jack-operator/sidecar/internal/session"
 )
 
-// Store records revocations and answers whether a token id is revoked.
+// Store records revocations and answers whether a token id is revoked,
+// and what is known of a session.
 type Store interface {
 	// Revoke records that the token with this id must be refused until it
 	// expires. Revoking an id twice is not an error. A store that is full
@@ -22,6 +25,16 @@ type Store interface {
 	Revoke(e Entry) error
 	// Revoked reports whether the id was revoked and has not expired yet.
 	Revoked(jti string, now time.Time) bool
+	// Session is what is held of the session with this id (sid) at now:
+	// the zero session.Record when nothing is, or its tokens have all
+	// expired.
+	Session(sid string, now time.Time) session.Record
+	// RecordSession merges e.Record into what is held of the session
+	// (session.Merge), durably before it returns when file-backed, and
+	// returns what is held now and whether that changed. A session not
+	// held yet takes room like a revocation: past a bound nothing is
+	// recorded and the error wraps ErrFull.
+	RecordSession(e SessionEntry) (held session.Record, changed bool, err error)
 }
 
 // maxIDLength bounds what is stored for one id: ids the sidecar issues are
@@ -46,13 +59,15 @@ type File struct {
 	out    *os.File // nil when in memory only
 	opts   Options
 	leeway int64 // seconds
-	// entries, subjects and queue change only under wmu and mu both, so a
-	// writer holding wmu reads them without mu.
-	entries  map[string]held
+	// entries, sessions, subjects and queue change only under wmu and mu
+	// both, so a writer holding wmu reads them without mu.
+	entries  map[string]held        // by token id
+	sessions map[string]heldSession // by session id
 	subjects map[string]*subject
-	queue    expiryQueue // one element per entry, the soonest to expire first
-	// lines counts the lines in the file: one per entry held, plus stale
-	// ones for entries since expired.
+	queue    expiryQueue // one element per entry and session, the soonest to expire first
+	// lines counts the lines in the file: one per entry and session held,
+	// plus stale ones for entries since expired and sessions since
+	// changed.
 	lines atomic.Int64
 
 	refusedFull, refusedSubject, learnedDropped atomic.Uint64
@@ -65,10 +80,21 @@ type held struct {
 	subject *subject // nil when unknown
 }
 
+// line is one line of the file: a token's revocation (jti), or a session's
+// record (sid). A session's fields are new: a sidecar from before sessions
+// skips a line without a jti as damage, and this one reads a file that
+// has none.
 type line struct {
-	ID      string `json:"jti"`
-	Subject string `json:"sub,omitempty"`
-	Expires int64  `json:"exp"`
+	ID        string `json:"jti,omitempty"`
+	SessionID string `json:"sid,omitempty"`
+	Subject   string `json:"sub,omitempty"`
+	// Expires is the token's exp, or the session's ExpiresAt.
+	Expires int64 `json:"exp"`
+	// Generation, GraceUntil (unix seconds) and EndedBecause (empty while
+	// the session runs) are a session's Record.
+	Generation   int64  `json:"gen,omitempty"`
+	GraceUntil   int64  `json:"grace,omitempty"`
+	EndedBecause string `json:"ended,omitempty"`
 }
 
 // Open loads the revocations at path, drops the expired ones, and appends
@@ -88,7 +114,7 @@ func Open(path string, now time.Time, opts ...Options) (*File, error) {
 		return nil, errors.New("revocation.Open takes at most one Options")
 	}
 	o = o.withDefaults()
-	s := &File{path: path, opts: o, entries: map[string]held{}, subjects: map[string]*subject{}}
+	s := &File{path: path, opts: o, entries: map[string]held{}, sessions: map[string]heldSession{}, subjects: map[string]*subject{}}
 	if o.Leeway > 0 {
 		s.leeway = int64((o.Leeway + time.Second - 1) / time.Second)
 	}
@@ -127,10 +153,16 @@ func (s *File) load(now time.Time) error {
 		if len(bytes.TrimSpace(b)) > 0 {
 			var l line
 			// A torn last line (a crash mid-write) is skipped, not fatal.
-			if json.Unmarshal(b, &l) == nil && l.ID != "" && len(l.ID) <= maxIDLength {
+			switch {
+			case json.Unmarshal(b, &l) != nil:
+			case l.ID != "" && l.SessionID == "" && len(l.ID) <= maxIDLength:
 				if _, dup := s.entries[l.ID]; !dup && l.Expires+s.leeway > n {
 					s.add(l.ID, l.Subject, l.Expires)
 				}
+			case l.SessionID != "" && l.ID == "" && len(l.SessionID) <= maxIDLength && l.Generation >= 0:
+				// A session has a line per change: what it holds is
+				// every line merged, in any order.
+				s.loadSession(l, n)
 			}
 		}
 		if errors.Is(err, io.EOF) {
@@ -155,6 +187,9 @@ func (s *File) rewrite() error {
 	for id, h := range s.entries {
 		_ = enc.Encode(lineOf(id, h))
 	}
+	for sid, h := range s.sessions {
+		_ = enc.Encode(sessionLine(sid, h))
+	}
 	err = errors.Join(w.Flush(), f.Sync())
 	if err == nil {
 		err = os.Rename(tmp, s.path)
@@ -169,7 +204,7 @@ func (s *File) rewrite() error {
 		_ = s.out.Close()
 	}
 	s.out = f
-	s.lines.Store(int64(len(s.entries)))
+	s.lines.Store(int64(s.held()))
 	return syncDir(filepath.Dir(s.path))
 }
 
@@ -257,7 +292,7 @@ func (s *File) RevokeAll(entries []Entry) error {
 		if e.Expires.Unix()+s.leeway <= now.Unix() {
 			continue
 		}
-		if len(s.entries)+len(fresh) >= 2*s.opts.MaxEntries {
+		if s.held()+len(fresh) >= 2*s.opts.MaxEntries {
 			dropped++
 			continue
 		}
@@ -271,7 +306,7 @@ func (s *File) RevokeAll(entries []Entry) error {
 	var errs []error
 	if dropped > 0 {
 		s.learnedDropped.Add(uint64(dropped))
-		errs = append(errs, fmt.Errorf("%w: %d revocations learned from other replicas were not kept, %d are held", ErrFull, dropped, len(s.entries)+len(fresh)))
+		errs = append(errs, fmt.Errorf("%w: %d revocations learned from other replicas were not kept, %d are held", ErrFull, dropped, s.held()+len(fresh)))
 	}
 	if s.out != nil && len(fresh) > 0 {
 		_, err := s.out.Write(buf)
@@ -326,12 +361,16 @@ func (s *File) Revoked(jti string, now time.Time) bool {
 	return ok && h.exp+s.leeway > now.Unix()
 }
 
-// Len is the number of revocations held, expired or not.
+// Len is the number of revocations and sessions held, expired or not.
 func (s *File) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.entries)
+	return s.held()
 }
+
+// held is the number of revocations and sessions held; the caller holds mu
+// or wmu.
+func (s *File) held() int { return len(s.entries) + len(s.sessions) }
 
 // Prune forgets revocations of tokens that have expired, and rewrites the
 // file once most of its lines are for them. Writes do the same as they

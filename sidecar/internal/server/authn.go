@@ -9,6 +9,7 @@ import (
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
 	"github.com/jack-io/jack-operator/sidecar/internal/policy"
+	"github.com/jack-io/jack-operator/sidecar/internal/session"
 	"github.com/jack-io/jack-operator/sidecar/internal/token"
 )
 
@@ -59,8 +60,9 @@ func needsToken(a policy.Area) bool {
 
 // authenticate verifies a credential, the Authorization header's value,
 // into id. loggingOut lets a token through that is refused only because it
-// was logged out: logging it out again is how a client retries a logout
-// that was not confirmed everywhere (see logout), and it grants nothing.
+// was logged out, or its session ended: logging it out again is how a
+// client retries a logout that was not confirmed everywhere (see logout),
+// and it grants nothing.
 func (s *Server) authenticate(h string, id *Identity, loggingOut bool) *api.Error {
 	if h == "" {
 		return errNoHeader
@@ -107,14 +109,20 @@ func (s *Server) authenticate(h string, id *Identity, loggingOut bool) *api.Erro
 	case u.Disabled:
 		s.metrics.tokenRefusals.WithLabelValues("disabled user").Inc()
 		return errDisabled
-	case claims.IssuedAt.Before(u.SessionsValidAfter):
-		// The password changed or the user was disabled after this token
-		// was issued: every session from before is over.
+	case session.LoginTime(claims).Before(u.SessionsValidAfter):
+		// The password changed, the user was disabled or their sessions
+		// were ended after this token's login: every session from before
+		// is over, however recently one of its tokens was refreshed.
 		s.metrics.tokenRefusals.WithLabelValues("sessions ended").Inc()
 		return errExpired
 	case !loggingOut && s.revocations.Revoked(claims.ID, now):
+		// A token without a session is logged out by its jti; so was one
+		// with a session by a sidecar from before sessions.
 		s.metrics.tokenRefusals.WithLabelValues("logged out").Inc()
 		return errLoggedOut
+	}
+	if e := s.checkSession(claims, u.ID, now, loggingOut); e != nil {
+		return e
 	}
 	*id = Identity{Claims: claims, User: u}
 	return nil

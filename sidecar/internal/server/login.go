@@ -29,9 +29,9 @@ type loginRequest struct {
 	Password *string `json:"password"`
 }
 
-// session is the data of a login or refresh answer, exactly as Jack's
+// grant is the data of a login or refresh answer, exactly as Jack's
 // clients expect it.
-type session struct {
+type grant struct {
 	Token     string      `json:"token"`
 	ExpiresAt string      `json:"expiresAt"`
 	User      sessionUser `json:"user"`
@@ -97,7 +97,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		return
 	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
-	s.issue(w, keys, cur)
+	// The zero Session: a login starts one.
+	s.issue(w, keys, cur, token.Session{}, nil)
 }
 
 func (s *Server) passwordMatches(u *userdir.User, found bool, pw string) bool {
@@ -111,8 +112,11 @@ func (s *Server) passwordMatches(u *userdir.User, found bool, pw string) bool {
 
 var errNoSigner = &api.Error{Code: api.CodeNotReady, Message: "The sidecar has no key to sign with yet.", RetryAfter: 5 * time.Second}
 
-// issue signs a token for u and writes the session answer.
-func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User) {
+// issue signs a token for u in session sess and writes the answer.
+// record, when set, is called with the signed claims before the answer,
+// and an error it returns is the answer instead: the token is never handed
+// out.
+func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User, sess token.Session, record func(token.Claims) *api.Error) {
 	key := keys.Signer(s.signing)
 	if key == nil {
 		// The ring has no active key, or only one the SigningKey revokes
@@ -122,13 +126,24 @@ func (s *Server) issue(w http.ResponseWriter, keys *Keys, u userdir.User) {
 		refuse(w, errNoSigner)
 		return
 	}
-	tok, claims, err := token.Sign(keys.Ring, key, subjectOf(u), token.Session{}, s.now())
+	tok, claims, err := token.Sign(keys.Ring, key, subjectOf(u), sess, s.now())
+	if errors.Is(err, token.ErrSessionOver) {
+		// A refresh in the session's last second: no token could last one.
+		refuse(w, errExpired)
+		return
+	}
 	if err != nil {
 		s.log.Error(err, "signing a token", "user", u.ID)
 		refuse(w, &api.Error{Code: api.CodeInternal, Message: "The token could not be signed."})
 		return
 	}
-	api.WriteData(w, http.StatusOK, session{
+	if record != nil {
+		if e := record(claims); e != nil {
+			refuse(w, e)
+			return
+		}
+	}
+	api.WriteData(w, http.StatusOK, grant{
 		Token:     tok,
 		ExpiresAt: claims.ExpiresAt.UTC().Format(time.RFC3339),
 		User:      sessionUser{ID: u.ID, Name: u.Name, Email: u.Email, Role: string(u.Role)},
@@ -205,21 +220,6 @@ func (s *Server) sessionThrottled(w http.ResponseWriter, id *Identity, perToken 
 		return true
 	}
 	return false
-}
-
-// refresh answers a verified request with a new token for the same user,
-// with the user's current name and role. The old token is not extended and
-// stays valid until its own expiry unless it is logged out.
-func (s *Server) refresh(w http.ResponseWriter, _ *http.Request, ex *exchange) {
-	if s.sessionThrottled(w, &ex.id, true, errRefreshThrottled) {
-		return
-	}
-	keys, ok := s.src.Keys()
-	if !ok {
-		refuse(w, errKeysNotLoaded)
-		return
-	}
-	s.issue(w, keys, ex.id.User)
 }
 
 // subjectOf is who a token for u is issued to.

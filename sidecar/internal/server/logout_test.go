@@ -111,17 +111,26 @@ func TestALogoutTheStoreCannotHoldIsRefusedAndSaysSo(t *testing.T) {
 }
 
 // confirmerFunc is a LogoutConfirmer made of a function: the replicas'
-// confirmation as the test decides it.
-type confirmerFunc func(ctx context.Context, e revocation.Entry) error
+// confirmation as the test decides it, of the TokenRevocation named.
+type confirmerFunc func(ctx context.Context, c confirmation) error
 
-func (f confirmerFunc) Confirm(ctx context.Context, e revocation.Entry) error { return f(ctx, e) }
+// confirmation is what a LogoutConfirmer was asked to confirm.
+type confirmation struct{ name, subject string }
+
+func (f confirmerFunc) Confirm(ctx context.Context, e revocation.Entry) error {
+	return f(ctx, confirmation{jack.RevocationName(e.ID), e.Subject})
+}
+
+func (f confirmerFunc) ConfirmSession(ctx context.Context, e revocation.SessionEntry) error {
+	return f(ctx, confirmation{jack.SessionRevocationName(e.ID), e.Subject})
+}
 
 func TestALogoutAnswersSuccessOnlyOnceEveryReplicaConfirms(t *testing.T) {
 	tm := newTeam(t)
 	confirmed := false // whether the other replicas confirm, at once
-	var asked []revocation.Entry
-	h := newServer(t, tm, Config{LogoutConfirmTimeout: time.Second, LogoutConfirmer: confirmerFunc(func(ctx context.Context, e revocation.Entry) error {
-		asked = append(asked, e)
+	var asked []confirmation
+	h := newServer(t, tm, Config{LogoutConfirmTimeout: time.Second, LogoutConfirmer: confirmerFunc(func(ctx context.Context, c confirmation) error {
+		asked = append(asked, c)
 		if confirmed {
 			return nil
 		}
@@ -151,8 +160,8 @@ func TestALogoutAnswersSuccessOnlyOnceEveryReplicaConfirms(t *testing.T) {
 	if w.Code != 200 || w.Body.String() != `{"success":true,"data":{"message":"Logged out."}}`+"\n" {
 		t.Fatalf("the retried logout answered %d %s; want Jack's logout success", w.Code, w.Body)
 	}
-	if len(asked) != 2 || asked[0] != asked[1] || asked[0].ID == "" || asked[0].Subject != tm.ids[jack.RoleStaff] {
-		t.Errorf("the confirmer was asked about %+v; want the same token's revocation twice", asked)
+	if len(asked) != 2 || asked[0] != asked[1] || !strings.HasPrefix(asked[0].name, "sid-") || asked[0].subject != tm.ids[jack.RoleStaff] {
+		t.Errorf("the confirmer was asked about %+v; want the same session's revocation twice", asked)
 	}
 	// Once logged out, the token still opens nothing but its own logout.
 	if w, _ := serve(t, h, request("POST", "/api/v1/auth/refresh", "Authorization", auth), ""); w.Code != 401 {

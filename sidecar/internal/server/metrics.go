@@ -26,6 +26,7 @@ type metrics struct {
 
 	logoutConfirm      prometheus.Histogram
 	logoutsUnconfirmed prometheus.Counter
+	sessionsReused     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -56,12 +57,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		logoutsUnconfirmed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jack_sidecar_logouts_unconfirmed_total", Help: "Logouts answered 503 LOGOUT_UNCONFIRMED: recorded here, not confirmed by every replica in time.",
 		}),
+		sessionsReused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jack_sidecar_sessions_ended_for_reuse_total", Help: "Sessions this replica ended because a token a refresh had replaced was presented after its grace (refresh-token reuse, RFC 9700 §4.14).",
+		}),
 	}
 	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jack_sidecar_refusals_total", Help: "Requests refused, by error code (FORGED_IDENTITY, AMBIGUOUS_REQUEST, TOKEN_INVALID, …).",
 	}, []string{"code"})
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.logins, m.throttled, m.tokenRefusals, m.forbidden, m.refusals,
-		m.logoutConfirm, m.logoutsUnconfirmed} {
+		m.logoutConfirm, m.logoutsUnconfirmed, m.sessionsReused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

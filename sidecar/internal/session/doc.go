@@ -46,5 +46,8 @@
 // one into a session whose login is the token's iat, so that it cannot last
 // longer than a session would have.
 //
-// Used by the sidecar's server (sidecar/internal/server).
+// Used by the sidecar's server (sidecar/internal/server), which decides
+// with it, and for its Record by the stores that keep and share what it
+// decided: the local file (sidecar/internal/revocation) and the session's
+// TokenRevocation (sidecar/internal/cluster), both merging with Merge.
 package session

@@ -36,6 +36,19 @@ func (r Record) Covering(exp time.Time) Record {
 	return r
 }
 
+// Equal reports whether r and o are the same Record: times compared as
+// instants, so that one read back from the API server or a file equals the
+// one that was written.
+func (r Record) Equal(o Record) bool {
+	return r.Ended == o.Ended && r.EndedBecause == o.EndedBecause && r.Generation == o.Generation &&
+		r.GraceUntil.Equal(o.GraceUntil) && r.ExpiresAt.Equal(o.ExpiresAt)
+}
+
+// Holds reports whether r already has everything o says: Merge(r, o) is r.
+// A writer whose Record the stored one Holds has nothing to write; a
+// sidecar whose Record Holds a TokenRevocation's spec acts on it.
+func (r Record) Holds(o Record) bool { return Merge(r, o).Equal(r) }
+
 // Verdict is what Check says of a token.
 type Verdict int
 

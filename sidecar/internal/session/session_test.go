@@ -285,6 +285,37 @@ func TestMerge(t *testing.T) {
 			if got.Generation < tc.stored.Generation || tc.stored.Ended && !got.Ended || got.ExpiresAt.Before(tc.stored.ExpiresAt) {
 				t.Errorf("Merge went back from what is stored: %+v", got)
 			}
+			// What was merged holds both, so neither writer has more to
+			// write, and a sidecar holding it acts on both.
+			if !got.Holds(tc.stored) || !got.Holds(tc.mine) {
+				t.Errorf("Merge = %+v does not hold both of what it merged", got)
+			}
+		})
+	}
+}
+
+func TestHolds(t *testing.T) {
+	early, late := now.Add(5*time.Second), now.Add(8*time.Second)
+	for name, tc := range map[string]struct {
+		r, o Record
+		want bool
+	}{
+		"the same record":                              {rec(3, early), rec(3, early), true},
+		"the same instants in another time zone":       {rec(3, early), rec(3, early.In(time.FixedZone("CET", 3600))), true},
+		"anything holds the zero Record":               {rec(1, early), Record{}, true},
+		"the zero Record holds only the zero Record":   {Record{}, rec(1, early), false},
+		"a newer generation holds an older one":        {rec(4, early), rec(3, late), true},
+		"an older generation does not hold a newer":    {rec(3, late), rec(4, early), false},
+		"the same generation with an earlier grace":    {rec(3, early), rec(3, late), false},
+		"an ended session holds the same one, running": {ended(rec(3, early), jack.SessionEndedByLogout), rec(3, early), true},
+		"a running session does not hold its end":      {rec(3, early), ended(rec(3, early), jack.SessionEndedByLogout), false},
+		"an end for another reason is held as it is":   {ended(rec(3, early), jack.SessionEndedByTokenReuse), ended(rec(3, early), jack.SessionEndedByLogout), true},
+		"an earlier expiry does not hold a later one":  {rec(3, early), rec(3, early).Covering(now.Add(40 * time.Hour)), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.r.Holds(tc.o); got != tc.want {
+				t.Errorf("Holds = %v, want %v", got, tc.want)
+			}
 		})
 	}
 }
