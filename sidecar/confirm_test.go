@@ -109,20 +109,7 @@ func synced(t testing.TB, sidecars ...*sidecar) {
 
 func TestALogoutAnswersOnlyOnceEveryReplicaRefusesTheToken(t *testing.T) {
 	n := newJackNamespace(t)
-	// Logouts are throttled per user (20 at once): four users share the
-	// loop's hundred.
-	type account struct{ email, pw string }
-	accounts := []account{{"sam@example.com", "first password of sam"}, {"ada@example.com", "first password of ada"}}
-	for _, name := range []string{"kim", "lou"} {
-		email, pw := n.addUser(name, jack.RoleStaff)
-		accounts = append(accounts, account{email, pw})
-	}
-	n.syncVolumes()
-	gateway := "--trusted-proxies=127.0.0.1"
-	sidecars := []*sidecar{n.startSidecar(n.apiHost(), t.TempDir(), gateway), n.startSidecar(n.apiHost(), t.TempDir(), gateway)}
-	n.registerPod("jack-a", sidecars[0])
-	n.registerPod("jack-b", sidecars[1])
-	synced(t, sidecars...)
+	accounts, sidecars := n.twoConfirmingReplicas()
 
 	const logouts = 100
 	var took []time.Duration
@@ -272,4 +259,27 @@ func TestEndingAUsersSessionsIsConfirmedByEverySidecar(t *testing.T) {
 			t.Errorf("sidecar %s accepts a token from before the end of sessions once the condition is True", name)
 		}
 	}
+}
+
+// account is a user the loops log in as.
+type account struct{ email, pw string }
+
+// twoConfirmingReplicas starts two sidecars behind a trusted gateway on
+// 127.0.0.1, registered as ready injected pods so that the operator asks
+// them to confirm, and four users: refreshes and logouts are throttled per
+// user (20 at once), so loops of many share them.
+func (n *jackNamespace) twoConfirmingReplicas() ([]account, []*sidecar) {
+	n.t.Helper()
+	accounts := []account{{"sam@example.com", "first password of sam"}, {"ada@example.com", "first password of ada"}}
+	for _, name := range []string{"kim", "lou"} {
+		email, pw := n.addUser(name, jack.RoleStaff)
+		accounts = append(accounts, account{email, pw})
+	}
+	n.syncVolumes()
+	gateway := "--trusted-proxies=127.0.0.1"
+	sidecars := []*sidecar{n.startSidecar(n.apiHost(), n.t.TempDir(), gateway), n.startSidecar(n.apiHost(), n.t.TempDir(), gateway)}
+	n.registerPod("jack-a", sidecars[0])
+	n.registerPod("jack-b", sidecars[1])
+	synced(n.t, sidecars...)
+	return accounts, sidecars
 }

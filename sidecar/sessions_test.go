@@ -144,20 +144,7 @@ func TestARefreshSupersedesTheTokenEverywhereAfterItsGraceAndItsReuseEndsTheSess
 
 func TestALogoutWithAnyTokenOfASessionIsRefusedEverywhereOnceItAnswers(t *testing.T) {
 	n := newJackNamespace(t)
-	// Refreshes and logouts are throttled per user (20 at once): four
-	// users share the rounds.
-	type account struct{ email, pw string }
-	accounts := []account{{"sam@example.com", "first password of sam"}, {"ada@example.com", "first password of ada"}}
-	for _, name := range []string{"kim", "lou"} {
-		email, pw := n.addUser(name, jack.RoleStaff)
-		accounts = append(accounts, account{email, pw})
-	}
-	n.syncVolumes()
-	gateway := "--trusted-proxies=127.0.0.1"
-	sidecars := []*sidecar{n.startSidecar(n.apiHost(), t.TempDir(), gateway), n.startSidecar(n.apiHost(), t.TempDir(), gateway)}
-	n.registerPod("jack-a", sidecars[0])
-	n.registerPod("jack-b", sidecars[1])
-	synced(t, sidecars...)
+	accounts, sidecars := n.twoConfirmingReplicas()
 
 	const rounds = 20
 	var took []time.Duration

@@ -309,14 +309,8 @@ func (s *File) RevokeAll(entries []Entry) error {
 		errs = append(errs, fmt.Errorf("%w: %d revocations learned from other replicas were not kept, %d are held", ErrFull, dropped, s.held()+len(fresh)))
 	}
 	if s.out != nil && len(fresh) > 0 {
-		_, err := s.out.Write(buf)
-		if err == nil {
-			err = s.out.Sync()
-		}
-		if err != nil {
+		if err := s.appendLines(buf, len(fresh)); err != nil {
 			errs = append(errs, fmt.Errorf("recording revocations: %w", err))
-		} else {
-			s.lines.Add(int64(len(fresh)))
 		}
 	}
 	// Held even if the write failed: the replica that made them has them,
@@ -403,4 +397,17 @@ func syncDir(dir string) error {
 	}
 	defer func() { _ = d.Close() }()
 	return d.Sync()
+}
+
+// appendLines writes n lines to the file and syncs it, and counts them once
+// they are on disk.
+func (s *File) appendLines(buf []byte, n int) error {
+	_, err := s.out.Write(buf)
+	if err == nil {
+		err = s.out.Sync()
+	}
+	if err == nil {
+		s.lines.Add(int64(n))
+	}
+	return err
 }

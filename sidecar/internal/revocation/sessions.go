@@ -141,14 +141,8 @@ func (s *File) LearnSessions(entries []SessionEntry) error {
 			b, _ := json.Marshal(l)
 			buf = append(append(buf, b...), '\n')
 		}
-		_, err := s.out.Write(buf)
-		if err == nil {
-			err = s.out.Sync()
-		}
-		if err != nil {
+		if err := s.appendLines(buf, len(order)); err != nil {
 			errs = append(errs, fmt.Errorf("recording sessions: %w", err))
-		} else {
-			s.lines.Add(int64(len(order)))
 		}
 	}
 	// Held even if the write failed: the replica that wrote them has them,
