@@ -65,6 +65,13 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 1
 fi
 
+# coordinator_race LOG: the run failed only because the fuzz coordinator
+# reported its own deadline, with no input written and no seed failing.
+coordinator_race() {
+  grep -qxE '[[:space:]]*context deadline exceeded' "$1" &&
+    ! grep -qE 'Failing input written to|failure while testing seed corpus entry|^panic:|--- FAIL: [^ ]+/' "$1"
+}
+
 echo "fuzz: ${#targets[@]} targets, ${fuzztime} each"
 start_all=$(date +%s)
 failed=()
@@ -75,11 +82,23 @@ for t in "${targets[@]}"; do
   i=$((i + 1))
   log="$logs/$i.log"
   start=$(date +%s)
-  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$dir" >"$log" 2>&1; then
-    result=ok
-  else
-    result=FAIL
-  fi
+  result=FAIL
+  for attempt in 1 2; do
+    if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$dir" >"$log" 2>&1; then
+      result=ok
+      break
+    fi
+    # Go's fuzzing coordinator can end a duration-bounded run with "context
+    # deadline exceeded" and no failing input when its workers are starved
+    # as -fuzztime expires (go.dev/issue/75804, fixed in Go 1.27). That is
+    # not a finding: run the target once more and count only a second
+    # failure. Any failing input, or any other failure, counts at once.
+    if [ "$attempt" = 1 ] && coordinator_race "$log"; then
+      echo "fuzz: again ${name} (${dir}): Go's fuzz coordinator stopped it with \"context deadline exceeded\" and no failing input (go.dev/issue/75804)"
+      continue
+    fi
+    break
+  done
   took=$(($(date +%s) - start))
   # From the last progress line, "fuzz: elapsed: 20s, execs: 123 (6/sec),
   # new interesting: 4 (total: 12)", the counts (the rate is the last
