@@ -247,3 +247,87 @@ func TestEndingAUsersSessionsEndsThoseRefreshedSinceTheirLogin(t *testing.T) {
 		return !verifies(lagging, tok) && !verifies(lagging, refreshed) && !verifies(lagging, late)
 	})
 }
+
+// shortenSessions brings the kubelet a key ring whose sessions last
+// lifetime: the SigningKey's own floor is an hour, which no test waits for,
+// and the sidecars read the lifetime from the ring alone.
+func (n *jackNamespace) shortenSessions(lifetime time.Duration) {
+	n.t.Helper()
+	data := n.secret("jack-jwt")
+	var ring map[string]any
+	must(n.t, json.Unmarshal(data[jack.SecretKeyKeyRing], &ring))
+	ring["sessionLifetimeSeconds"] = int64(lifetime / time.Second)
+	edited, err := json.Marshal(ring)
+	must(n.t, err)
+	data[jack.SecretKeyKeyRing] = edited
+	n.keys.Update(data)
+}
+
+// claimsOf reads a token's times and session without verifying it.
+func claimsOf(t testing.TB, tok string) (exp, authTime time.Time, sid string) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatal("not a JWT")
+	}
+	data, err := base64.RawURLEncoding.DecodeString(parts[1])
+	must(t, err)
+	var c struct {
+		Exp      int64  `json:"exp"`
+		AuthTime int64  `json:"auth_time"`
+		SID      string `json:"sid"`
+	}
+	must(t, json.Unmarshal(data, &c))
+	return time.Unix(c.Exp, 0), time.Unix(c.AuthTime, 0), c.SID
+}
+
+func TestASessionEndsAtItsLifetimeAtEveryReplica(t *testing.T) {
+	const lifetime = 6 * time.Second
+	n := newJackNamespace(t)
+	n.shortenSessions(lifetime)
+	a, b := n.startSidecar(n.apiHost(), t.TempDir()), n.startSidecar(n.apiHost(), t.TempDir())
+	n.registerPod("jack-a", a)
+	n.registerPod("jack-b", b)
+	synced(t, a, b)
+
+	tok := loginToken(t, a, "sam@example.com", "first password of sam")
+	exp, login, sid := claimsOf(t, tok)
+	end := login.Add(lifetime)
+	if exp.After(end) {
+		t.Errorf("the login's token expires at %v, after its session's end %v", exp, end)
+	}
+	// Refreshed at the other replica, then back: the same session, the
+	// same login time, and no token outlives the session's end.
+	time.Sleep(time.Second)
+	next := refresh(t, b, tok)
+	last := refresh(t, a, next)
+	for name, tok := range map[string]string{"refreshed at the other replica": next, "refreshed again at the first": last} {
+		exp, auth, s := claimsOf(t, tok)
+		if s != sid || !auth.Equal(login) || exp.After(end) {
+			t.Errorf("the token %s: session %t, login time %v (want %v), expires %v (the session ends %v)", name, s == sid, auth, login, exp, end)
+		}
+	}
+
+	// After the end, refresh answers TOKEN_EXPIRED at both replicas and
+	// issues nothing, however recently the token was refreshed.
+	time.Sleep(time.Until(end.Add(100 * time.Millisecond)))
+	for name, s := range map[string]*sidecar{"a": a, "b": b} {
+		r := s.do("POST", "/api/v1/auth/refresh", bearer(last), "")
+		if r.Status != http.StatusUnauthorized || r.Body.Error.Code != "TOKEN_EXPIRED" || r.Body.Data.Token != "" {
+			t.Errorf("a refresh at sidecar %s after the session's end: %d %s, want 401 TOKEN_EXPIRED", name, r.Status, r.Raw)
+		}
+	}
+	rev, err := n.sessionRevocation(last)
+	must(t, err)
+	if rev.Spec.Generation != 2 || rev.Spec.Ended {
+		t.Errorf("the session's TokenRevocation after refreshes past its end: generation %d, ended %t; want 2 and not ended", rev.Spec.Generation, rev.Spec.Ended)
+	}
+	// A new login starts a new session with its own lifetime.
+	fresh := loginToken(t, b, "sam@example.com", "first password of sam")
+	if _, auth, s := claimsOf(t, fresh); s == sid || !auth.After(login) {
+		t.Errorf("a login after the end continues the old session (same id %t, login %v)", s == sid, auth)
+	}
+	if !verifies(a, fresh) {
+		t.Errorf("the other replica refuses a new session's token: %s", refusal(a, fresh))
+	}
+}
