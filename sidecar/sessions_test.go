@@ -43,20 +43,11 @@ func refresh(t testing.TB, s *sidecar, tok string) string {
 // verifying: the test signed nothing, it only looks.
 func sessionOf(t testing.TB, tok string) string {
 	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatal("not a JWT")
-	}
-	data, err := base64.RawURLEncoding.DecodeString(parts[1])
-	must(t, err)
-	var claims struct {
-		SID string `json:"sid"`
-	}
-	must(t, json.Unmarshal(data, &claims))
-	if claims.SID == "" {
+	_, _, sid := claimsOf(t, tok)
+	if sid == "" {
 		t.Fatal("the token has no session")
 	}
-	return claims.SID
+	return sid
 }
 
 // sessionRevocation reads the session's TokenRevocation, as kubectl get
