@@ -85,6 +85,10 @@ build: ## Build the operator (bin/manager) and the sidecar (bin/jack-auth).
 bench: ## Run the Go benchmarks of the hot paths (token, policy, forward auth).
 	go test -run '^$$' -bench . -benchmem ./sidecar/internal/token/ ./sidecar/internal/policy/ ./sidecar/internal/server/
 
+.PHONY: bench-cache
+bench-cache: tools ## Measure the operator's RSS on an empty cluster and with 10,000 unrelated 10 KB Secrets and ConfigMaps (the real binary, the chart's RBAC, a real API server; fails past 10 MB of growth).
+	go test -run '^$$' -bench OperatorRSS -benchtime 1x -timeout 30m ./test/rbac/
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target (go test -list '^Fuzz') for FUZZTIME each (default 20s), one after another; a crash fails and leaves its input in the package's testdata/fuzz.
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh

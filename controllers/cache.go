@@ -18,6 +18,8 @@ import (
 // SigningKey reconciler needs to find their sidecar (its SigningKey, its ops
 // port, the pod's address and readiness), so a cluster with many pods costs
 // the operator little memory. Roles and RoleBindings: only the sidecars' own.
+// Secrets and ConfigMaps are narrowed by NewCache, which a manager needs for
+// the metadata of the Secrets the operator does not own.
 func CacheByObject() map[client.Object]cache.ByObject {
 	ours := labels.SelectorFromSet(labels.Set{jack.LabelComponent: jack.ComponentSidecarAccess})
 	return map[client.Object]cache.ByObject{

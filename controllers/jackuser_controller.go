@@ -52,8 +52,12 @@ const DefaultMinWriteInterval = 500 * time.Millisecond
 // only when the directory's bytes change.
 type JackUserReconciler struct {
 	client.Client
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
+	// APIReader reads from the API server, uncached: the password Secrets,
+	// whose data the cache does not hold (NewCache). The manager's unless
+	// set; the Client when neither is.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
 	// HashParams are the argon2id parameters new hashes use; hashes made
 	// with others are upgraded the next time the password is read.
 	HashParams password.Params
@@ -67,6 +71,11 @@ type JackUserReconciler struct {
 
 	// lastWrite remembers when each namespace's directory was last written.
 	lastWrite sync.Map // namespace → time.Time
+	// checked remembers, per namespace, the version of each user's password
+	// Secret that this process last read whole and planned from (with its
+	// settings: the shortest password, the hash parameters), so that later
+	// reconciles need only the Secret's metadata while it does not change.
+	checked sync.Map // namespace → map[types.UID]string
 }
 
 // +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers,verbs=get;list;watch
@@ -142,6 +151,18 @@ func (r *JackUserReconciler) planUsers(ctx context.Context, users []authv1alpha1
 		return strings.Compare(a.Name, b.Name)
 	})
 	index := current.Index()
+	var checked map[types.UID]string
+	if len(users) > 0 {
+		if c, ok := r.checked.Load(users[0].Namespace); ok {
+			checked = c.(map[types.UID]string)
+		}
+	}
+	nowChecked := make(map[types.UID]string, len(users))
+	defer func() {
+		if len(users) > 0 {
+			r.checked.Store(users[0].Namespace, nowChecked)
+		}
+	}()
 	byEmail, byID := map[string]string{}, map[string]string{}
 	plans := make([]userPlan, 0, len(users))
 	for i := range users {
@@ -166,26 +187,57 @@ func (r *JackUserReconciler) planUsers(ctx context.Context, users []authv1alpha1
 		}
 		byEmail[email], byID[id] = u.Name, u.Name
 
-		secret, err := r.passwordSecret(ctx, u)
+		prev, _ := index.ByID(id)
+		secret, unchanged, err := r.passwordSecret(ctx, u, prev, checked[u.UID])
 		if err != nil {
 			return nil, err
 		}
-		prev, _ := index.ByID(id)
-		plans = append(plans, planUser(u, secret, prev, id, now, r.HashParams, r.MinPasswordLength))
+		if secret != nil {
+			nowChecked[u.UID] = passwordVersion(secret, u.Spec.PasswordSecretRef.Key)
+		}
+		plans = append(plans, planUser(u, secret, unchanged, prev, id, now, r.HashParams, r.MinPasswordLength))
 	}
 	return plans, nil
 }
 
-func (r *JackUserReconciler) passwordSecret(ctx context.Context, u *authv1alpha1.JackUser) (*corev1.Secret, error) {
+// passwordSecret reads u's password Secret; nil when it does not exist.
+// The cache holds only its metadata (NewCache), which names its version.
+// When prev, the user's directory entry, holds a current hash of that very
+// version, and this process has read that version before (checkedVersion),
+// the password is known to be unchanged and still acceptable: the Secret
+// is returned without its data, and unchanged is true. Otherwise it is read
+// whole from the API server, so a cluster's Secrets are never all held in
+// memory, and a namespace's users cost one read each only when their
+// passwords change or the operator has just started.
+func (r *JackUserReconciler) passwordSecret(ctx context.Context, u *authv1alpha1.JackUser, prev *userdir.User, checkedVersion string) (_ *corev1.Secret, unchanged bool, _ error) {
+	key := types.NamespacedName{Namespace: u.Namespace, Name: u.Spec.PasswordSecretRef.Name}
+	m, err := secretMetadata(ctx, r.Client, key)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the password Secret of JackUser %s: %w", u.Name, err)
+	}
+	if m == nil {
+		return nil, false, nil
+	}
+	known := &corev1.Secret{ObjectMeta: m.ObjectMeta}
+	if v := passwordVersion(known, u.Spec.PasswordSecretRef.Key); v == checkedVersion && hashIsCurrent(prev, v, r.HashParams) {
+		return known, true, nil
+	}
 	var s corev1.Secret
-	err := r.Get(ctx, types.NamespacedName{Namespace: u.Namespace, Name: u.Spec.PasswordSecretRef.Name}, &s)
+	err = r.apiReader().Get(ctx, key, &s)
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the password Secret of JackUser %s: %w", u.Name, err)
+		return nil, false, fmt.Errorf("reading the password Secret of JackUser %s: %w", u.Name, err)
 	}
-	return &s, nil
+	return &s, false, nil
+}
+
+func (r *JackUserReconciler) apiReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 // runHashJobs hashes and verifies passwords on every core: argon2id is
@@ -218,6 +270,9 @@ func (r *JackUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	if r.HashParams == (password.Params{}) {
 		r.HashParams = password.DefaultParams
 	}
@@ -242,7 +297,10 @@ func (r *JackUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("jackuser").
 		Watches(&authv1alpha1.JackUser{}, r.enqueueNamespace(func(context.Context, client.Object) bool { return true })).
-		Watches(&corev1.Secret{}, r.enqueueNamespace(r.secretMatters)).
+		// The directory, from the cache of the operator's own Secrets; the
+		// password Secrets, as metadata (NewCache).
+		Watches(&corev1.Secret{}, r.enqueueNamespace(isDirectory)).
+		WatchesMetadata(&corev1.Secret{}, r.enqueueNamespace(r.isPassword)).
 		// A namespace with a SigningKey gets a directory even before its first
 		// user, so injected sidecars (which wait for one) become ready.
 		Watches(&authv1alpha1.SigningKey{}, r.enqueueNamespace(func(context.Context, client.Object) bool { return true })).
@@ -250,12 +308,12 @@ func (r *JackUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// secretMatters is true for the directory Secret and for Secrets a JackUser
-// names as its password.
-func (r *JackUserReconciler) secretMatters(ctx context.Context, o client.Object) bool {
-	if o.GetName() == jack.UserDirectorySecretName {
-		return true
-	}
+func isDirectory(_ context.Context, o client.Object) bool {
+	return o.GetName() == jack.UserDirectorySecretName
+}
+
+// isPassword is true for Secrets a JackUser names as its password.
+func (r *JackUserReconciler) isPassword(ctx context.Context, o client.Object) bool {
 	var users authv1alpha1.JackUserList
 	if err := r.List(ctx, &users, client.InNamespace(o.GetNamespace()), client.MatchingFields{passwordSecretIndex: o.GetName()}, client.Limit(1)); err != nil {
 		logf.FromContext(ctx).Error(err, "listing JackUsers that use a Secret", "secret", client.ObjectKeyFromObject(o))

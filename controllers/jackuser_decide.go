@@ -64,9 +64,16 @@ func (j *hashJob) run() {
 
 // passwordVersion names the state of a password Secret without revealing
 // anything about the password: it changes whenever the Secret might have.
+// It needs only the Secret's metadata.
 func passwordVersion(s *corev1.Secret, key string) string {
 	sum := sha256.Sum256([]byte(string(s.UID) + "/" + s.ResourceVersion + "/" + key))
 	return hex.EncodeToString(sum[:8])
+}
+
+// hashIsCurrent reports whether a directory entry holds a hash of the
+// password at version, made with params.
+func hashIsCurrent(prev *userdir.User, version string, params password.Params) bool {
+	return prev != nil && prev.PasswordVersion == version && prev.PasswordHash != "" && !password.NeedsRehash(prev.PasswordHash, params)
 }
 
 // generatedID is a user's id when spec.id is not set: their role when first
@@ -79,8 +86,10 @@ func generatedID(u *authv1alpha1.JackUser) string {
 
 // planUser decides one user's directory entry from the spec, the password
 // Secret (nil when missing) and the previous entry (nil for a new user).
+// unchanged says the Secret is its metadata only, of a version whose
+// password was checked and whose current hash prev holds (hashIsCurrent).
 // Hashing is left to the returned plan's job.
-func planUser(u *authv1alpha1.JackUser, secret *corev1.Secret, prev *userdir.User, id string, now time.Time, params password.Params, minLength int) userPlan {
+func planUser(u *authv1alpha1.JackUser, secret *corev1.Secret, unchanged bool, prev *userdir.User, id string, now time.Time, params password.Params, minLength int) userPlan {
 	p := userPlan{user: u, id: id, entry: userdir.User{
 		ID:       id,
 		Email:    u.Spec.Email,
@@ -112,7 +121,7 @@ func planUser(u *authv1alpha1.JackUser, secret *corev1.Secret, prev *userdir.Use
 	switch {
 	case secret == nil:
 		p.reason, p.message = authv1alpha1.ReasonPasswordMissing, fmt.Sprintf("Secret %s does not exist; the user cannot log in until it does", ref.Name)
-	case plaintext == nil:
+	case plaintext == nil && !unchanged:
 		p.reason, p.message = authv1alpha1.ReasonPasswordMissing, fmt.Sprintf("Secret %s has no key %q; the user cannot log in until it does", ref.Name, ref.Key)
 	}
 	if p.reason != "" {
@@ -123,6 +132,10 @@ func planUser(u *authv1alpha1.JackUser, secret *corev1.Secret, prev *userdir.Use
 
 	version := passwordVersion(secret, ref.Key)
 	p.entry.PasswordVersion = version
+	if unchanged && hashIsCurrent(prev, version, params) {
+		p.entry.PasswordHash = prev.PasswordHash
+		return p
+	}
 	if err := password.CheckStrength(string(plaintext), minLength); err != nil {
 		p.reason, p.message = authv1alpha1.ReasonPasswordTooWeak, fmt.Sprintf("Secret %s: %v; the user cannot log in until it is changed", ref.Name, err)
 		if prev != nil && prev.PasswordHash != "" {

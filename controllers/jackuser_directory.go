@@ -30,6 +30,12 @@ func (r *JackUserReconciler) currentDirectory(ctx context.Context, ns string) (d
 	st := directoryState{dir: &userdir.Directory{}}
 	var s corev1.Secret
 	err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: jack.UserDirectorySecretName}, &s)
+	if apierrors.IsNotFound(err) {
+		// The cache holds only Secrets labelled as the operator's
+		// (NewCache): one of this name without the labels is not, and is
+		// found only on the API server.
+		err = r.apiReader().Get(ctx, client.ObjectKey{Namespace: ns, Name: jack.UserDirectorySecretName}, &s)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return st, nil

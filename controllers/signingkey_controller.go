@@ -36,7 +36,12 @@ const legacySecretIndex = "spec.legacySecretRef.name"
 // annotations, so any reconcile can be interrupted and simply run again.
 type SigningKeyReconciler struct {
 	client.Client
-	Recorder events.EventRecorder
+	// APIReader reads from the API server, uncached: the legacySecretRef
+	// Secret, whose data the cache does not hold, and a ring's object the
+	// cache lacks (see readOwned). The manager's unless set; the Client
+	// when neither is.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
 	// Clock is the time rotation follows; a fake clock in tests.
 	Clock clock.PassiveClock
 	// Generate makes new keys; keyring.Generate unless a test needs otherwise.
@@ -240,7 +245,7 @@ func (r *SigningKeyReconciler) settings(ctx context.Context, key *authv1alpha1.S
 		return s, "", nil
 	}
 	var legacy corev1.Secret
-	err := r.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: ref.Name}, &legacy)
+	err := r.apiReader().Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: ref.Name}, &legacy)
 	switch {
 	case apierrors.IsNotFound(err):
 		return s, fmt.Sprintf("legacySecretRef names Secret %s, which does not exist", ref.Name), nil
@@ -262,6 +267,9 @@ func (r *SigningKeyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Generate == nil {
 		r.Generate = keyring.Generate
 	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &authv1alpha1.SigningKey{}, legacySecretIndex,
 		func(o client.Object) []string {
 			if ref := o.(*authv1alpha1.SigningKey).Spec.LegacySecretRef; ref != nil {
@@ -275,12 +283,21 @@ func (r *SigningKeyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&authv1alpha1.SigningKey{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}).
 		Owns(&corev1.ConfigMap{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.signingKeysImporting)).
+		// Legacy Secrets are not the operator's: their metadata is enough to
+		// learn of a change (NewCache).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.signingKeysImporting)).
 		// A sidecar that starts, becomes ready or goes changes what a
 		// published key waits for, and the status's count.
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(signingKeyOfPod), builder.WithPredicates(sidecarChanged)).
 		Named("signingkey").
 		Complete(r)
+}
+
+func (r *SigningKeyReconciler) apiReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 // signingKeyOfPod maps an injected pod to the SigningKey its sidecar serves.

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,14 +38,14 @@ type ringSecrets struct {
 func (r *SigningKeyReconciler) loadRingSecrets(ctx context.Context, key *authv1alpha1.SigningKey) (ringSecrets, error) {
 	var rs ringSecrets
 	get := func(name string, obj client.Object) (bool, error) {
-		err := r.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: name}, obj)
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
+		// One of these names without the operator's label is not in the
+		// cache: read from the API server, it is refused when it is not
+		// this SigningKey's (conflict), and relabelled by writeRing when it is.
+		ok, err := readOwned(ctx, r.Client, r.apiReader(), client.ObjectKey{Namespace: key.Namespace, Name: name}, obj)
 		if err != nil {
 			return false, fmt.Errorf("reading %s: %w", name, err)
 		}
-		return true, nil
+		return ok, nil
 	}
 	main, backup, jwks := &corev1.Secret{}, &corev1.Secret{}, &corev1.ConfigMap{}
 	if ok, err := get(key.SecretName(), main); err != nil {

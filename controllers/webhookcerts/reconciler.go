@@ -74,9 +74,17 @@ type Reconciler struct {
 	trust trustRecord
 }
 
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations;mutatingwebhookconfigurations,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// The Secret and the webhook configurations are known by name: the names
+// are the kustomize install's, which hack/chartgen renames to the chart
+// release's. The Secret is in the operator's namespace ("system"); its cache
+// lists and watches it, and each configuration, by name (Setup), which RBAC
+// authorizes as a request for that name. Only creating the Secret, which
+// RBAC cannot limit by name, is granted for any in that namespace.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create,namespace=system
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;update,resourceNames=jack-operator-webhook-certs,namespace=system
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch,namespace=system
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;patch,resourceNames=jack-operator-validating
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,verbs=get;list;watch;patch,resourceNames=jack-operator-pod-injection
 
 // Reconcile brings the Secret and the caBundles to what certs.Plan wants
 // now. Every request is for the one Secret.

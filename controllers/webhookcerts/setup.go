@@ -54,6 +54,9 @@ func Setup(mgr ctrl.Manager, r *Reconciler, serving *ServingCertificate) error {
 				Namespaces: map[string]cache.Config{r.Secret.Namespace: {}},
 				Field:      fields.OneTermEqualSelector("metadata.name", r.Secret.Name),
 			},
+			// By name, so RBAC may grant the operator only these.
+			&admissionregistrationv1.ValidatingWebhookConfiguration{}: {Field: onlyNamed(r.ValidatingWebhookConfigurations)},
+			&admissionregistrationv1.MutatingWebhookConfiguration{}:   {Field: onlyNamed(r.MutatingWebhookConfigurations)},
 		},
 		ReaderFailOnMissingInformer: true,
 	})
@@ -79,6 +82,15 @@ func Setup(mgr ctrl.Manager, r *Reconciler, serving *ServingCertificate) error {
 		WatchesRawSource(source.Kind(c, client.Object(&admissionregistrationv1.ValidatingWebhookConfiguration{}), theSecret, named(r.ValidatingWebhookConfigurations))).
 		WatchesRawSource(source.Kind(c, client.Object(&admissionregistrationv1.MutatingWebhookConfiguration{}), theSecret, named(r.MutatingWebhookConfigurations))).
 		Complete(r)
+}
+
+// onlyNamed selects the one object of names by its name; with several, or
+// none, it selects all (a field selector cannot ask for a set of names).
+func onlyNamed(names []string) fields.Selector {
+	if len(names) != 1 {
+		return nil
+	}
+	return fields.OneTermEqualSelector("metadata.name", names[0])
 }
 
 // everyReplica is a cache that runs whether its replica leads or not. A

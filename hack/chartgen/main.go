@@ -8,16 +8,24 @@
 //
 // From config/rbac/role.yaml it splits the operator's permissions in two:
 //
-//   - Leases (leader election) go into a namespaced Role in the operator's
-//     own namespace, together with the core/v1 Events that client-go's
-//     leader election records (controller-runtime hands it the legacy event
-//     recorder). The operator never touches a Lease elsewhere, so a
-//     cluster-wide grant would be more than it needs. A Role that a
-//     `+kubebuilder:rbac:...,namespace=` marker produced goes there too.
+//   - The Role that `+kubebuilder:rbac:...,namespace=system` markers
+//     produce — the Lease and the webhook certificate Secret, by name, and
+//     the events about them — goes into a namespaced Role in the operator's
+//     own namespace, with the core/v1 Events that client-go's leader
+//     election records (controller-runtime hands it the legacy event
+//     recorder). Lease rules without a namespace go there too. The operator
+//     never touches those elsewhere, so a cluster-wide grant would be more
+//     than it needs. Names in resourceNames are the kustomize install's; the
+//     chart's rbac.yaml renames them to the release's.
 //   - Everything else stays in the ClusterRole, rule for rule.
 //
 // It writes the two rule lists into the chart's files/rbac, and the whole
 // RBAC objects for kustomize into config/default/rbac.yaml.
+//
+// From the CRDs it writes the rules of three ClusterRoles that aggregate
+// into Kubernetes' default user-facing roles (files/rbac/aggregated.yaml):
+// view reads every jack resource; edit also writes JackUsers; admin also
+// writes SigningKeys and TokenRevocations (aggregatedRules says why).
 //
 // From config/webhook it copies the webhooks of the generated
 // ValidatingWebhookConfiguration (manifests.yaml) and of the hand-written
@@ -87,7 +95,11 @@ func run() error {
 	if err := copyCRDs(); err != nil {
 		return err
 	}
-	if err := splitRBAC(); err != nil {
+	aggregated, err := aggregatedRules()
+	if err != nil {
+		return err
+	}
+	if err := splitRBAC(aggregated); err != nil {
 		return err
 	}
 	return copyWebhooks()
@@ -134,7 +146,7 @@ func copyCRDs() error {
 }
 
 // splitRBAC writes the ClusterRole's and the leader election Role's rules.
-func splitRBAC() error {
+func splitRBAC(aggregated map[string][]rbacv1.PolicyRule) error {
 	docs, err := readDocs(roleSource)
 	if err != nil {
 		return err
@@ -185,7 +197,82 @@ func splitRBAC() error {
 	if err := writeYAML(filepath.Join(chartDir, "files", "rbac", "leader-election-rules.yaml"), header, namespaced); err != nil {
 		return err
 	}
-	return writeKustomizeRBAC(header, cluster, namespaced)
+	if err := writeYAML(filepath.Join(chartDir, "files", "rbac", "aggregated.yaml"), fmt.Sprintf(generatedBy, crdSource), aggregated); err != nil {
+		return err
+	}
+	return writeKustomizeRBAC(header, cluster, namespaced, aggregated)
+}
+
+// The users' roles the jack resources aggregate into: the label that
+// Kubernetes' default ClusterRole of that name selects.
+var aggregateTo = []string{"view", "edit", "admin"}
+
+// editableByEdit are the jack resources that the default edit role may
+// write. JackUsers are the application's users, which whoever deploys the
+// application manages. SigningKeys and TokenRevocations are not: a
+// SigningKey's rotation, revocation of keys and legacy import, and the
+// revocations that make a logout hold on every replica, are the
+// namespace's authentication itself, which its admins keep (an editor
+// deleting a TokenRevocation would revive a token that was logged out).
+var editableByEdit = []string{"jackusers"}
+
+// aggregatedRules are the rules of the ClusterRoles that extend view, edit
+// and admin with the resources of the CRDs in config/crd/bases. Each is
+// whole on its own (edit's and admin's include reading), so that binding
+// one directly works as well as through aggregation.
+func aggregatedRules() (map[string][]rbacv1.PolicyRule, error) {
+	sources, err := filepath.Glob(filepath.Join(crdSource, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var group string
+	var resources []string
+	for _, src := range sources {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return nil, err
+		}
+		var crd struct {
+			Spec struct {
+				Group string `json:"group"`
+				Names struct {
+					Plural string `json:"plural"`
+				} `json:"names"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal(data, &crd); err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
+		if group != "" && crd.Spec.Group != group {
+			return nil, fmt.Errorf("%s: the CRDs are of groups %s and %s; the aggregated roles expect one", src, group, crd.Spec.Group)
+		}
+		group = crd.Spec.Group
+		resources = append(resources, crd.Spec.Names.Plural)
+	}
+	if len(resources) == 0 {
+		return nil, fmt.Errorf("no CRDs in %s: run controller-gen first (make manifests)", crdSource)
+	}
+	slices.Sort(resources)
+	for _, r := range editableByEdit {
+		if !slices.Contains(resources, r) {
+			return nil, fmt.Errorf("edit is to write %s, which no CRD in %s defines", r, crdSource)
+		}
+	}
+	var status []string
+	for _, r := range resources {
+		status = append(status, r+"/status")
+	}
+	read := []string{"get", "list", "watch"}
+	write := []string{"create", "update", "patch", "delete", "deletecollection"}
+	view := []rbacv1.PolicyRule{
+		{APIGroups: []string{group}, Resources: resources, Verbs: read},
+		{APIGroups: []string{group}, Resources: status, Verbs: read},
+	}
+	return map[string][]rbacv1.PolicyRule{
+		"view":  view,
+		"edit":  append(slices.Clone(view), rbacv1.PolicyRule{APIGroups: []string{group}, Resources: editableByEdit, Verbs: write}),
+		"admin": append(slices.Clone(view), rbacv1.PolicyRule{APIGroups: []string{group}, Resources: resources, Verbs: write}),
+	}, nil
 }
 
 // onlyInOwnNamespace says whether a rule is leader election's: Leases. A
@@ -220,7 +307,7 @@ func noWildcard(r rbacv1.PolicyRule) error {
 
 // writeKustomizeRBAC writes every RBAC object of the kustomize install; the
 // chart's templates make the same objects.
-func writeKustomizeRBAC(header string, cluster, namespaced []rbacv1.PolicyRule) error {
+func writeKustomizeRBAC(header string, cluster, namespaced []rbacv1.PolicyRule, aggregated map[string][]rbacv1.PolicyRule) error {
 	typeMeta := func(kind string) map[string]any {
 		return map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind}
 	}
@@ -244,6 +331,12 @@ func writeKustomizeRBAC(header string, cluster, namespaced []rbacv1.PolicyRule) 
 			"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": kustomName + "-leader-election"},
 			"subjects": sa,
 		}),
+	}
+	for _, to := range aggregateTo {
+		objs = append(objs, merge(typeMeta("ClusterRole"), map[string]any{
+			"metadata": map[string]any{"name": kustomName + "-" + to, "labels": map[string]any{"rbac.authorization.k8s.io/aggregate-to-" + to: "true"}},
+			"rules":    aggregated[to],
+		}))
 	}
 	var out bytes.Buffer
 	out.WriteString(header)

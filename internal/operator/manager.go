@@ -3,6 +3,8 @@ package operator
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -53,8 +55,11 @@ func (c *Completed) NewManager(cfg *rest.Config) (ctrl.Manager, error) {
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       c.Namespace,
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cache.Options{ByObject: controllers.CacheByObject()},
-		WebhookServer:                 webhook.NewServer(webhook.Options{Host: c.WebhookHost, Port: c.WebhookPort, CertDir: c.WebhookCertDir, TLSOpts: c.certTLS}),
+		// Secrets and ConfigMaps: whole only the operator's own, the metadata
+		// of other Secrets beside them (controllers.NewCache).
+		Cache:         cache.Options{ByObject: controllers.CacheByObject(), DefaultNamespaces: c.cacheNamespaces()},
+		NewCache:      controllers.NewCache,
+		WebhookServer: webhook.NewServer(webhook.Options{Host: c.WebhookHost, Port: c.WebhookPort, CertDir: c.WebhookCertDir, TLSOpts: c.certTLS}),
 	})
 	if err != nil {
 		return nil, err
@@ -85,9 +90,9 @@ func (c *Completed) NewManager(cfg *rest.Config) (ctrl.Manager, error) {
 		if err := controllers.SetupJackUserWebhookWithManager(mgr, mgr.GetClient()); err != nil {
 			return nil, fmt.Errorf("setting up the JackUser webhook: %w", err)
 		}
-		mgr.GetWebhookServer().Register(inject.WebhookPath, &webhook.Admission{Handler: &inject.Webhook{
+		mgr.GetWebhookServer().Register(inject.WebhookPath, &webhook.Admission{Handler: c.onlyWatched(&inject.Webhook{
 			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(scheme), Recorder: mgr.GetEventRecorder("pod-injector"), Config: c.inject,
-		}})
+		})})
 	}
 	if err := c.setupCerts(mgr); err != nil {
 		return nil, err
@@ -103,4 +108,19 @@ func (c *Completed) NewManager(cfg *rest.Config) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// onlyWatched lets a pod outside --watch-namespaces through untouched: the
+// operator reads nothing there (the chart's webhook configuration does not
+// even send such pods, this is for any other).
+func (c *Completed) onlyWatched(h admission.Handler) admission.Handler {
+	if len(c.WatchNamespaces) == 0 {
+		return h
+	}
+	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
+		if !slices.Contains(c.WatchNamespaces, req.Namespace) {
+			return admission.Allowed(fmt.Sprintf("jack-operator watches only the namespaces %s", strings.Join(c.WatchNamespaces, ", ")))
+		}
+		return h.Handle(ctx, req)
+	})
 }

@@ -9,16 +9,24 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/webhooks/inject"
 )
 
-// Leader election and the events the operator reports.
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
+// Leader election: the one Lease, LeaderElectionID, in the operator's own
+// namespace ("system" is kustomize's and the chart's placeholder for it;
+// hack/chartgen puts these rules in a Role there). Its name is known, so
+// only creating it, which RBAC cannot limit by name, is granted for any.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=create,namespace=system
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;update,resourceNames=jack-operator.auth.jack.io,namespace=system
 
 // LeaderElectionID names the Lease that elects the one replica that acts.
 const LeaderElectionID = "jack-operator.auth.jack.io"
@@ -40,6 +48,10 @@ type Options struct {
 	// Namespace is the operator's own: its Lease and webhook certificates
 	// live there, and its pods are never injected.
 	Namespace string
+	// WatchNamespaces, when set, are the only namespaces whose JackUsers,
+	// SigningKeys, Secrets and pods the operator reads, reconciles and
+	// injects (--watch-namespaces); empty for every namespace.
+	WatchNamespaces []string
 	// Sidecar are the injected sidecar's defaults (--sidecar-* flags).
 	Sidecar inject.Config
 	// Certs are the webhook serving certificate's flags (webhookcerts.go).
@@ -63,6 +75,10 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	o.Certs.AddFlags(fs)
 	fs.IntVar(&o.MinPasswordLength, "min-password-length", password.DefaultMinLength, "Shortest JackUser password accepted, in characters.")
 	fs.StringVar(&o.Namespace, "operator-namespace", envOr("POD_NAMESPACE", "jack-system"), "The operator's own namespace, whose pods are never injected.")
+	fs.Func("watch-namespaces", "Comma-separated namespaces the operator alone reconciles and injects in, for RBAC granted by Roles in them; empty for every namespace.", func(v string) error {
+		o.WatchNamespaces = splitNamespaces(v)
+		return nil
+	})
 	o.Sidecar = inject.DefaultConfig()
 	o.Sidecar.NativeSidecars = true
 	o.Sidecar.AddFlags(fs)
@@ -84,6 +100,11 @@ type Completed struct {
 // the webhook serving certificate in files mode.
 func (o Options) Complete() (*Completed, error) {
 	c := &Completed{Options: o, setupCerts: func(ctrl.Manager) error { return nil }}
+	for _, ns := range o.WatchNamespaces {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			return nil, fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(msgs, "; "))
+		}
+	}
 	if o.MinPasswordLength < 1 {
 		return nil, fmt.Errorf("--min-password-length must be at least 1, not %d", o.MinPasswordLength)
 	}
@@ -100,6 +121,30 @@ func (o Options) Complete() (*Completed, error) {
 		return nil, fmt.Errorf("the injection settings: %w", err)
 	}
 	return c, nil
+}
+
+// splitNamespaces reads a comma-separated list, without empty items or
+// repeats.
+func splitNamespaces(v string) []string {
+	var out []string
+	for _, ns := range strings.Split(v, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" && !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// cacheNamespaces are the manager cache's namespaces: nil for all.
+func (o Options) cacheNamespaces() map[string]cache.Config {
+	if len(o.WatchNamespaces) == 0 {
+		return nil
+	}
+	m := make(map[string]cache.Config, len(o.WatchNamespaces))
+	for _, ns := range o.WatchNamespaces {
+		m[ns] = cache.Config{}
+	}
+	return m
 }
 
 func envOr(name, fallback string) string {

@@ -5,6 +5,12 @@
 // controller and both webhooks, and the API server refuses it nothing; a
 // negative control takes a rule away and sees the same checks fail.
 //
+// It also tests what a namespace's users may do with the jack resources
+// through Kubernetes' default view, edit and admin roles, which the chart's
+// aggregated ClusterRoles extend (users_test.go), and benchmarks the real
+// operator binary's memory in a cluster full of Secrets and ConfigMaps
+// that are not its own (cache_bench_test.go, `make bench-cache`).
+//
 // It runs bin/helm and the envtest API server in bin/, built from source by
 // `make tools` (hack/build-tools.sh).
 package rbac

@@ -33,7 +33,9 @@ const (
 // that the operator's permissions depend on, and the operator's
 // command line and identity as the chart's Deployment gives them.
 type chartInstall struct {
-	admin client.Client
+	// apiServer is the API server, to add users to.
+	apiServer *envtest.Environment
+	admin     client.Client
 	// adminConfig reaches the API server as a cluster administrator.
 	adminConfig *rest.Config
 	// clusterRole is the chart's ClusterRole.
@@ -68,7 +70,7 @@ var unappliedKinds = []string{"Deployment", "Service", "PodDisruptionBudget"}
 // clusters: it refuses blockOwnerDeletion on an owner whose finalizers the
 // writer cannot update), renders the chart with default values and applies
 // what the operator's permissions depend on.
-func installChart(t *testing.T) *chartInstall {
+func installChart(t testing.TB) *chartInstall {
 	t.Helper()
 	helmtest.Tool(t, "etcd")
 	env := &envtest.Environment{
@@ -88,7 +90,7 @@ func installChart(t *testing.T) *chartInstall {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &chartInstall{admin: admin, adminConfig: cfg, webhookPort: freePort(t)}
+	in := &chartInstall{apiServer: env, admin: admin, adminConfig: cfg, webhookPort: freePort(t)}
 
 	rendered, err := helmtest.Template(t, chartRelease, chartNamespace, nil)
 	if err != nil {
@@ -111,11 +113,13 @@ func installChart(t *testing.T) *chartInstall {
 			t.Fatalf("the chart renders a %s (%s), which this test neither applies nor stands in for: decide whether the operator's permissions depend on it", kind, o.GetName())
 		case strings.HasSuffix(kind, "WebhookConfiguration"):
 			in.callInProcess(t, o)
-		case kind == "ClusterRole":
+		case kind == "ClusterRoleBinding":
+			// The operator's ClusterRole is the one bound to it; the others
+			// are the aggregated roles for users.
 			if in.clusterRole != "" {
-				t.Fatalf("the chart renders two ClusterRoles, %s and %s: the negative control takes a rule from the one", in.clusterRole, o.GetName())
+				t.Fatalf("the chart renders two ClusterRoleBindings, to %s and %s: the negative control takes a rule from the one", in.clusterRole, o.GetName())
 			}
-			in.clusterRole = o.GetName()
+			in.clusterRole, _, _ = unstructured.NestedString(o.Object, "roleRef", "name")
 		}
 		if err := admin.Patch(ctx, o, client.Apply, client.FieldOwner("chart-rbac-test"), client.ForceOwnership); err != nil {
 			t.Fatalf("applying %s %s: %v", o.GetKind(), o.GetName(), err)
@@ -135,7 +139,7 @@ func installChart(t *testing.T) *chartInstall {
 // operator's webhook server on 127.0.0.1 (a URL), keeping their paths,
 // rules, selectors and failure policies. Their caBundle stays empty, as the
 // chart renders it in self mode: the operator fills it in.
-func (in *chartInstall) callInProcess(t *testing.T, cfg *unstructured.Unstructured) {
+func (in *chartInstall) callInProcess(t testing.TB, cfg *unstructured.Unstructured) {
 	t.Helper()
 	hooks, _, _ := unstructured.NestedSlice(cfg.Object, "webhooks")
 	for _, h := range hooks {
@@ -155,7 +159,7 @@ func (in *chartInstall) callInProcess(t *testing.T, cfg *unstructured.Unstructur
 
 // fromDeployment takes the operator container's arguments and environment,
 // and the pod's service account.
-func (in *chartInstall) fromDeployment(t *testing.T, d *unstructured.Unstructured) {
+func (in *chartInstall) fromDeployment(t testing.TB, d *unstructured.Unstructured) {
 	t.Helper()
 	in.namespace = d.GetNamespace()
 	in.serviceAccount, _, _ = unstructured.NestedString(d.Object, "spec", "template", "spec", "serviceAccountName")
@@ -217,7 +221,7 @@ func (in *chartInstall) mayNot(ctx context.Context, verb, group, resource, names
 	return nil
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -227,7 +231,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func waitEstablished(t *testing.T, c client.Client, name string) {
+func waitEstablished(t testing.TB, c client.Client, name string) {
 	t.Helper()
 	poll.Until(t, 30*time.Second, "CRD "+name+" established", func() error {
 		crd := &unstructured.Unstructured{}
