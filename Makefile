@@ -30,9 +30,10 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook configurations into config/ from the markers in api/ and controllers/, and copy them into the chart and config/default.
+manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook configurations into config/ from the markers in api/ and controllers/, copy them into the chart and config/default, and write the chart's README from values.yaml.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	go run ./hack/chartgen
+	go run ./hack/chartdoc
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.

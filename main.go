@@ -1,6 +1,9 @@
 // Command manager is the jack-operator: it reconciles JackUsers and
 // SigningKeys and serves the admission webhooks. Its options and wiring are
 // in internal/operator.
+//
+// `manager check ...` instead checks an installed operator, for the chart's
+// `helm test` (internal/selftest).
 package main
 
 import (
@@ -11,9 +14,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/jack-io/jack-operator/internal/operator"
+	"github.com/jack-io/jack-operator/internal/selftest"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(selftest.Main(ctrl.SetupSignalHandler(), os.Args[2:], ctrl.GetConfig, os.Stdout))
+	}
 	var o operator.Options
 	o.AddFlags(flag.CommandLine)
 	flag.Parse()

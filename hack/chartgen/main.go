@@ -22,6 +22,17 @@
 // It writes the two rule lists into the chart's files/rbac, and the whole
 // RBAC objects for kustomize into config/default/rbac.yaml.
 //
+// For the chart's namespace-scoped mode (watchNamespaces, the operator's
+// --watch-namespaces) it splits the ClusterRole's rules once more, by the
+// scope of what they grant: rules about namespaced resources go into a Role
+// that the chart renders in each watched namespace
+// (files/rbac/watch-namespaces-role-rules.yaml); rules about cluster-scoped
+// ones — namespaces, the webhook configurations by name — stay in a
+// ClusterRole (files/rbac/watch-namespaces-clusterrole-rules.yaml). A rule
+// that mixes both is split by resource; a resource whose scope chartgen
+// does not know (scopes, and the CRDs' spec.scope) stops it, so a new
+// marker cannot land on the wrong side unnoticed.
+//
 // From the CRDs it writes the rules of three ClusterRoles that aggregate
 // into Kubernetes' default user-facing roles (files/rbac/aggregated.yaml):
 // view reads every jack resource; edit also writes JackUsers; admin also
@@ -40,6 +51,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -191,6 +203,9 @@ func splitRBAC(aggregated map[string][]rbacv1.PolicyRule) error {
 	namespaced = append(namespaced, leaderElectionEvents)
 
 	header := fmt.Sprintf(generatedBy, roleSource)
+	if err := writeWatchNamespacesRBAC(header, cluster); err != nil {
+		return err
+	}
 	if err := writeYAML(filepath.Join(chartDir, "files", "rbac", "clusterrole-rules.yaml"), header, cluster); err != nil {
 		return err
 	}
@@ -273,6 +288,112 @@ func aggregatedRules() (map[string][]rbacv1.PolicyRule, error) {
 		"edit":  append(slices.Clone(view), rbacv1.PolicyRule{APIGroups: []string{group}, Resources: editableByEdit, Verbs: write}),
 		"admin": append(slices.Clone(view), rbacv1.PolicyRule{APIGroups: []string{group}, Resources: resources, Verbs: write}),
 	}, nil
+}
+
+// scopes are the resources outside the jack API group that the operator's
+// rules may name, by group and resource, and whether they are namespaced.
+// The jack resources' scope is read from their CRDs.
+var scopes = map[string]bool{
+	"/configmaps":                            true,
+	"/events":                                true,
+	"/pods":                                  true,
+	"/secrets":                               true,
+	"/namespaces":                            false,
+	"events.k8s.io/events":                   true,
+	"coordination.k8s.io/leases":             true,
+	"rbac.authorization.k8s.io/roles":        true,
+	"rbac.authorization.k8s.io/rolebindings": true,
+	"rbac.authorization.k8s.io/clusterroles": false,
+	"rbac.authorization.k8s.io/clusterrolebindings":                false,
+	"admissionregistration.k8s.io/mutatingwebhookconfigurations":   false,
+	"admissionregistration.k8s.io/validatingwebhookconfigurations": false,
+	"apiextensions.k8s.io/customresourcedefinitions":               false,
+}
+
+// crdScopes adds the CRDs' resources to scopes.
+func crdScopes() (map[string]bool, error) {
+	out := maps.Clone(scopes)
+	sources, err := filepath.Glob(filepath.Join(crdSource, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range sources {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return nil, err
+		}
+		var crd struct {
+			Spec struct {
+				Group string `json:"group"`
+				Scope string `json:"scope"`
+				Names struct {
+					Plural string `json:"plural"`
+				} `json:"names"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal(data, &crd); err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
+		out[crd.Spec.Group+"/"+crd.Spec.Names.Plural] = crd.Spec.Scope == "Namespaced"
+	}
+	return out, nil
+}
+
+// byScope splits rules into those about namespaced resources and those
+// about cluster-scoped ones, by known ("group/resource" → namespaced). A
+// subresource (jackusers/status) has its resource's scope.
+func byScope(rules []rbacv1.PolicyRule, known map[string]bool) (namespaced, clusterScoped []rbacv1.PolicyRule, err error) {
+	for _, r := range rules {
+		var ns, cl []string
+		for _, res := range r.Resources {
+			base, _, _ := strings.Cut(res, "/")
+			scope := map[bool]int{}
+			for _, g := range r.APIGroups {
+				s, ok := known[g+"/"+base]
+				if !ok {
+					return nil, nil, fmt.Errorf("a rule grants %s in API group %q, whose scope chartgen does not know: add it to scopes in hack/chartgen", base, g)
+				}
+				scope[s]++
+			}
+			switch {
+			case len(scope) > 1:
+				return nil, nil, fmt.Errorf("a rule grants %s in API groups %v, where it is namespaced in some and not others: split the rule", base, r.APIGroups)
+			case scope[true] > 0:
+				ns = append(ns, res)
+			default:
+				cl = append(cl, res)
+			}
+		}
+		if len(ns) > 0 {
+			part := *r.DeepCopy()
+			part.Resources = ns
+			namespaced = append(namespaced, part)
+		}
+		if len(cl) > 0 {
+			part := *r.DeepCopy()
+			part.Resources = cl
+			clusterScoped = append(clusterScoped, part)
+		}
+	}
+	return namespaced, clusterScoped, nil
+}
+
+// writeWatchNamespacesRBAC writes the ClusterRole's rules split for the
+// chart's namespace-scoped mode: a Role's in each watched namespace, and
+// what stays cluster-wide.
+func writeWatchNamespacesRBAC(header string, cluster []rbacv1.PolicyRule) error {
+	known, err := crdScopes()
+	if err != nil {
+		return err
+	}
+	namespaced, clusterScoped, err := byScope(cluster, known)
+	if err != nil {
+		return fmt.Errorf("%s: %w", roleSource, err)
+	}
+	if err := writeYAML(filepath.Join(chartDir, "files", "rbac", "watch-namespaces-role-rules.yaml"), header, namespaced); err != nil {
+		return err
+	}
+	return writeYAML(filepath.Join(chartDir, "files", "rbac", "watch-namespaces-clusterrole-rules.yaml"), header, clusterScoped)
 }
 
 // onlyInOwnNamespace says whether a rule is leader election's: Leases. A

@@ -32,10 +32,37 @@ var (
 	run        = helmtest.Run
 	helmEnv    = helmtest.Env
 	valuesFile = helmtest.ValuesFile
-	// renderErr runs helm template for a release; the error carries helm's
-	// message when it refuses the values.
-	renderErr = helmtest.Template
 )
+
+// optionalAPIs are the APIs of the cert-manager and Prometheus Operator
+// objects the chart renders only where the cluster serves them; render and
+// renderErr announce them, as a cluster with both installed would.
+var optionalAPIs = []string{"--api-versions", "cert-manager.io/v1", "--api-versions", "monitoring.coreos.com/v1"}
+
+// renderErr runs helm template for a release in a cluster that serves
+// optionalAPIs: the objects helm install creates, without the helm test
+// hooks (renderArgs renders those too). The error carries helm's message
+// when it refuses the values.
+func renderErr(t testing.TB, release, namespace string, v values) ([]*unstructured.Unstructured, error) {
+	t.Helper()
+	return renderArgs(t, release, namespace, v, append([]string{"--skip-tests"}, optionalAPIs...)...)
+}
+
+// renderArgs runs helm template of the chart with more arguments, such as
+// --api-versions.
+func renderArgs(t testing.TB, release, namespace string, v values, extra ...string) ([]*unstructured.Unstructured, error) {
+	t.Helper()
+	args := append([]string{"template", release, chartDir, "--namespace", namespace}, valuesFile(t, v)...)
+	out, err := run(t, helmEnv(t), tool(t, "helm"), append(args, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := testenv.Objects([]byte(out))
+	if err != nil {
+		return nil, fmt.Errorf("helm template: %w", err)
+	}
+	return objs, nil
+}
 
 // render renders the chart as release jack-operator in jack-system.
 func render(t *testing.T, v values) []*unstructured.Unstructured {

@@ -159,9 +159,14 @@ func TestInstallUpgradeUninstallWithHelm(t *testing.T) {
 	}
 
 	start = time.Now()
-	s.helm(t, valueSets["HA off"], "upgrade", release, chartDir, "--namespace", namespace,
-		"--set", "webhook.podInjection.failurePolicy=Ignore")
+	notes = s.helm(t, valueSets["HA off"], "upgrade", release, chartDir, "--namespace", namespace,
+		"--set", "webhook.podInjection.failurePolicy=Ignore", "--set", "metrics.serviceMonitor.enabled=true")
 	t.Logf("helm upgrade took %s", time.Since(start).Round(time.Millisecond))
+	// This API server has no Prometheus Operator: the ServiceMonitor is
+	// skipped, and NOTES say so.
+	if !strings.Contains(notes, "metrics.serviceMonitor.enabled is true, but the cluster serves no monitoring.coreos.com/v1") {
+		t.Errorf("NOTES do not say the ServiceMonitor was skipped:\n%s", notes)
+	}
 	dep, err := s.get(t, find(t, rendered, "Deployment", "jack-operator"))
 	if err != nil {
 		t.Fatal(err)

@@ -74,6 +74,15 @@ type Config struct {
 	Readiness, Liveness, Startup ProbeTiming
 	// RunAsUser is the sidecar's UID; never 0.
 	RunAsUser int64
+	// OmitRunAsUser leaves runAsUser out of the sidecar's securityContext
+	// (and runAsGroup when the pod sets an fsGroup), for platforms that
+	// assign UIDs, such as OpenShift's restricted-v2 SCC. runAsNonRoot stays:
+	// the image's numeric USER satisfies it.
+	OmitRunAsUser bool
+	// ImagePullSecrets name Secrets added to every injected pod's
+	// imagePullSecrets, beside the pod's own, so that the kubelet can pull
+	// Image from a private registry. Each must exist in the pod's namespace.
+	ImagePullSecrets []string
 
 	// PolicyConfigMap, when set, is the ConfigMap in the pod's namespace
 	// holding the role policy (key jack.ConfigMapKeyPolicy). It is
@@ -187,6 +196,11 @@ func (c Config) Validate() error {
 	}
 	if c.RunAsUser <= 0 {
 		bad("the sidecar's UID %d must be more than 0: the sidecar never runs as root", c.RunAsUser)
+	}
+	for _, s := range c.ImagePullSecrets {
+		if msgs := validation.IsDNS1123Subdomain(s); len(msgs) > 0 {
+			bad("the sidecar's image pull Secret %s is not a valid Secret name: %s", quote(s), strings.Join(msgs, "; "))
+		}
 	}
 	if c.PolicyConfigMap != "" {
 		if msgs := validation.IsDNS1123Subdomain(c.PolicyConfigMap); len(msgs) > 0 {

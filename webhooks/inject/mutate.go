@@ -119,6 +119,7 @@ func Mutate(pod *corev1.Pod, d Decision, cfg Config) error {
 		pod.Spec.Containers = slices.Insert(pod.Spec.Containers, 0, c)
 	}
 	pod.Spec.Volumes = append(pod.Spec.Volumes, volumes(secret, cfg)...)
+	pod.Spec.ImagePullSecrets = withPullSecrets(pod.Spec.ImagePullSecrets, cfg.ImagePullSecrets)
 	// The projected token needs a named service account. The API server's
 	// ServiceAccount admission plugin names "default" before webhooks run;
 	// naming it here too keeps the pod valid where that plugin is off.
@@ -162,7 +163,7 @@ func sidecar(pod *corev1.Pod, d Decision, cfg Config) corev1.Container {
 	if d.Mode == jack.SidecarModeProxy {
 		args = append(args, "--upstream=http://127.0.0.1:"+strconv.Itoa(int(d.UpstreamPort)))
 	}
-	return corev1.Container{
+	c := corev1.Container{
 		Name:            jack.SidecarContainerName,
 		Image:           cfg.Image,
 		ImagePullPolicy: cfg.ImagePullPolicy,
@@ -189,6 +190,10 @@ func sidecar(pod *corev1.Pod, d Decision, cfg Config) corev1.Container {
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 	}
+	if cfg.OmitRunAsUser {
+		withoutFixedUID(pod, c.SecurityContext)
+	}
+	return c
 }
 
 // sidecarGroup is the sidecar's primary GID. The kubelet writes Secret and

@@ -81,7 +81,7 @@ func (w *Webhook) Handle(ctx context.Context, req admission.Request) admission.R
 		return admission.Allowed(d.Message)
 	case Refuse:
 		log.Info("pod refused", "why", d.Message)
-		w.Recorder.Eventf(ns, nil, corev1.EventTypeWarning, string(d.Reason), "Inject", "pod %s refused: %s", podName(pod), d.Message)
+		w.Recorder.Eventf(eventTarget(ns), nil, corev1.EventTypeWarning, string(d.Reason), "Inject", "pod %s refused: %s", podName(pod), d.Message)
 		return admission.Denied(d.Message)
 	}
 	if err := Mutate(pod, d, cfg); err != nil {
@@ -92,8 +92,18 @@ func (w *Webhook) Handle(ctx context.Context, req admission.Request) admission.R
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	log.V(1).Info("pod injected", "signingKey", d.SigningKey)
-	w.Recorder.Eventf(ns, nil, corev1.EventTypeNormal, string(d.Reason), "Inject", "pod %s: %s", podName(pod), d.Message)
+	w.Recorder.Eventf(eventTarget(ns), nil, corev1.EventTypeNormal, string(d.Reason), "Inject", "pod %s: %s", podName(pod), d.Message)
 	return admission.PatchResponseFromRaw(req.Object.Raw, patched)
+}
+
+// eventTarget is the pod's namespace as the object an injection event is
+// about, recorded in that namespace: Kubernetes files events about a
+// cluster-scoped object such as a Namespace in "default", where they are
+// hard to find and where an operator limited to --watch-namespaces may not
+// write. An event whose object names the namespace it is recorded in is
+// valid for any kind.
+func eventTarget(ns *corev1.Namespace) *corev1.ObjectReference {
+	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: ns.Name, Namespace: ns.Name, UID: ns.UID}
 }
 
 // podName names a pod that may not have a name yet (generateName).

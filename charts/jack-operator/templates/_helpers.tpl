@@ -28,12 +28,32 @@ app.kubernetes.io/name: {{ include "jack-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{/* Labels on every object. */}}
+{{/* Labels on every object: the chart's own, then commonLabels. */}}
 {{- define "jack-operator.labels" -}}
+{{- $own := include "jack-operator.ownLabels" . | fromYaml }}
+{{- toYaml (merge $own (deepCopy (default (dict) .Values.commonLabels))) }}
+{{- end }}
+
+{{- define "jack-operator.ownLabels" -}}
 {{ include "jack-operator.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+An object's annotations block: its own (a dict, the second argument; they
+win) over commonAnnotations; nothing when both are empty. Use it at the
+indentation of metadata's fields:
+  {{- include "jack-operator.annotations" (list . $own) | nindent 2 }}
+*/}}
+{{- define "jack-operator.annotations" -}}
+{{- $root := index . 0 }}
+{{- $all := merge (deepCopy (default (dict) (index . 1))) (deepCopy (default (dict) $root.Values.commonAnnotations)) }}
+{{- with $all -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}
 
 {{- define "jack-operator.serviceAccountName" -}}
@@ -83,8 +103,7 @@ so an upgrade leaves the patched value alone.
 */}}
 {{- define "jack-operator.webhookAnnotations" -}}
 {{- if eq .Values.webhook.certMode "cert-manager" }}
-annotations:
-  cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "jack-operator.certificateName" . }}
+cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "jack-operator.certificateName" . }}
 {{- end }}
 {{- end }}
 
@@ -132,4 +151,15 @@ operator with no permissions or no webhooks).
 {{- if not $list }}
 {{- fail (printf "%s is missing or empty: run `make manifests` (hack/chartgen) before packaging the chart." $path) }}
 {{- end }}
+{{- end }}
+
+{{/*
+"true" when a Prometheus Operator object ({enabled, force} in values) is to be
+rendered: enabled, and the cluster serves monitoring.coreos.com/v1 or force
+says to render it anyway. Enabled without the API, it is skipped (NOTES.txt
+says so) rather than failing the install.
+*/}}
+{{- define "jack-operator.monitoringAPI" -}}
+{{- $root := index . 0 }}{{- $v := index . 1 }}
+{{- if and $v.enabled (or $v.force ($root.Capabilities.APIVersions.Has "monitoring.coreos.com/v1")) }}true{{ end }}
 {{- end }}

@@ -99,11 +99,12 @@ func ValuesFile(t testing.TB, values map[string]any) []string {
 }
 
 // Template runs `helm template` of the chart for a release in a namespace
-// with values (nil for the defaults); the error carries helm's message when
-// it refuses the values.
+// with values (nil for the defaults): the objects `helm install` creates,
+// without the `helm test` hooks (--skip-tests). The error carries helm's
+// message when it refuses the values.
 func Template(t testing.TB, release, namespace string, values map[string]any) ([]*unstructured.Unstructured, error) {
 	t.Helper()
-	args := append([]string{"template", release, ChartDir, "--namespace", namespace}, ValuesFile(t, values)...)
+	args := append([]string{"template", release, ChartDir, "--namespace", namespace, "--skip-tests"}, ValuesFile(t, values)...)
 	out, err := Run(t, Env(t), Tool(t, "helm"), args...)
 	if err != nil {
 		return nil, err
