@@ -51,6 +51,10 @@ const (
 	// but not every replica confirmed within --logout-confirm-timeout that
 	// it refuses the token. Retrying the logout waits again.
 	CodeLogoutUnconfirmed Code = "LOGOUT_UNCONFIRMED"
+	// CodeLoginBusy: every password check slot stayed busy while the
+	// login waited (--password-check-wait); one more argon2id check could
+	// take the sidecar past its memory limit. Retry after Retry-After.
+	CodeLoginBusy Code = "LOGIN_BUSY"
 )
 
 // statuses maps each code to its HTTP status.
@@ -77,6 +81,7 @@ var statuses = map[Code]int{
 	CodeMisdirectedRequest:   http.StatusMisdirectedRequest,
 	CodeUntrustedProxy:       http.StatusForbidden,
 	CodeLogoutUnconfirmed:    http.StatusServiceUnavailable,
+	CodeLoginBusy:            http.StatusServiceUnavailable,
 }
 
 // Status is the HTTP status of a code.

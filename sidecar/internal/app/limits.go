@@ -34,7 +34,8 @@ type Limits struct {
 	MaxHeaderBytes int
 	// MaxConnections bounds the connections open on the main port. Each
 	// costs the sidecar 25-35 KiB while a client holds it: 1,024 of them
-	// fit the chart's 128 MiB limit beside four password checks.
+	// come to about 35 MiB, more than the 32 MiB baseline password checks
+	// are sized beside (memory.go; docs/sidecar.md, "Memory").
 	MaxConnections int
 	// MaxConnectionsPerClient bounds those of one client address (an IPv4
 	// address or an IPv6 /64); trusted proxies are bound only by

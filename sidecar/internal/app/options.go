@@ -35,6 +35,8 @@ type Options struct {
 	LogoutConfirmTimeout time.Duration
 	// Limits bound slow and greedy clients (limits.go).
 	Limits
+	// PasswordChecks bound argon2id work and its memory (memory.go).
+	PasswordChecks
 
 	ForwardAuth          string
 	TrustedProxies       stringList
@@ -80,6 +82,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Var(&o.StripHeaders, "strip-header", "More request header names that claim an identity (comma-separated, may repeat): removed from proxied requests and refused at /auth, "+
 		"in any case and with _ for -, like X-Jack-User-Id, X-Forwarded-User and X-Auth-Request-*.")
 	o.Limits.AddFlags(fs)
+	o.PasswordChecks.AddFlags(fs)
 	fs.IntVar(&o.MaxInFlightPerClient, "max-in-flight-per-client", 128, "Requests of one client address served at once; more are answered 429.")
 }
 
@@ -136,6 +139,9 @@ func (o Options) Complete() (*Completed, error) {
 		}
 	}
 	if err := o.Limits.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.PasswordChecks.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.MaxInFlightPerClient < 1 {

@@ -64,7 +64,7 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 
 	cfg := server.Config{Source: src, Revocations: revs, Upstream: c.UpstreamURL, Log: log.WithName("server"), Registry: reg,
 		ForwardAuth: c.Dialect, TrustedProxies: c.Trusted, StripHeaders: c.StripHeaders, MaxInFlightPerClient: c.MaxInFlightPerClient, BodyTimeout: c.BodyTimeout,
-		LogoutConfirmTimeout: c.LogoutConfirmTimeout}
+		LogoutConfirmTimeout: c.LogoutConfirmTimeout, PasswordChecks: c.PasswordChecks.NewPasswordChecks(log)}
 	var live *liveState
 	if c.APICredentials != "" {
 		if live, err = startLive(ctx, c, revs, log, reg); err != nil {

@@ -77,12 +77,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		return
 	}
 
-	select {
-	case s.hashSlots <- struct{}{}:
-		defer func() { <-s.hashSlots }()
-	case <-r.Context().Done():
+	// A bounded number of checks run at once, each holding its argon2id
+	// memory: past them a login waits a little, then is told to come back,
+	// rather than take the sidecar past its memory limit.
+	if ok, busy := s.checks.acquire(r.Context()); !ok {
+		if busy != nil {
+			refuse(w, busy)
+		}
 		return
 	}
+	defer s.checks.release()
 	u, found := users.Index.ByEmail(account)
 	if !s.passwordMatches(u, found, *req.Password) {
 		s.accountLimit.Take(account, now)

@@ -61,9 +61,11 @@ type Config struct {
 	// (default 20 at once, then one every 3 seconds), which bounds how fast
 	// one account can grow the revocation store.
 	TokenLimit, UserLimit *throttle.Limiter
-	// ConcurrentLogins bounds argon2id work in flight, each taking 19 MiB
-	// (default 4).
-	ConcurrentLogins int
+	// PasswordChecks bounds the argon2id verifications running at once,
+	// each taking 19 MiB, and returns their memory after a burst (default:
+	// 4 slots, a login waits up to 3 seconds, memory returned after 1 idle
+	// second). The sidecar sizes it from its memory limit (package app).
+	PasswordChecks *PasswordChecks
 	// MaxInFlightPerClient bounds each client's requests being served
 	// (default 128).
 	MaxInFlightPerClient int
@@ -86,7 +88,7 @@ type Server struct {
 	accountLimit *throttle.Limiter
 	tokenLimit   *throttle.Limiter
 	userLimit    *throttle.Limiter
-	hashSlots    chan struct{}
+	checks       *PasswordChecks
 	bodyTimeout  time.Duration
 	// logoutConfirmTimeout bounds a logout's wait for confirmer.
 	logoutConfirmTimeout time.Duration
@@ -121,7 +123,7 @@ func New(cfg Config) (http.Handler, error) {
 		accountLimit: cmp.Or(cfg.AccountLimit, throttle.New(30*time.Second, 5, 100_000)),
 		tokenLimit:   cmp.Or(cfg.TokenLimit, throttle.New(10*time.Second, 3, 100_000)),
 		userLimit:    cmp.Or(cfg.UserLimit, throttle.New(3*time.Second, 20, 100_000)),
-		hashSlots:    make(chan struct{}, cmp.Or(cfg.ConcurrentLogins, 4)),
+		checks:       cfg.PasswordChecks,
 		bodyTimeout:  cmp.Or(cfg.BodyTimeout, 10*time.Second),
 
 		logoutConfirmTimeout: cmp.Or(cfg.LogoutConfirmTimeout, 5*time.Second),
@@ -129,12 +131,18 @@ func New(cfg Config) (http.Handler, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.checks == nil {
+		s.checks = NewPasswordChecks(PasswordCheckOptions{Slots: 4, MaxWait: 3 * time.Second, IdleAfter: time.Second})
+	}
 	reg := cfg.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checks.register(reg); err != nil {
 		return nil, err
 	}
 	s.metrics = m
