@@ -11,22 +11,30 @@ import (
 	"github.com/jack-io/jack-operator/api/jack"
 )
 
-// CacheByObject narrows what the manager's cache holds of the kinds the
-// controllers watch but do not own. Pods: only those that opted in to
-// injection, trimmed to what SidecarAccessReconciler reads (their service
+// CacheByObject is CacheByObjectFor the default injection object selector,
+// auth.jack.io/inject=true.
+func CacheByObject() map[client.Object]cache.ByObject {
+	return CacheByObjectFor(labels.SelectorFromSet(labels.Set{jack.LabelInject: jack.InjectRequested}))
+}
+
+// CacheByObjectFor narrows what the manager's cache holds of the kinds the
+// controllers watch but do not own. Pods: only those that pods selects (the
+// injection webhook's object selector: the pods injected, which the webhook
+// also labels auth.jack.io/inject=true, and those the missed-injection
+// detector looks at), trimmed to what SidecarAccessReconciler reads (their service
 // account, whether they were injected, whether they finished) and what the
 // SigningKey reconciler needs to find their sidecar (its SigningKey, its ops
 // port, the pod's address and readiness), so a cluster with many pods costs
 // the operator little memory. Roles and RoleBindings: only the sidecars' own.
 // Secrets and ConfigMaps are narrowed by NewCache, which a manager needs for
 // the metadata of the Secrets the operator does not own.
-func CacheByObject() map[client.Object]cache.ByObject {
+func CacheByObjectFor(pods labels.Selector) map[client.Object]cache.ByObject {
 	ours := labels.SelectorFromSet(labels.Set{jack.LabelComponent: jack.ComponentSidecarAccess})
 	return map[client.Object]cache.ByObject{
 		&rbacv1.Role{}:        {Label: ours},
 		&rbacv1.RoleBinding{}: {Label: ours},
 		&corev1.Pod{}: {
-			Label:     labels.SelectorFromSet(labels.Set{jack.LabelInject: "true"}),
+			Label:     pods,
 			Transform: trimPod,
 		},
 	}

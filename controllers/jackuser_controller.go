@@ -49,7 +49,8 @@ const DefaultMinWriteInterval = 500 * time.Millisecond
 // It reconciles a whole namespace at a time (the request's name is the
 // directory Secret's): the directory is one Secret, so building it once from
 // every user batches a burst of changes into one write, and a write happens
-// only when the directory's bytes change.
+// only when the directory's bytes change. The directory is deleted when the
+// namespace's last JackUser and SigningKey are gone (removeUnneededDirectory).
 type JackUserReconciler struct {
 	client.Client
 	// APIReader reads from the API server, uncached: the password Secrets,
@@ -80,7 +81,9 @@ type JackUserReconciler struct {
 
 // +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers/status,verbs=get;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
+// delete: the user directory, once no JackUser and no SigningKey of its
+// namespace needs it (removeUnneededDirectory).
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile rebuilds one namespace's user directory and its users' status.
@@ -99,6 +102,11 @@ func (r *JackUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	current, err := r.currentDirectory(ctx, ns)
 	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if gone, err := r.removeUnneededDirectory(ctx, ns, users.Items, current); lostRace(err) {
+		return ctrl.Result{RequeueAfter: raceRetryDelay}, nil
+	} else if gone || err != nil {
 		return ctrl.Result{}, err
 	}
 	if current.conflict != "" {

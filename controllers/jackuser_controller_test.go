@@ -113,13 +113,14 @@ func TestAUsersLifeShowsInTheDirectory(t *testing.T) {
 		t.Errorf("a re-enabled user is Ready %s", s)
 	}
 
-	// Delete: gone from the directory.
+	// Delete: gone, and with the namespace's last user (and no SigningKey)
+	// the directory goes too.
 	if err := k8s.Delete(context.Background(), h.user("alice")); err != nil {
 		t.Fatal(err)
 	}
 	h.reconcile()
-	if d, _ := h.directory(); len(d.Users) != 0 {
-		t.Fatalf("after delete the directory holds %d users", len(d.Users))
+	if _, err := tryDirectory(h.ns); err == nil {
+		t.Fatal("after the namespace's only user is deleted its directory is still there")
 	}
 }
 
@@ -434,8 +435,16 @@ func tryDirectory(ns string) (*userdir.Directory, error) {
 
 // A namespace with a SigningKey and no users yet still gets a directory, so
 // injected sidecars, which wait for one, become ready.
+// Without a SigningKey either, nothing needs one and none is made.
 func TestANamespaceWithoutUsersGetsAnEmptyDirectory(t *testing.T) {
 	h := newUserHarness(t)
+	h.reconcile()
+	if _, err := tryDirectory(h.ns); err == nil {
+		t.Fatal("a namespace with no JackUser and no SigningKey got a user directory")
+	}
+	if err := k8s.Create(context.Background(), &authv1alpha1.SigningKey{ObjectMeta: metav1.ObjectMeta{Name: "jack", Namespace: h.ns}}); err != nil {
+		t.Fatal(err)
+	}
 	h.reconcile()
 	d, s := h.directory()
 	if len(d.Users) != 0 || s.Labels[jack.LabelComponent] != jack.ComponentUserDirectory {

@@ -121,3 +121,62 @@ func (r *JackUserReconciler) writeDirectory(ctx context.Context, ns string, exis
 	directoryWrites.WithLabelValues(ns).Inc()
 	return true, nil
 }
+
+// removeUnneededDirectory deletes the namespace's user directory when
+// nothing there needs it any more — no JackUser (other than ones being
+// deleted) and no SigningKey, whose injected sidecars mount the directory
+// and wait for it — and reports whether the namespace is done with it: then
+// nothing is left to write. So the password hashes of a namespace go with
+// its last JackUser and SigningKey rather than outliving both.
+//
+// The operator deletes the directory rather than the garbage collector:
+// the one Secret serves every JackUser of the namespace, and the collector
+// removes an object with several owners only when all of them are gone,
+// which would take one owner reference per user (about 200 bytes each:
+// thousands of users' worth would outgrow the directory itself, and every
+// user created or deleted would rewrite the Secret every sidecar mounts). A directory whose last user went while the
+// operator was not running is removed when it starts: its cache lists the
+// directory, which enqueues the namespace.
+//
+// The delete carries the UID and resourceVersion it decided on, so a
+// directory rewritten meanwhile (a JackUser created since) is kept and the
+// next reconcile decides again. A Secret of that name the operator did not
+// make (st.conflict) is never deleted.
+func (r *JackUserReconciler) removeUnneededDirectory(ctx context.Context, ns string, users []authv1alpha1.JackUser, st directoryState) (bool, error) {
+	for i := range users {
+		if users[i].DeletionTimestamp.IsZero() {
+			return false, nil
+		}
+	}
+	var keys authv1alpha1.SigningKeyList
+	if err := r.List(ctx, &keys, client.InNamespace(ns)); err != nil {
+		return false, fmt.Errorf("listing the SigningKeys of %s: %w", ns, err)
+	}
+	for i := range keys.Items {
+		if keys.Items[i].DeletionTimestamp.IsZero() {
+			return false, nil
+		}
+	}
+	directoryUsers.DeleteLabelValues(ns)
+	directoryBytes.DeleteLabelValues(ns)
+	directoryWrites.DeleteLabelValues(ns)
+	r.checked.Delete(ns)
+	r.lastWrite.Delete(ns)
+	if st.secret == nil || st.conflict != "" {
+		return true, nil
+	}
+	uid, version := st.secret.UID, st.secret.ResourceVersion
+	err := r.Delete(ctx, st.secret, client.Preconditions{UID: &uid, ResourceVersion: &version})
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case apierrors.IsConflict(err):
+		// Rewritten since it was read: the caller decides again, soon, on
+		// what is there now.
+		return true, err
+	case err != nil:
+		return true, fmt.Errorf("deleting the user directory of %s, which no JackUser or SigningKey needs any more: %w", ns, err)
+	}
+	logf.FromContext(ctx).Info("user directory deleted: the namespace has no JackUser and no SigningKey", "namespace", ns)
+	return true, nil
+}

@@ -33,8 +33,10 @@ func Run(ctx context.Context, c *Completed, cfg *rest.Config) error {
 
 // NewManager is the operator: a manager reaching the API server with cfg,
 // with every controller, webhook and check that the options ask for, not
-// started.
-func (c *Completed) NewManager(cfg *rest.Config) (ctrl.Manager, error) {
+// started. Each of adjust may change the manager's options before it is
+// built; a test that runs the operator more than once in one process skips
+// controller-runtime's check that controller names are unique.
+func (c *Completed) NewManager(cfg *rest.Config, adjust ...func(*ctrl.Options)) (ctrl.Manager, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
@@ -47,7 +49,7 @@ func (c *Completed) NewManager(cfg *rest.Config) (ctrl.Manager, error) {
 	// config/default's leader election Role grants it: in a pod, the namespace
 	// controller-runtime would read from the service account; named, so the
 	// operator can also elect outside a pod.
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	opts := ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: c.MetricsAddr},
 		HealthProbeBindAddress:        c.ProbeAddr,
@@ -57,10 +59,14 @@ func (c *Completed) NewManager(cfg *rest.Config) (ctrl.Manager, error) {
 		LeaderElectionReleaseOnCancel: true,
 		// Secrets and ConfigMaps: whole only the operator's own, the metadata
 		// of other Secrets beside them (controllers.NewCache).
-		Cache:         cache.Options{ByObject: controllers.CacheByObject(), DefaultNamespaces: c.cacheNamespaces()},
+		Cache:         cache.Options{ByObject: controllers.CacheByObjectFor(c.Sidecar.PodSelector()), DefaultNamespaces: c.cacheNamespaces()},
 		NewCache:      controllers.NewCache,
 		WebhookServer: webhook.NewServer(webhook.Options{Host: c.WebhookHost, Port: c.WebhookPort, CertDir: c.WebhookCertDir, TLSOpts: c.certTLS}),
-	})
+	}
+	for _, f := range adjust {
+		f(&opts)
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +93,13 @@ func (c *Completed) NewManager(cfg *rest.Config) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up the sessions-end controller: %w", err)
 	}
 	if c.Webhooks {
+		// The pods the webhook should have injected and did not: only where
+		// the operator is the one that injects.
+		if err := (&controllers.MissedInjectionReconciler{
+			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("missed-injection"), Config: c.inject,
+		}).SetupWithManager(mgr); err != nil {
+			return nil, fmt.Errorf("setting up the missed-injection detector: %w", err)
+		}
 		if err := controllers.SetupJackUserWebhookWithManager(mgr, mgr.GetClient()); err != nil {
 			return nil, fmt.Errorf("setting up the JackUser webhook: %w", err)
 		}

@@ -25,6 +25,12 @@ func TestCompleteChecksTheOptions(t *testing.T) {
 		"an empty operator namespace": {
 			args: []string{"--operator-namespace="}, wantErr: "the webhook certificate Secret needs a namespace and a name",
 		},
+		"the chart's injection selectors": {args: []string{
+			`--injection-namespace-selector={"matchLabels":{"team":"shop"}}`, `--injection-object-selector={"matchLabels":{"app":"jack"}}`,
+		}},
+		"an injection object selector that selects every pod": {
+			args: []string{"--injection-object-selector={}"}, wantErr: "the injection object selector selects every pod; it must name at least one label",
+		},
 		"a webhook certificate mode that does not exist": {
 			args: []string{"--webhook-cert-mode=vault"}, wantErr: `--webhook-cert-mode must be "self" or "files", not "vault"`,
 		},

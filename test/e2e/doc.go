@@ -4,6 +4,8 @@
 // replicas, then login, the role table through the proxy and /auth, logout
 // across replicas, a manual rotation (with the kubelet's propagation time
 // measured), disable, password change, the operator killed mid-rotation, and
-// uninstall. Its tests carry the build tag e2e, so `make test` leaves them
+// uninstall; then the chart once more in namespace-scoped mode
+// (watchNamespaces), injecting and logging in only in the watched namespace.
+// Its tests carry the build tag e2e, so `make test` leaves them
 // out; `make e2e` brings the cluster up and runs them.
 package e2e

@@ -79,6 +79,8 @@ func TestTheJourney(t *testing.T) {
 		{"a disabled user is refused everywhere", j.disable},
 		{"a password change ends sessions and the old password", j.password},
 		{"the operator killed mid-rotation leaves a right ring", j.killOperator},
+		{"a labelled pod running without the sidecar raises an event and the metric", j.missedInjection},
+		{"a namespace's last JackUser and SigningKey take every hash and key with them", j.emptyNamespace},
 		{"uninstall leaves only what users own", j.uninstall},
 	} {
 		if !t.Run(step.name, step.run) {
@@ -96,6 +98,13 @@ type journey struct {
 func sidecarAddr(p corev1.Pod) string { return net.JoinHostPort(p.Status.PodIP, "8080") }
 func opsAddr(p corev1.Pod) string     { return net.JoinHostPort(p.Status.PodIP, "9090") }
 
+// localImages are helm's flags for the operator and sidecar images that
+// hack/e2e.sh built from this tree and loaded into the cluster.
+var localImages = []string{
+	"--set", "image.tag=dev", "--set", "image.pullPolicy=Never",
+	"--set", "sidecar.image.tag=dev", "--set", "sidecar.imagePullPolicy=Never",
+}
+
 func (j *journey) install(t *testing.T) {
 	// A previous run that stopped half-way.
 	_, _ = c.try("helm", "uninstall", release, "-n", operatorNS, "--wait")
@@ -104,10 +113,8 @@ func (j *journey) install(t *testing.T) {
 		return apierrors.IsNotFound(c.k8s.Get(ctx(), types.NamespacedName{Name: shop}, &corev1.Namespace{}))
 	})
 	start := time.Now()
-	c.run(t, "helm", "upgrade", "--install", release, "charts/jack-operator", "-n", operatorNS, "--create-namespace",
-		"--set", "image.tag=dev", "--set", "image.pullPolicy=Never",
-		"--set", "sidecar.image.tag=dev", "--set", "sidecar.imagePullPolicy=Never",
-		"--wait", "--timeout", "5m")
+	c.run(t, "helm", append(append([]string{"upgrade", "--install", release, "charts/jack-operator", "-n", operatorNS, "--create-namespace"},
+		localImages...), "--wait", "--timeout", "5m")...)
 	t.Logf("helm install --wait: %s", time.Since(start).Round(time.Second))
 	var s corev1.Secret
 	poll.Within(t, time.Minute, "the webhook certificate Secret exists", func() bool {
@@ -127,6 +134,12 @@ func (j *journey) install(t *testing.T) {
 		}
 		return false
 	})
+	// What a user runs after installing: the chart's own test pod checks the
+	// replicas and that the webhook's certificate verifies against the
+	// caBundle the API server uses.
+	start = time.Now()
+	out := c.run(t, "helm", "test", release, "-n", operatorNS, "--timeout", "3m")
+	t.Logf("helm test: %s\n%s", time.Since(start).Round(time.Second), out)
 }
 
 func (j *journey) resources(t *testing.T) {
@@ -203,9 +216,12 @@ func (j *journey) app(t *testing.T) {
 	}
 }
 
-func readyPods(t testing.TB) []corev1.Pod {
+func readyPods(t testing.TB) []corev1.Pod { return readyPodsIn(t, shop) }
+
+// readyPodsIn are jack-echo's Ready pods in a namespace.
+func readyPodsIn(t testing.TB, namespace string) []corev1.Pod {
 	var pods corev1.PodList
-	if err := c.k8s.List(ctx(), &pods, client.InNamespace(shop), client.MatchingLabels{"app": "jack-echo"}); err != nil {
+	if err := c.k8s.List(ctx(), &pods, client.InNamespace(namespace), client.MatchingLabels{"app": "jack-echo"}); err != nil {
 		return nil
 	}
 	var ready []corev1.Pod

@@ -3,7 +3,10 @@
 // own Deployment arguments, runs as the chart's ServiceAccount against a
 // real kube-apiserver holding only what the chart installs, through every
 // controller and both webhooks, and the API server refuses it nothing; a
-// negative control takes a rule away and sees the same checks fail.
+// negative control takes a rule away and sees the same checks fail. The
+// same runs in the chart's namespace-scoped mode (watchNamespaces), where the
+// operator's namespaced permissions are Roles in the watched namespaces, and
+// a namespace outside them is left alone (namespaced_test.go).
 //
 // It also tests what a namespace's users may do with the jack resources
 // through Kubernetes' default view, edit and admin roles, which the chart's

@@ -68,9 +68,10 @@ var unappliedKinds = []string{"Deployment", "Service", "PodDisruptionBudget"}
 // installChart starts a kube-apiserver that enforces, besides RBAC,
 // OwnerReferencesPermissionEnforcement (on in OpenShift and other hardened
 // clusters: it refuses blockOwnerDeletion on an owner whose finalizers the
-// writer cannot update), renders the chart with default values and applies
-// what the operator's permissions depend on.
-func installChart(t testing.TB) *chartInstall {
+// writer cannot update), renders the chart with values (nil for the
+// defaults), creates the namespaces its objects go into, as whoever
+// installs it must, and applies what the operator's permissions depend on.
+func installChart(t testing.TB, values map[string]any) *chartInstall {
 	t.Helper()
 	helmtest.Tool(t, "etcd")
 	env := &envtest.Environment{
@@ -92,14 +93,22 @@ func installChart(t testing.TB) *chartInstall {
 	}
 	in := &chartInstall{apiServer: env, admin: admin, adminConfig: cfg, webhookPort: freePort(t)}
 
-	rendered, err := helmtest.Template(t, chartRelease, chartNamespace, nil)
+	rendered, err := helmtest.Template(t, chartRelease, chartNamespace, values)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": chartNamespace}}}
-	if err := admin.Create(ctx, ns); err != nil {
-		t.Fatal(err)
+	namespaces := []string{chartNamespace}
+	for _, o := range rendered {
+		if ns := o.GetNamespace(); ns != "" && !slices.Contains(namespaces, ns) {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	for _, name := range namespaces {
+		ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}}
+		if err := admin.Create(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var deployment *unstructured.Unstructured
 	for _, o := range rendered {

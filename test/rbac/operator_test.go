@@ -15,6 +15,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -63,7 +64,9 @@ func (in *chartInstall) startOperator(t *testing.T) *runningOperator {
 	if err != nil {
 		t.Fatalf("the operator refuses the chart's arguments %v: %v", in.args, err)
 	}
-	mgr, err := c.NewManager(cfg)
+	// Each test runs its own operator in this process: the second would
+	// otherwise be refused its controllers' names.
+	mgr, err := c.NewManager(cfg, func(o *ctrl.Options) { o.Controller.SkipNameValidation = ptr.To(true) })
 	if err != nil {
 		t.Fatalf("building the operator from the chart's arguments: %v", err)
 	}

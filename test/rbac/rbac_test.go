@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,11 +42,8 @@ import (
 // the manager makes goes through one recording transport) and none in its
 // logs. A negative control takes a rule away and shows the same checks fail.
 func TestTheChartGrantsWhatTheOperatorNeeds(t *testing.T) {
-	if ranOnce.Swap(true) {
-		t.Skip("the operator runs once per test process: controller-runtime refuses a second controller of the same name (loop `go test -count=1` to repeat)")
-	}
 	start := time.Now()
-	in := installChart(t)
+	in := installChart(t, nil)
 	logStart := operatorLogs.Len()
 	op := in.startOperator(t)
 	t.Cleanup(func() {
@@ -100,9 +96,6 @@ func TestTheChartGrantsWhatTheOperatorNeeds(t *testing.T) {
 	})
 	t.Logf("the whole test took %s", time.Since(start).Round(time.Millisecond))
 }
-
-// ranOnce is set once the operator was started in this process.
-var ranOnce atomic.Bool
 
 // scenario is what the test does to the cluster, as a user would, step by
 // step; each step waits for what the operator should make of it.
@@ -179,8 +172,8 @@ func (s *scenario) webhookCertificates(t *testing.T) {
 
 func (s *scenario) signingKeys(t *testing.T) {
 	ctx := context.Background()
-	s.create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shopNS, Labels: map[string]string{jack.LabelInjection: jack.InjectionEnabled}}})
-	s.create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: reportsNS}})
+	s.namespace(t, shopNS, map[string]string{jack.LabelInjection: jack.InjectionEnabled})
+	s.namespace(t, reportsNS, nil)
 
 	// An HMAC key that imports the JWT_SECRET Jack used before.
 	legacy := make([]byte, 32)
@@ -424,27 +417,33 @@ func (s *scenario) tokenRevocation(t *testing.T) {
 }
 
 // events: each recorder's events reached the API server (the broadcaster
-// writes them asynchronously, and drops what it is refused), as did leader
-// election's core/v1 Event in the release namespace.
+// writes them asynchronously, and drops what it is refused), in the
+// namespace they concern, as did leader election's core/v1 Event in the
+// release namespace. The injection's event about a Namespace is filed in
+// that namespace, not in default.
 func (s *scenario) events(t *testing.T) {
 	ctx := context.Background()
-	for _, want := range []struct{ kind, name string }{
-		{"SigningKey", "jack"},                    // Rotated, KeyPublished...
-		{"JackUser", "ana"},                       // SessionsEnded
-		{"Secret", s.op.options.Certs.SecretName}, // the webhook certificates
-		{"Namespace", shopNS},                     // the pod injected
+	for _, want := range []struct{ kind, name, namespace string }{
+		{"SigningKey", "jack", shopNS},                            // Rotated, KeyPublished...
+		{"JackUser", "ana", shopNS},                               // SessionsEnded
+		{"Secret", s.op.options.Certs.SecretName, s.in.namespace}, // the webhook certificates
+		{"Namespace", shopNS, shopNS},                             // the pod injected
 	} {
-		poll.Until(t, timeout, fmt.Sprintf("an event about %s %s", want.kind, want.name), func() error {
+		poll.Until(t, timeout, fmt.Sprintf("an event about %s %s in namespace %s", want.kind, want.name, want.namespace), func() error {
 			var list eventsv1.EventList
 			if err := s.c.List(ctx, &list); err != nil {
 				return err
 			}
+			var elsewhere []string
 			for _, e := range list.Items {
 				if e.Regarding.Kind == want.kind && e.Regarding.Name == want.name {
-					return nil
+					if e.Namespace == want.namespace {
+						return nil
+					}
+					elsewhere = append(elsewhere, e.Namespace)
 				}
 			}
-			return errors.New("none")
+			return fmt.Errorf("none; some in namespaces %v", elsewhere)
 		})
 	}
 	poll.Until(t, timeout, "leader election's event", func() error {
@@ -465,6 +464,20 @@ func (s *scenario) create(t *testing.T, o client.Object) {
 	t.Helper()
 	if err := s.c.Create(context.Background(), o); err != nil {
 		t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
+	}
+}
+
+// namespace creates a namespace with labels, or adds them to it when the
+// chart's install created it (for the Roles of namespace-scoped mode).
+func (s *scenario) namespace(t *testing.T, name string, labels map[string]string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	err := s.c.Create(context.Background(), ns)
+	if apierrors.IsAlreadyExists(err) {
+		err = s.c.Patch(context.Background(), ns, client.Merge)
+	}
+	if err != nil {
+		t.Fatalf("namespace %s: %v", name, err)
 	}
 }
 

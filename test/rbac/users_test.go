@@ -29,7 +29,7 @@ import (
 // the chart is installed. Then people bound to each role in namespace shop
 // act, impersonated, with real requests.
 func TestNamespaceUsersGetTheJackResourcesWithTheDefaultRoles(t *testing.T) {
-	in := installChart(t)
+	in := installChart(t, nil)
 	ctx := context.Background()
 	// No operator runs here: admission would call a webhook server that is
 	// not there.

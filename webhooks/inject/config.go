@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/jack-io/jack-operator/api/jack"
@@ -84,6 +85,14 @@ type Config struct {
 	// Image from a private registry. Each must exist in the pod's namespace.
 	ImagePullSecrets []string
 
+	// NamespaceSelector and ObjectSelector choose the pods to inject: those
+	// whose namespace's labels match the one and whose own labels match the
+	// other. They are the selectors of the MutatingWebhookConfiguration
+	// (the chart renders both from the same values), so that the API server
+	// and Decide agree on which pods need the sidecar. nil for the default,
+	// DefaultNamespaceSelector and DefaultObjectSelector. See selectors.go.
+	NamespaceSelector, ObjectSelector labels.Selector
+
 	// PolicyConfigMap, when set, is the ConfigMap in the pod's namespace
 	// holding the role policy (key jack.ConfigMapKeyPolicy). It is
 	// mounted optional: without it the sidecar uses Jack's seed table.
@@ -119,7 +128,7 @@ func DefaultConfig() Config {
 				corev1.ResourceMemory: resource.MustParse("32Mi"),
 			},
 			// No CPU limit: throttling a login's password check makes it slow
-			// for everyone; memory is bounded (four checks at 19 MiB at once).
+			// for everyone; memory is bounded (128Mi: four checks at 19 MiB at once).
 			Limits: corev1.ResourceList{
 				corev1.ResourceMemory: resource.MustParse("128Mi"),
 			},
@@ -202,6 +211,7 @@ func (c Config) Validate() error {
 			bad("the sidecar's image pull Secret %s is not a valid Secret name: %s", quote(s), strings.Join(msgs, "; "))
 		}
 	}
+	errs = append(errs, c.validateSelectors()...)
 	if c.PolicyConfigMap != "" {
 		if msgs := validation.IsDNS1123Subdomain(c.PolicyConfigMap); len(msgs) > 0 {
 			bad("the policy ConfigMap name %q is not a valid name: %s", c.PolicyConfigMap, strings.Join(msgs, "; "))

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/jack-io/jack-operator/api/jack"
 )
@@ -36,16 +37,21 @@ func Decide(pod *corev1.Pod, ns *corev1.Namespace, signingKeys []string, cfg Con
 	if slices.Contains(alwaysProtected, nsName) || (cfg.OperatorNamespace != "" && nsName == cfg.OperatorNamespace) {
 		return skip(ReasonProtectedNamespace, "pods in namespace %q are never injected", nsName)
 	}
-	if v := nsLabels[jack.LabelInjection]; v != jack.InjectionEnabled {
-		return skip(ReasonNamespaceNotEnabled, "namespace %q does not have the label %s=%s", nsName, jack.LabelInjection, jack.InjectionEnabled)
+	if sel := cfg.namespaceSelector(); !sel.Matches(labels.Set(nsLabels)) {
+		return skip(ReasonNamespaceNotEnabled, "namespace %q does not match the injection namespace selector %s", nsName, describe(sel))
 	}
+	// auth.jack.io/inject=false declines the sidecar whatever the object
+	// selector says; any value but true or false is a mistake to point out.
 	switch v := pod.Labels[jack.LabelInject]; v {
-	case jack.InjectRequested:
-	case "", jack.InjectDeclined:
-		return skip(ReasonNotOptedIn, "the pod does not have the label %s=%s", jack.LabelInject, jack.InjectRequested)
+	case "", jack.InjectRequested:
+	case jack.InjectDeclined:
+		return skip(ReasonNotOptedIn, "the pod declines the sidecar with the label %s=%s", jack.LabelInject, jack.InjectDeclined)
 	default:
 		return refuse(ReasonInvalidLabel, "the pod's label %s is %s; set it to %q to inject the jack-auth sidecar, or remove it",
 			jack.LabelInject, quote(v), jack.InjectRequested)
+	}
+	if sel := cfg.PodSelector(); !sel.Matches(labels.Set(pod.Labels)) {
+		return skip(ReasonNotOptedIn, "the pod's labels do not match the injection object selector %s", describe(sel))
 	}
 
 	injectedBy := pod.Annotations[jack.AnnotationInjectedVersion]

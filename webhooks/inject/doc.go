@@ -13,10 +13,16 @@
 //
 //   - Skip pods in kube-system, kube-public, kube-node-lease and the operator's
 //     namespace, whatever their labels.
-//   - Skip pods in a namespace without auth.jack.io/injection=enabled, and pods
-//     without auth.jack.io/inject=true. The webhook's namespaceSelector and
-//     objectSelector match the same labels, so such pods normally never reach
-//     it, and a webhook that is down never blocks them.
+//   - Skip pods in a namespace that Config.NamespaceSelector does not match
+//     (by default: without auth.jack.io/injection=enabled), pods labelled
+//     auth.jack.io/inject=false, and pods that Config.ObjectSelector does not
+//     match (by default: without auth.jack.io/inject=true). The selectors are
+//     the webhook configuration's own (the operator's
+//     --injection-namespace-selector and --injection-object-selector, which
+//     the chart renders from the same values), so such pods never reach it,
+//     a webhook that is down never blocks them, and a pod the API server
+//     sends is never skipped for lacking labels the operator expected
+//     (selectors.go).
 //   - Skip a pod that this operator version already injected (it carries
 //     auth.jack.io/injected-version with this version and has the sidecar):
 //     the second pass of reinvocationPolicy IfNeeded, or a replayed request.
@@ -69,6 +75,9 @@
 // auth.jack.io/sidecar-{cpu,memory}-{request,limit} annotations; readiness is
 // /readyz (key ring and user directory loaded), liveness and startup are
 // /healthz, all on its ops port.
+//
+// Mutate labels the pod auth.jack.io/inject=true, whatever selector chose
+// it: the operator finds injected pods by that label.
 //
 // Mutate is idempotent: it first removes any jack-auth container and any
 // volume with one of the four names above, so applying a decision twice

@@ -39,13 +39,14 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	quantityFlag(fs, &c.Resources, true, corev1.ResourceCPU, "sidecar-cpu-request", "The sidecar's CPU request; pods may override it by annotation.")
 	quantityFlag(fs, &c.Resources, false, corev1.ResourceCPU, "sidecar-cpu-limit", "The sidecar's CPU limit; none by default, since throttling slows every login's password check.")
 	quantityFlag(fs, &c.Resources, true, corev1.ResourceMemory, "sidecar-memory-request", "The sidecar's memory request; pods may override it by annotation.")
-	quantityFlag(fs, &c.Resources, false, corev1.ResourceMemory, "sidecar-memory-limit", "The sidecar's memory limit (at least four concurrent password checks of 19 MiB each).")
+	quantityFlag(fs, &c.Resources, false, corev1.ResourceMemory, "sidecar-memory-limit", "The sidecar's memory limit; it gets GOMEMLIMIT at nine tenths of it and sizes its concurrent password checks (19 MiB each) from it: 128Mi runs four.")
 	fs.Int64Var(&c.RunAsUser, "sidecar-run-as-user", c.RunAsUser, "The sidecar's UID; never 0.")
 	fs.BoolVar(&c.OmitRunAsUser, "sidecar-omit-run-as-user", c.OmitRunAsUser, "Leave runAsUser out of the sidecar's securityContext, for platforms that assign UIDs (OpenShift's restricted-v2 SCC).")
 	fs.Func("sidecar-image-pull-secrets", "Secrets, comma-separated, may repeat, added to every injected pod's imagePullSecrets for the sidecar's image; each must exist in the pod's namespace.", func(v string) error {
 		c.ImagePullSecrets = append(c.ImagePullSecrets, splitList(v)...)
 		return nil
 	})
+	c.addSelectorFlags(fs)
 	fs.StringVar(&c.PolicyConfigMap, "sidecar-policy-configmap", c.PolicyConfigMap, "A ConfigMap, in each pod's namespace, holding the role policy (key "+jack.ConfigMapKeyPolicy+"); empty for Jack's seed table.")
 }
 

@@ -127,6 +127,13 @@ func Mutate(pod *corev1.Pod, d Decision, cfg Config) error {
 		pod.Spec.ServiceAccountName = "default"
 	}
 	pod.Annotations[jack.AnnotationInjectedVersion] = cfg.Version
+	// Whatever selector chose it, an injected pod carries the opt-in label:
+	// the operator finds the sidecars it grants access to and asks about
+	// key rotation by that one label.
+	if pod.Labels == nil {
+		pod.Labels = map[string]string{}
+	}
+	pod.Labels[jack.LabelInject] = jack.InjectRequested
 	return nil
 }
 

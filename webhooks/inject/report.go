@@ -37,9 +37,12 @@ const (
 	// ReasonProtectedNamespace: kube-system, kube-public, kube-node-lease and
 	// the operator's own namespace are never injected.
 	ReasonProtectedNamespace Reason = "ProtectedNamespace"
-	// ReasonNamespaceNotEnabled: the namespace lacks LabelInjection=enabled.
+	// ReasonNamespaceNotEnabled: the namespace does not match the injection
+	// namespace selector (by default: it lacks LabelInjection=enabled).
 	ReasonNamespaceNotEnabled Reason = "NamespaceNotEnabled"
-	// ReasonNotOptedIn: the pod lacks LabelInject=true.
+	// ReasonNotOptedIn: the pod does not match the injection object
+	// selector (by default: it lacks LabelInject=true), or declines with
+	// LabelInject=false.
 	ReasonNotOptedIn Reason = "NotOptedIn"
 	// ReasonAlreadyInjected: this operator version already injected the pod
 	// (a reinvocation, or a second webhook pass).
