@@ -5,8 +5,11 @@
 // TLS, a certificate for its DNS name that each configuration's caBundle
 // verifies — what the API server itself checks before every admission call.
 //
-// It reads the Deployment and the two webhook configurations, by name, and
-// nothing else: its RBAC in the chart names them (resourceNames).
+// It reads the Deployment, the webhook Service and the two webhook
+// configurations, by name, and nothing else: its RBAC in the chart names
+// them (resourceNames). It reaches the Service at its cluster IP, with the
+// TLS server name the API server uses (<service>.<namespace>.svc), so it
+// needs no cluster DNS.
 package selftest
 
 import (
@@ -26,6 +29,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -76,6 +80,27 @@ func (o Options) validate() error {
 // local server with it.
 type DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
+// serviceDialer dials the webhook Service's DNS name at the Service's
+// cluster IP, read from the API server: what the name resolves to in a
+// cluster with DNS, and reachable in one without. Any other address, and a
+// Service without a cluster IP, is dialled as it is, with next.
+func serviceDialer(c client.Reader, o Options, next DialContext) DialContext {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || host != o.WebhookService+"."+o.Namespace+".svc" {
+			return next(ctx, network, addr)
+		}
+		var svc corev1.Service
+		if err := c.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: o.WebhookService}, &svc); err != nil {
+			return nil, fmt.Errorf("reading Service %s/%s: %w", o.Namespace, o.WebhookService, err)
+		}
+		if ip := svc.Spec.ClusterIP; ip != "" && ip != corev1.ClusterIPNone {
+			addr = net.JoinHostPort(ip, port)
+		}
+		return next(ctx, network, addr)
+	}
+}
+
 // Check runs every check and returns a line per passed check, and every
 // failure joined, each a sentence naming the object.
 func Check(ctx context.Context, c client.Reader, o Options, dial DialContext) ([]string, error) {
@@ -83,7 +108,7 @@ func Check(ctx context.Context, c client.Reader, o Options, dial DialContext) ([
 		return nil, err
 	}
 	if dial == nil {
-		dial = (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+		dial = serviceDialer(c, o, (&net.Dialer{Timeout: 5 * time.Second}).DialContext)
 	}
 	var passed []string
 	var errs []error

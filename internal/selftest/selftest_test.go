@@ -9,11 +9,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -239,4 +242,38 @@ func leaf(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, dns strin
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// Without cluster DNS (the local cluster has none) the Service's name is
+// reached at its cluster IP, read from the API server; other addresses, and
+// a Service without a cluster IP, are dialled as they are.
+func TestTheWebhookServiceIsDialledAtItsClusterIP(t *testing.T) {
+	ctx := context.Background()
+	o := Options{Namespace: ns, WebhookService: "dialled-webhook"}
+	var dialled []string
+	dial := serviceDialer(env.Client, o, func(_ context.Context, _, addr string) (net.Conn, error) {
+		dialled = append(dialled, addr)
+		return nil, errors.New("not dialling in a test")
+	})
+	host := o.WebhookService + "." + ns + ".svc:443"
+	if _, err := dial(ctx, "tcp", host); err == nil || !strings.Contains(err.Error(), "reading Service "+ns+"/dialled-webhook") {
+		t.Errorf("dialling a Service that does not exist: %v", err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: o.WebhookService, Namespace: ns},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 443, TargetPort: intstr.FromInt32(9443)}}},
+	}
+	if err := env.Client.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, svc) })
+	if svc.Spec.ClusterIP == "" {
+		t.Fatal("the API server gave the Service no cluster IP")
+	}
+	_, _ = dial(ctx, "tcp", host)
+	_, _ = dial(ctx, "tcp", "example.com:443")
+	want := []string{net.JoinHostPort(svc.Spec.ClusterIP, "443"), "example.com:443"}
+	if !slices.Equal(dialled, want) {
+		t.Errorf("dialled %v; want %v", dialled, want)
+	}
 }

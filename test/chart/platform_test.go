@@ -316,6 +316,7 @@ func TestHelmTestChecksThisReleasesOperatorAndWebhook(t *testing.T) {
 	granted := append(rules(t, find(t, objs, "ClusterRole", "staging-jack-operator-test")), rules(t, find(t, objs, "Role", "staging-jack-operator-test"))...)
 	got := ruleSet(granted)
 	wantRules := []string{
+		"/services get staging-jack-operator-webhook",
 		"admissionregistration.k8s.io/mutatingwebhookconfigurations get staging-jack-operator-pod-injection",
 		"admissionregistration.k8s.io/validatingwebhookconfigurations get staging-jack-operator-validating",
 		"apps/deployments get staging-jack-operator",
