@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // everything turns on every optional object of the chart.
@@ -33,17 +31,12 @@ func TestCommonLabelsAndAnnotationsAreOnEveryObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rbacPending := !rbacTemplateHasAnnotations(t)
 	for _, o := range objs {
 		what := o.GetKind() + " " + o.GetName()
 		if o.GetLabels()["team"] != "platform" || o.GetLabels()["cost-center"] != "42" {
 			t.Errorf("%s lacks the common labels: %v", what, o.GetLabels())
 		}
 		if o.GetAnnotations()["owner"] != "platform@example.com" {
-			if rbacPending && fromRBACTemplate(o) {
-				t.Logf("%s: not checked until templates/rbac.yaml includes jack-operator.annotations", what)
-				continue
-			}
 			t.Errorf("%s lacks the common annotations: %v", what, o.GetAnnotations())
 		}
 	}
@@ -363,22 +356,4 @@ func readFile(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// rbacTemplateHasAnnotations reports whether templates/rbac.yaml (helper
-// CACHE-RBAC's file) applies commonAnnotations yet; until it does, the
-// objects it renders are not checked for them.
-func rbacTemplateHasAnnotations(t *testing.T) bool {
-	return strings.Contains(string(readFile(t, filepath.Join(chartDir, "templates", "rbac.yaml"))), `"jack-operator.annotations"`)
-}
-
-func fromRBACTemplate(o *unstructured.Unstructured) bool {
-	if strings.HasSuffix(o.GetName(), "-test") {
-		return false
-	}
-	switch o.GetKind() {
-	case "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
-		return true
-	}
-	return false
 }

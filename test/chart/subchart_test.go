@@ -98,6 +98,29 @@ data:
 	if a, b := kinds(alone), kinds(objs); !isSubset(a, b) {
 		t.Errorf("alone the chart renders %v, as a dependency %v", a, b)
 	}
+
+	// And helm installs the umbrella into a real API server, which accepts
+	// every object the dependency brings.
+	s := startAPIServer(t)
+	s.helm(t, nil, "install", "shop", umbrella, "--namespace", "platform", "--create-namespace")
+	for _, o := range objs {
+		if o.GetAnnotations()["helm.sh/hook"] != "" {
+			continue // helm test's, made by helm test
+		}
+		if o.GetName() == "shop-platform" {
+			o.SetNamespace("platform") // the umbrella's own, as helm places it
+		}
+		if _, err := s.get(t, o); err != nil {
+			t.Errorf("%s %s/%s after helm install of the umbrella: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+	}
+	live, err := s.get(t, dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := field(t, live, "spec", "replicas"); got != int64(3) && got != float64(3) {
+		t.Errorf("the installed Deployment has %v replicas, want the umbrella's 3", got)
+	}
 }
 
 // Helm passes global to a chart installed on its own too, when a user sets
