@@ -193,7 +193,7 @@ func run(c config) error {
 		fmt.Printf(" %s %.1f MB,", at, rss)
 	}
 	fmt.Println()
-	fmt.Print(scrape(s.metrics))
+	fmt.Print(proc.Scrape(s.metrics, "jack_sidecar_password_check", "jack_sidecar_memory_returned", "jack_sidecar_logins_total", "go_memstats_heap_inuse_bytes", "go_memstats_heap_released_bytes"))
 	if s.cgroup != nil {
 		fmt.Printf("  cgroup: %s\n", s.cgroup.report())
 	}
@@ -409,27 +409,6 @@ func start(c config, users int) (*sidecar, error) {
 			return nil, fmt.Errorf("the sidecar was not ready within 30s")
 		}
 	}
-}
-
-// scrape returns the sidecar's password check and login metrics.
-func scrape(addr string) string {
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return ""
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var b strings.Builder
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		l := sc.Text()
-		for _, p := range []string{"jack_sidecar_password_check", "jack_sidecar_memory_returned", "jack_sidecar_logins_total", "go_memstats_heap_inuse_bytes", "go_memstats_heap_released_bytes"} {
-			if strings.HasPrefix(l, p) {
-				b.WriteString("  " + l + "\n")
-			}
-		}
-	}
-	return b.String()
 }
 
 // cgroup is a memory cgroup of the sidecar's own, under the cgroup of this

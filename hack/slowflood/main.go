@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,7 +118,7 @@ func run(c config) error {
 	f.mark()
 	flooded := measure(ctx, "flood held", c, addr, tok, pid, c.duration)
 	snap := f.snapshot()
-	scraped := scrape(metricsAddr)
+	scraped := proc.Scrape(metricsAddr, "jack_sidecar_connections_", "jack_sidecar_requests_total", "jack_sidecar_throttled_total")
 	rss, peak := proc.Memory(pid)
 	stop()
 	f.wait()
@@ -186,26 +185,6 @@ func startSidecar(c config, dir string) (*exec.Cmd, string, string, error) {
 		_ = cmd.Wait()
 		return nil, "", "", fmt.Errorf("%s did not say where it listens", c.sidecar)
 	}
-}
-
-// scrape returns the sidecar's connection and request metrics, if any.
-func scrape(addr string) string {
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return ""
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var b strings.Builder
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, "jack_sidecar_connections_") || strings.HasPrefix(l, "jack_sidecar_requests_total") ||
-			strings.HasPrefix(l, "jack_sidecar_throttled_total") {
-			b.WriteString("  " + l + "\n")
-		}
-	}
-	return b.String()
 }
 
 const (
