@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,7 +68,14 @@ func TestASidecarFrozenOnAnOldRingHoldsPromotionUntilItCatchesUp(t *testing.T) {
 
 	frozen.Update(n.secret("jack-jwt"))
 	poll.Within(t, 10*time.Second, "the key to sign once the frozen sidecar has it", func() bool { return get().Status.ActiveKeyID == published })
-	poll.Within(t, 10*time.Second, "the rotation to be Propagated", func() bool {
-		return meta.IsStatusConditionTrue(get().Status.Conditions, authv1alpha1.ConditionPropagated)
+	// Both sidecars must also switch to signing with it, which the operator
+	// reads again each second. Once in a loaded make test this took more
+	// than 10 s; the error says what the condition said meanwhile.
+	poll.Until(t, 20*time.Second, "the rotation to be Propagated", func() error {
+		k := get()
+		if c := meta.FindStatusCondition(k.Status.Conditions, authv1alpha1.ConditionPropagated); c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("Propagated is %+v (propagation %s, active key %s)", c, k.Status.Propagation, k.Status.ActiveKeyID)
+		}
+		return nil
 	})
 }
