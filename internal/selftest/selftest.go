@@ -10,6 +10,8 @@
 // them (resourceNames). It reaches the Service at its cluster IP, with the
 // TLS server name the API server uses (<service>.<namespace>.svc), so it
 // needs no cluster DNS.
+//
+// Used by main.go (`manager check`) only.
 package selftest
 
 import (
