@@ -70,6 +70,23 @@ func TestSignerBreaksATieInPublicationByTheKeyIDsAge(t *testing.T) {
 	}
 }
 
+// A rotation forced in the second the SigningKey was created publishes a
+// key with the active key's publication time and time prefix: only the
+// random suffix differs, and the published one is the successor whichever
+// suffix is larger.
+func TestAKeyPublishedInTheActiveKeysSecondSucceedsIt(t *testing.T) {
+	for _, ids := range [][2]string{{"20261204-200756-74cc", "20261204-200756-3432"}, {"20261204-200756-3432", "20261204-200756-74cc"}} {
+		r := ringOf(t, ids[0], string(jack.KeyActive), ids[1], string(jack.KeyPublished))
+		r.Keys[1].PublishedAt = r.Keys[0].PublishedAt
+		if got := r.Signer(ids[1], nil); got == nil || got.ID != ids[1] {
+			t.Errorf("active %s, published %s announced: signer %v; want the published one", ids[0], ids[1], got)
+		}
+		if got := r.Signer("", nil); got == nil || got.ID != ids[0] {
+			t.Errorf("active %s, nothing announced: signer %v; want the active one", ids[0], got)
+		}
+	}
+}
+
 func TestALegacyKeyNeverSigns(t *testing.T) {
 	legacy, err := ImportHMAC("HS256", "legacy", []byte("a JWT_SECRET Jack once had, long enough"))
 	if err != nil {
