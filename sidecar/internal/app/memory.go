@@ -26,6 +26,10 @@ type PasswordChecks struct {
 	// MaxConcurrent is how many checks may run at once; 0 derives it from
 	// the memory limit (SlotsFor).
 	MaxConcurrent int
+	// maxConcurrentGiven is whether the flag gave a number: 0 given is
+	// refused rather than taken for "derive", since a user who wrote it
+	// meant something else, and no login could ever run with no slot.
+	maxConcurrentGiven bool
 	// Wait is the longest a login waits for a slot before 503 LOGIN_BUSY.
 	Wait time.Duration
 	// ReturnMemoryAfter is how long no check must have run before their
@@ -35,8 +39,8 @@ type PasswordChecks struct {
 
 // AddFlags registers the flags on fs.
 func (p *PasswordChecks) AddFlags(fs *flag.FlagSet) {
-	fs.IntVar(&p.MaxConcurrent, "max-concurrent-password-checks", 0, "Password checks (argon2id, 19 MiB each) that may run at once; "+
-		"0 derives it from the container's memory limit: (limit - 32 MiB) / 19 MiB, at least 1 and at most twice GOMAXPROCS.")
+	fs.Var(slotsValue{&p.MaxConcurrent, &p.maxConcurrentGiven}, "max-concurrent-password-checks", "Password checks (argon2id, 19 MiB each) that may run at once: at least 1, or `auto` (the default), "+
+		"which derives it from the container's memory limit: (0.9 x limit - 32 MiB) / 19 MiB, at least 1 and at most twice GOMAXPROCS.")
 	fs.DurationVar(&p.Wait, "password-check-wait", 3*time.Second, "How long a login waits for a password check slot when all are busy before it is answered 503 LOGIN_BUSY; 0 answers at once; at most 30s.")
 	fs.DurationVar(&p.ReturnMemoryAfter, "return-memory-after", time.Second, "Once no password check has run for this long, return their memory to the OS (at most once every 10 s); 0 leaves it to the Go runtime, which may keep it for minutes.")
 }
@@ -44,8 +48,8 @@ func (p *PasswordChecks) AddFlags(fs *flag.FlagSet) {
 // Validate checks the flags, with sentences a user can act on.
 func (p PasswordChecks) Validate() error {
 	var errs []error
-	if p.MaxConcurrent < 0 {
-		errs = append(errs, fmt.Errorf("--max-concurrent-password-checks is %d; set it to at least 1, or 0 to derive it from the memory limit", p.MaxConcurrent))
+	if p.MaxConcurrent < 0 || p.maxConcurrentGiven && p.MaxConcurrent == 0 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-password-checks is %d; set it to at least 1, or to auto (the default) to derive it from the memory limit", p.MaxConcurrent))
 	}
 	if p.Wait < 0 || p.Wait > 30*time.Second {
 		errs = append(errs, fmt.Errorf("--password-check-wait is %s; set it between 0 (answer at once) and 30s: a client waits that long for a busy login's answer", p.Wait))
@@ -54,6 +58,33 @@ func (p PasswordChecks) Validate() error {
 		errs = append(errs, fmt.Errorf("--return-memory-after is %s; set it to 0 (leave it to the Go runtime) or a positive duration such as 1s", p.ReturnMemoryAfter))
 	}
 	return errors.Join(errs...)
+}
+
+// slotsValue is --max-concurrent-password-checks: "auto" (0) or a number,
+// noting that a number was given so that Validate can refuse 0.
+type slotsValue struct {
+	n     *int
+	given *bool
+}
+
+func (v slotsValue) String() string {
+	if v.n == nil || *v.n == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(*v.n)
+}
+
+func (v slotsValue) Set(s string) error {
+	if s == "auto" {
+		*v.n, *v.given = 0, false
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("want a number of checks, or auto")
+	}
+	*v.n, *v.given = n, true
+	return nil
 }
 
 // Memory the slots are sized with.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,7 +135,9 @@ func TestPasswordCheckFlagsThatCannotWorkAreRefusedWithTheFlagNamed(t *testing.T
 		args []string
 		want string
 	}{
-		"negative slots":       {[]string{"--max-concurrent-password-checks=-1"}, "--max-concurrent-password-checks is -1; set it to at least 1, or 0 to derive it"},
+		"negative slots":       {[]string{"--max-concurrent-password-checks=-1"}, "--max-concurrent-password-checks is -1; set it to at least 1, or to auto (the default) to derive it"},
+		"no slots":             {[]string{"--max-concurrent-password-checks=0"}, "--max-concurrent-password-checks is 0; set it to at least 1, or to auto (the default) to derive it"},
+		"slots not a number":   {[]string{"--max-concurrent-password-checks=four"}, "want a number of checks, or auto"},
 		"a negative wait":      {[]string{"--password-check-wait=-1s"}, "--password-check-wait is -1s; set it between 0"},
 		"a wait over 30s":      {[]string{"--password-check-wait=1m"}, "--password-check-wait is 1m0s; set it between 0"},
 		"a negative idle time": {[]string{"--return-memory-after=-5s"}, "--return-memory-after is -5s; set it to 0"},
@@ -142,23 +145,29 @@ func TestPasswordCheckFlagsThatCannotWorkAreRefusedWithTheFlagNamed(t *testing.T
 		t.Run(name, func(t *testing.T) {
 			var o Options
 			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
 			o.AddFlags(fs)
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
+			err := fs.Parse(tc.args)
+			if err == nil {
+				_, err = o.Complete()
 			}
-			_, err := o.Complete()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Complete = %v, want %q", err, tc.want)
 			}
 		})
 	}
-	for _, ok := range [][]string{{"--max-concurrent-password-checks=1"}, {"--password-check-wait=0"}, {"--return-memory-after=0"}} {
+	for _, ok := range [][]string{{"--max-concurrent-password-checks=1"}, {"--max-concurrent-password-checks=auto"}, {"--password-check-wait=0"}, {"--return-memory-after=0"}} {
 		var o Options
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		o.AddFlags(fs)
-		_ = fs.Parse(ok)
+		if err := fs.Parse(ok); err != nil {
+			t.Errorf("%v is refused: %v", ok, err)
+		}
 		if err := o.PasswordChecks.Validate(); err != nil {
 			t.Errorf("%v is refused: %v", ok, err)
 		}
+	}
+	if got := fs.Lookup("max-concurrent-password-checks").DefValue; got != "auto" {
+		t.Errorf("--max-concurrent-password-checks defaults to %q in the help, want auto", got)
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -72,9 +73,10 @@ func NewPasswordChecks(o PasswordCheckOptions) *PasswordChecks {
 // Slots is how many checks may run at once.
 func (p *PasswordChecks) Slots() int { return cap(p.slots) }
 
-// acquire takes a slot, waiting at most maxWait. It returns errLoginBusy
-// when none came in time, and nil with ok false when ctx ended first (the
-// client left: there is no one to answer).
+// acquire takes a slot, waiting at most maxWait or until ctx ends. It
+// returns errLoginBusy when none came in time, ctx's deadline included, and
+// nil with ok false when ctx was cancelled first (the client left: there is
+// no one to answer).
 func (p *PasswordChecks) acquire(ctx context.Context) (ok bool, busy *api.Error) {
 	select {
 	case p.slots <- struct{}{}:
@@ -94,6 +96,9 @@ func (p *PasswordChecks) acquire(ctx context.Context) (ok bool, busy *api.Error)
 	case <-t.C:
 		return false, errLoginBusy
 	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return false, errLoginBusy
+		}
 		return false, nil
 	}
 }

@@ -103,6 +103,30 @@ func TestAWaitingLoginIsServedWhenASlotFrees(t *testing.T) {
 	}
 }
 
+func TestALoginPastTheSlotsIsToldItIsBusyWhenItsContextsDeadlinePasses(t *testing.T) {
+	tm := newTeam(t)
+	checks := NewPasswordChecks(PasswordCheckOptions{Slots: 1, MaxWait: time.Hour})
+	h := newServer(t, tm, Config{PasswordChecks: checks})
+	holdAll(t, checks)
+
+	deadline := time.Now().Add(300 * time.Millisecond)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	got := loginInBackground(t, h, ctx, "192.0.2.10:1")
+	poll.True(t, 10*time.Second, "the second login waits for a slot", func() bool { return checks.waiting.Load() == 1 })
+	a := waitAnswer(t, got)
+	if a.w.Code != http.StatusServiceUnavailable || a.env.Error.Code != "LOGIN_BUSY" || a.w.Header().Get("Retry-After") != "1" {
+		t.Fatalf("the login whose deadline passed answered %d %+v (Retry-After %q); want 503 LOGIN_BUSY with Retry-After 1",
+			a.w.Code, a.env, a.w.Header().Get("Retry-After"))
+	}
+	if a.at.Before(deadline) {
+		t.Errorf("answered %s before its deadline", deadline.Sub(a.at))
+	}
+	if n, held := checks.waiting.Load(), len(checks.slots); n != 0 || held != 1 {
+		t.Errorf("%d waiting and %d slots held after the answer; want 0 and the 1 held by the test", n, held)
+	}
+}
+
 func TestALoginWhoseClientLeavesStopsWaitingAndHoldsNoSlot(t *testing.T) {
 	tm := newTeam(t)
 	checks := NewPasswordChecks(PasswordCheckOptions{Slots: 1, MaxWait: time.Minute})
