@@ -3,13 +3,15 @@
 // operator's Deployment ready, the webhook configurations carrying a CA
 // bundle and pointing at the webhook Service, and that Service serving, over
 // TLS, a certificate for its DNS name that each configuration's caBundle
-// verifies — what the API server itself checks before every admission call.
+// verifies — what the API server itself checks before every admission call;
+// and, given --metrics-service, that the metrics Service answers /metrics
+// with the operator's jack_ metrics, as Prometheus would scrape it.
 //
-// It reads the Deployment, the webhook Service and the two webhook
-// configurations, by name, and nothing else: its RBAC in the chart names
-// them (resourceNames). It reaches the Service at its cluster IP, with the
-// TLS server name the API server uses (<service>.<namespace>.svc), so it
-// needs no cluster DNS.
+// It reads the Deployment, the webhook and metrics Services and the two
+// webhook configurations, by name, and nothing else: its RBAC in the chart
+// names them (resourceNames). It reaches each Service at its cluster IP, with
+// the webhook's TLS server name the API server uses
+// (<service>.<namespace>.svc), so it needs no cluster DNS.
 //
 // Used by main.go (`manager check`) only.
 package selftest
@@ -46,6 +48,9 @@ type Options struct {
 	WebhookService string
 	// ValidatingWebhook and MutatingWebhook are the configurations' names.
 	ValidatingWebhook, MutatingWebhook string
+	// MetricsService, in Namespace, serves /metrics on its port named
+	// http-metrics (or its only port); empty skips that check.
+	MetricsService string
 	// MinValidity fails the check when the serving certificate expires
 	// sooner.
 	MinValidity time.Duration
@@ -60,6 +65,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.WebhookService, "webhook-service", o.WebhookService, "The webhook Service, in the operator's namespace.")
 	fs.StringVar(&o.ValidatingWebhook, "validating-webhook-configuration", o.ValidatingWebhook, "The ValidatingWebhookConfiguration.")
 	fs.StringVar(&o.MutatingWebhook, "mutating-webhook-configuration", o.MutatingWebhook, "The MutatingWebhookConfiguration.")
+	fs.StringVar(&o.MetricsService, "metrics-service", o.MetricsService, "The metrics Service, in the operator's namespace; empty skips the metrics check.")
 	fs.DurationVar(&o.MinValidity, "min-validity", 24*time.Hour, "Fail when the serving certificate expires sooner than this.")
 	fs.DurationVar(&o.Timeout, "timeout", 60*time.Second, "How long the whole check may take.")
 }
@@ -82,19 +88,28 @@ func (o Options) validate() error {
 // local server with it.
 type DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// serviceDialer dials the webhook Service's DNS name at the Service's
-// cluster IP, read from the API server: what the name resolves to in a
-// cluster with DNS, and reachable in one without. Any other address, and a
-// Service without a cluster IP, is dialled as it is, with next.
+// serviceDialer dials the webhook or metrics Service's DNS name at the
+// Service's cluster IP, read from the API server: what the name resolves to
+// in a cluster with DNS, and reachable in one without. Any other address, and
+// a Service without a cluster IP, is dialled as it is, with next.
 func serviceDialer(c client.Reader, o Options, next DialContext) DialContext {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, port, err := net.SplitHostPort(addr)
-		if err != nil || host != o.WebhookService+"."+o.Namespace+".svc" {
+		if err != nil {
+			return next(ctx, network, addr)
+		}
+		name := ""
+		for _, s := range []string{o.WebhookService, o.MetricsService} {
+			if s != "" && host == s+"."+o.Namespace+".svc" {
+				name = s
+			}
+		}
+		if name == "" {
 			return next(ctx, network, addr)
 		}
 		var svc corev1.Service
-		if err := c.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: o.WebhookService}, &svc); err != nil {
-			return nil, fmt.Errorf("reading Service %s/%s: %w", o.Namespace, o.WebhookService, err)
+		if err := c.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: name}, &svc); err != nil {
+			return nil, fmt.Errorf("reading Service %s/%s: %w", o.Namespace, name, err)
 		}
 		if ip := svc.Spec.ClusterIP; ip != "" && ip != corev1.ClusterIPNone {
 			addr = net.JoinHostPort(ip, port)
@@ -124,7 +139,63 @@ func Check(ctx context.Context, c client.Reader, o Options, dial DialContext) ([
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if o.MetricsService != "" {
+		if line, err := metricsAnswer(ctx, c, o, dial); err != nil {
+			errs = append(errs, err)
+		} else {
+			passed = append(passed, line)
+		}
+	}
 	return passed, errors.Join(errs...)
+}
+
+// metricsAnswer scrapes the metrics Service once, as Prometheus does through
+// the ServiceMonitor: GET /metrics on its http-metrics port (or its only
+// port) answers 200 with at least one of the operator's jack_ metric
+// families, which every replica exports from its start.
+func metricsAnswer(ctx context.Context, c client.Reader, o Options, dial DialContext) (string, error) {
+	var svc corev1.Service
+	if err := c.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: o.MetricsService}, &svc); err != nil {
+		return "", fmt.Errorf("reading the metrics Service %s/%s: %w", o.Namespace, o.MetricsService, err)
+	}
+	var port int32
+	for _, p := range svc.Spec.Ports {
+		if p.Name == "http-metrics" || len(svc.Spec.Ports) == 1 {
+			port = p.Port
+		}
+	}
+	if port == 0 {
+		return "", fmt.Errorf("the metrics Service %s/%s has no port named http-metrics", o.Namespace, o.MetricsService)
+	}
+	url := "http://" + net.JoinHostPort(o.MetricsService+"."+o.Namespace+".svc", strconv.Itoa(int(port))) + "/metrics"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	tr := &http.Transport{DialContext: dial, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("scraping the metrics Service at %s: %w (a NetworkPolicy's networkPolicy.metricsFrom, or no ready replica?)", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("the metrics Service at %s answered HTTP %d, not 200", url, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", url, err)
+	}
+	families := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "# TYPE jack_") {
+			families++
+		}
+	}
+	if families == 0 {
+		return "", fmt.Errorf("the metrics Service at %s answered without any jack_ metric: it does not reach the operator's metrics endpoint", url)
+	}
+	return fmt.Sprintf("metrics: %s answers with %d jack_ metric families", url, families), nil
 }
 
 func deploymentReady(ctx context.Context, c client.Reader, o Options) (string, error) {

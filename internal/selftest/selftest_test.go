@@ -17,12 +17,17 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -117,6 +122,13 @@ func TestTheCheckFindsWhatWouldBreakAdmission(t *testing.T) {
 	}
 	if all := strings.Join(passed, "\n"); !strings.Contains(all, "2 of 2 replicas ready") || !strings.Contains(all, "caBundle verifies") {
 		t.Errorf("passed checks:\n%s", all)
+	}
+	// Given a metrics Service, the check scrapes it too
+	// (TestTheMetricsServiceAnswersWithTheOperatorsMetrics).
+	withMetrics := opts
+	withMetrics.MetricsService = "no-such-metrics"
+	if _, err := Check(ctx, c, withMetrics, dial); err == nil || !strings.Contains(err.Error(), "reading the metrics Service "+ns+"/no-such-metrics") {
+		t.Errorf("with a metrics Service that does not exist: %v", err)
 	}
 
 	failures := []struct {
@@ -249,7 +261,7 @@ func leaf(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, dns strin
 // a Service without a cluster IP, are dialled as they are.
 func TestTheWebhookServiceIsDialledAtItsClusterIP(t *testing.T) {
 	ctx := context.Background()
-	o := Options{Namespace: ns, WebhookService: "dialled-webhook"}
+	o := Options{Namespace: ns, WebhookService: "dialled-webhook", MetricsService: "dialled-metrics"}
 	var dialled []string
 	dial := serviceDialer(env.Client, o, func(_ context.Context, _, addr string) (net.Conn, error) {
 		dialled = append(dialled, addr)
@@ -270,10 +282,101 @@ func TestTheWebhookServiceIsDialledAtItsClusterIP(t *testing.T) {
 	if svc.Spec.ClusterIP == "" {
 		t.Fatal("the API server gave the Service no cluster IP")
 	}
+	if _, err := dial(ctx, "tcp", o.MetricsService+"."+ns+".svc:8080"); err == nil || !strings.Contains(err.Error(), "reading Service "+ns+"/dialled-metrics") {
+		t.Errorf("dialling the metrics Service, which does not exist: %v", err)
+	}
 	_, _ = dial(ctx, "tcp", host)
 	_, _ = dial(ctx, "tcp", "example.com:443")
 	want := []string{net.JoinHostPort(svc.Spec.ClusterIP, "443"), "example.com:443"}
 	if !slices.Equal(dialled, want) {
 		t.Errorf("dialled %v; want %v", dialled, want)
+	}
+}
+
+// The metrics check scrapes the metrics Service's http-metrics port as
+// Prometheus would, and passes only when the operator's jack_ metrics come
+// back; each way it can miss them is named.
+func TestTheMetricsServiceAnswersWithTheOperatorsMetrics(t *testing.T) {
+	ctx := context.Background()
+	c := env.Client
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	o := Options{Namespace: ns, MetricsService: "jack-operator-metrics"}
+
+	// What the operator's endpoint serves: controller-runtime's registry
+	// with the operator's metrics in it (one family stands for them).
+	operator := prometheus.NewRegistry()
+	operator.MustRegister(collectors.NewGoCollector(), prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jack_password_hash_seconds", Help: "h"}))
+	somethingElse := prometheus.NewRegistry()
+	somethingElse.MustRegister(collectors.NewGoCollector())
+	var handler atomic.Pointer[http.Handler]
+	set := func(h http.Handler) { handler.Store(&h) }
+	set(promhttp.HandlerFor(operator, promhttp.HandlerOpts{}))
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		(*handler.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(server.Close)
+	var dialled string
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialled = addr
+		return (&net.Dialer{}).DialContext(ctx, "tcp", server.Listener.Addr().String())
+	}
+
+	if _, err := metricsAnswer(ctx, c, o, dial); err == nil || !strings.Contains(err.Error(), "reading the metrics Service "+ns+"/jack-operator-metrics") {
+		t.Errorf("without the Service: %v", err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: o.MetricsService, Namespace: ns},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{
+			{Name: "other", Port: 9000, TargetPort: intstr.FromInt32(9000)},
+			{Name: "http-metrics", Port: 8080, TargetPort: intstr.FromString("metrics")},
+		}},
+	}
+	if err := c.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Delete(ctx, svc) })
+
+	line, err := metricsAnswer(ctx, c, o, dial)
+	if err != nil {
+		t.Fatalf("a healthy metrics endpoint fails the check: %v", err)
+	}
+	if want := o.MetricsService + "." + ns + ".svc:8080"; dialled != want {
+		t.Errorf("the check dialled %s, want the Service's http-metrics port %s", dialled, want)
+	}
+	if !strings.Contains(line, "answers with 1 jack_ metric families") {
+		t.Errorf("passed: %s", line)
+	}
+
+	failures := []struct {
+		name    string
+		handler http.Handler
+		says    string
+	}{
+		{"an endpoint without the operator's metrics", promhttp.HandlerFor(somethingElse, promhttp.HandlerOpts{}), "without any jack_ metric"},
+		{"an endpoint that errs", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }), "answered HTTP 503"},
+	}
+	for _, f := range failures {
+		set(f.handler)
+		if _, err := metricsAnswer(ctx, c, o, dial); err == nil || !strings.Contains(err.Error(), f.says) {
+			t.Errorf("%s: the check says %v; want %q", f.name, err, f.says)
+		}
+	}
+	server.Close()
+	if _, err := metricsAnswer(ctx, c, o, dial); err == nil || !strings.Contains(err.Error(), "scraping the metrics Service at http://"+o.MetricsService+"."+ns+".svc:8080/metrics") {
+		t.Errorf("nothing listening: %v", err)
+	}
+
+	svc.Spec.Ports[1].Name = "web"
+	if err := c.Update(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metricsAnswer(ctx, c, o, dial); err == nil || !strings.Contains(err.Error(), "has no port named http-metrics") {
+		t.Errorf("a Service without http-metrics: %v", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // everything turns on every optional object of the chart.
@@ -168,8 +170,19 @@ func TestTheNetworkPolicyKeepsTheWebhookMetricsAndSidecarsReachable(t *testing.T
 	if !hasContainerPort(t, dep, "webhook", 9443) || !hasContainerPort(t, dep, "metrics", 8080) {
 		t.Error("the policy's ports are not the container's webhook and metrics ports")
 	}
-	if got := ruleForPort(t, ingress, 8080)["from"]; !reflect.DeepEqual(got, monitoring) {
-		t.Errorf("metrics may be scraped from %v, want %v", got, monitoring)
+	// Narrowed scrapers: the helm test pod may still scrape, through the
+	// metrics Service.
+	withTests, err := renderArgs(t, release, namespace, values{"networkPolicy": values{"enabled": true, "metricsFrom": monitoring}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrapers := ruleForPort(t, field(t, find(t, withTests, "NetworkPolicy", "jack-operator"), "spec", "ingress").([]any), 8080)["from"].([]any)
+	if len(scrapers) != 2 || !reflect.DeepEqual(scrapers[0], monitoring[0]) || !selects(scrapers[1], find(t, withTests, "Pod", "jack-operator-test")) {
+		t.Errorf("metrics may be scraped from %v, want %v and the helm test pod", scrapers, monitoring)
+	}
+	off := render(t, values{"networkPolicy": values{"enabled": true, "metricsFrom": monitoring}, "tests": values{"enabled": false}})
+	if got := ruleForPort(t, field(t, find(t, off, "NetworkPolicy", "jack-operator"), "spec", "ingress").([]any), 8080)["from"]; !reflect.DeepEqual(got, monitoring) {
+		t.Errorf("without the helm test, metrics may be scraped from %v, want %v", got, monitoring)
 	}
 	egress := field(t, np, "spec", "egress").([]any)
 	ruleForPort(t, egress, 443)
@@ -192,6 +205,22 @@ func TestTheNetworkPolicyKeepsTheWebhookMetricsAndSidecarsReachable(t *testing.T
 		t.Errorf("narrowed webhook callers %v do not include the test pod", from)
 	}
 	ruleForPort(t, field(t, np, "spec", "egress").([]any), 53)
+}
+
+// selects reports whether a NetworkPolicy peer of podSelector alone (the
+// release namespace) selects the pod.
+func selects(peer any, pod *unstructured.Unstructured) bool {
+	p := peer.(map[string]any)
+	sel, ok := p["podSelector"].(map[string]any)
+	if !ok || len(p) != 1 {
+		return false
+	}
+	for k, v := range sel["matchLabels"].(map[string]any) {
+		if pod.GetLabels()[k] != v {
+			return false
+		}
+	}
+	return len(sel) == 1
 }
 
 func ruleForPort(t *testing.T, rules []any, port int) map[string]any {
@@ -277,7 +306,8 @@ func TestHelmTestChecksThisReleasesOperatorAndWebhook(t *testing.T) {
 		args = append(args, a.(string))
 	}
 	want := []string{"check", "--namespace=jack-staging", "--deployment=staging-jack-operator", "--webhook-service=staging-jack-operator-webhook",
-		"--validating-webhook-configuration=staging-jack-operator-validating", "--mutating-webhook-configuration=staging-jack-operator-pod-injection"}
+		"--validating-webhook-configuration=staging-jack-operator-validating", "--mutating-webhook-configuration=staging-jack-operator-pod-injection",
+		"--metrics-service=staging-jack-operator-metrics"}
 	if !slices.Equal(args, want) {
 		t.Errorf("test args %v, want %v", args, want)
 	}
@@ -299,7 +329,8 @@ func TestHelmTestChecksThisReleasesOperatorAndWebhook(t *testing.T) {
 	if matches {
 		t.Errorf("the webhook Service (selector %v) would send admission requests to the test pod %v", sel, pod.GetLabels())
 	}
-	// Its RBAC: get, by name, the Deployment and the two configurations.
+	// Its RBAC: get, by name, the Deployment, the two Services and the two
+	// configurations.
 	for _, kind := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} {
 		o := find(t, objs, kind, "staging-jack-operator-test")
 		if o.GetAnnotations()["helm.sh/hook"] != "test" {
@@ -309,13 +340,31 @@ func TestHelmTestChecksThisReleasesOperatorAndWebhook(t *testing.T) {
 	granted := append(rules(t, find(t, objs, "ClusterRole", "staging-jack-operator-test")), rules(t, find(t, objs, "Role", "staging-jack-operator-test"))...)
 	got := ruleSet(granted)
 	wantRules := []string{
-		"/services get staging-jack-operator-webhook",
+		"/services get staging-jack-operator-webhook,staging-jack-operator-metrics",
 		"admissionregistration.k8s.io/mutatingwebhookconfigurations get staging-jack-operator-pod-injection",
 		"admissionregistration.k8s.io/validatingwebhookconfigurations get staging-jack-operator-validating",
 		"apps/deployments get staging-jack-operator",
 	}
 	if !slices.Equal(got, wantRules) {
 		t.Errorf("the test pod may\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantRules, "\n"))
+	}
+	// The metrics Service it scrapes has the port `manager check` looks for;
+	// without that Service it is neither scraped nor readable.
+	metricsSvc := find(t, objs, "Service", "staging-jack-operator-metrics")
+	if p := field(t, metricsSvc, "spec", "ports").([]any)[0].(map[string]any); p["name"] != "http-metrics" {
+		t.Errorf("the metrics Service's port is %v; internal/selftest scrapes the one named http-metrics", p)
+	}
+	noMetrics, err := renderArgs(t, "staging", "jack-staging", values{"metrics": values{"service": values{"enabled": false}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range find(t, noMetrics, "Pod", "staging-jack-operator-test").Object["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["args"].([]any) {
+		if strings.HasPrefix(a.(string), "--metrics-service") {
+			t.Errorf("without a metrics Service the test still passes %s", a)
+		}
+	}
+	if got := ruleSet(rules(t, find(t, noMetrics, "Role", "staging-jack-operator-test"))); !slices.Contains(got, "/services get staging-jack-operator-webhook") {
+		t.Errorf("without a metrics Service the test pod may %v", got)
 	}
 	// helm install does not create them, and tests.enabled=false drops them.
 	for _, o := range render(t, nil) {
