@@ -33,33 +33,18 @@ var editableByEdit = []string{"jackusers"}
 // whole on its own (edit's and admin's include reading), so that binding
 // one directly works as well as through aggregation.
 func aggregatedRules() (map[string][]rbacv1.PolicyRule, error) {
-	sources, err := filepath.Glob(filepath.Join(crdSource, "*.yaml"))
+	crds, err := readCRDs()
 	if err != nil {
 		return nil, err
 	}
 	var group string
 	var resources []string
-	for _, src := range sources {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			return nil, err
+	for _, crd := range crds {
+		if group != "" && crd.group != group {
+			return nil, fmt.Errorf("%s: the CRDs are of groups %s and %s; the aggregated roles expect one", crd.file, group, crd.group)
 		}
-		var crd struct {
-			Spec struct {
-				Group string `json:"group"`
-				Names struct {
-					Plural string `json:"plural"`
-				} `json:"names"`
-			} `json:"spec"`
-		}
-		if err := yaml.Unmarshal(data, &crd); err != nil {
-			return nil, fmt.Errorf("%s: %w", src, err)
-		}
-		if group != "" && crd.Spec.Group != group {
-			return nil, fmt.Errorf("%s: the CRDs are of groups %s and %s; the aggregated roles expect one", src, group, crd.Spec.Group)
-		}
-		group = crd.Spec.Group
-		resources = append(resources, crd.Spec.Names.Plural)
+		group = crd.group
+		resources = append(resources, crd.plural)
 	}
 	if len(resources) == 0 {
 		return nil, fmt.Errorf("no CRDs in %s: run controller-gen first (make manifests)", crdSource)
@@ -109,11 +94,30 @@ var scopes = map[string]bool{
 
 // crdScopes adds the CRDs' resources to scopes.
 func crdScopes() (map[string]bool, error) {
+	crds, err := readCRDs()
+	if err != nil {
+		return nil, err
+	}
 	out := maps.Clone(scopes)
+	for _, crd := range crds {
+		out[crd.group+"/"+crd.plural] = crd.namespaced
+	}
+	return out, nil
+}
+
+// crdInfo is what chartgen reads of a CRD in config/crd/bases.
+type crdInfo struct {
+	file, group, plural string
+	namespaced          bool
+}
+
+// readCRDs reads the group, plural and scope of every CRD in crdSource.
+func readCRDs() ([]crdInfo, error) {
 	sources, err := filepath.Glob(filepath.Join(crdSource, "*.yaml"))
 	if err != nil {
 		return nil, err
 	}
+	var out []crdInfo
 	for _, src := range sources {
 		data, err := os.ReadFile(src)
 		if err != nil {
@@ -131,7 +135,7 @@ func crdScopes() (map[string]bool, error) {
 		if err := yaml.Unmarshal(data, &crd); err != nil {
 			return nil, fmt.Errorf("%s: %w", src, err)
 		}
-		out[crd.Spec.Group+"/"+crd.Spec.Names.Plural] = crd.Spec.Scope == "Namespaced"
+		out = append(out, crdInfo{file: src, group: crd.Spec.Group, plural: crd.Spec.Names.Plural, namespaced: crd.Spec.Scope == "Namespaced"})
 	}
 	return out, nil
 }
