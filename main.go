@@ -3,11 +3,13 @@
 // in internal/operator.
 //
 // `manager check ...` instead checks an installed operator, for the chart's
-// `helm test` (internal/selftest).
+// `helm test` (internal/selftest); `manager version` (or --version) prints
+// the build (internal/version) and exits.
 package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -15,15 +17,29 @@ import (
 
 	"github.com/jack-io/jack-operator/internal/operator"
 	"github.com/jack-io/jack-operator/internal/selftest"
+	"github.com/jack-io/jack-operator/internal/version"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "check" {
 		os.Exit(selftest.Main(ctrl.SetupSignalHandler(), os.Args[2:], ctrl.GetConfig, os.Stdout))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "version" {
+		if len(os.Args) > 2 {
+			fmt.Fprintf(os.Stderr, "manager: version takes no arguments; got %q\n", os.Args[2:])
+			os.Exit(2)
+		}
+		fmt.Println(version.Get(operator.Program))
+		return
+	}
 	var o operator.Options
 	o.AddFlags(flag.CommandLine)
+	printVersion := flag.Bool("version", false, "Print the operator's version and exit.")
 	flag.Parse()
+	if *printVersion {
+		fmt.Println(version.Get(operator.Program))
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
 	log := ctrl.Log.WithName("setup")
 

@@ -4,6 +4,7 @@
 //	jack-auth [serve] [flags]         serve (the default)
 //	jack-auth keys init --out FILE    write a development key ring
 //	jack-auth users add --file FILE --email E --name N --role R < password
+//	jack-auth version                 print the build (or serve --version)
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 
+	"github.com/jack-io/jack-operator/internal/version"
 	"github.com/jack-io/jack-operator/sidecar/internal/app"
 )
 
@@ -33,6 +35,12 @@ func run(args []string) error {
 		return app.KeysInit(args[2:], os.Stdout)
 	case len(args) >= 2 && args[0] == "users" && args[1] == "add":
 		return app.UsersAdd(args[2:], os.Stdin, os.Stdout)
+	case len(args) >= 1 && args[0] == "version":
+		if len(args) > 1 {
+			return fmt.Errorf("version takes no arguments; got %q", args[1:])
+		}
+		fmt.Println(version.Get(app.Program))
+		return nil
 	case len(args) >= 1 && args[0] == "serve":
 		args = args[1:]
 	}
@@ -40,8 +48,13 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("jack-auth", flag.ContinueOnError)
 	o.AddFlags(fs)
 	verbosity := fs.Int("v", 0, "Log verbosity.")
+	printVersion := fs.Bool("version", false, "Print the sidecar's version and exit.")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *printVersion {
+		fmt.Println(version.Get(app.Program))
+		return nil
 	}
 	c, err := o.Complete()
 	if err != nil {

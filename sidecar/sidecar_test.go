@@ -49,7 +49,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "jack-auth")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	// Stamped as a release is (internal/version), so that the tests see the
+	// version everywhere the sidecar reports it (version_test.go).
+	build := exec.Command("go", "build", "-ldflags", "-X "+versionVariable+"="+stampedVersion, "-o", binary, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the sidecar:", err)

@@ -13,6 +13,11 @@ const SidecarStatePath = "/state"
 
 // SidecarState is what a sidecar reports at SidecarStatePath.
 type SidecarState struct {
+	// Version is the sidecar's build, as its --version and the metric
+	// jack_sidecar_build_info say: the release it was built as, such as
+	// "0.1.0", or "dev" for a build that was not stamped. Empty from a
+	// sidecar older than the field.
+	Version string `json:"version"`
 	// SigningKey is the SigningKey whose ring the sidecar serves
 	// (--signing-key), empty when it was started without one.
 	SigningKey string `json:"signingKey"`

@@ -18,6 +18,7 @@ import (
 
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/controllers"
+	"github.com/jack-io/jack-operator/internal/version"
 	"github.com/jack-io/jack-operator/webhooks/inject"
 )
 
@@ -27,7 +28,9 @@ func Run(ctx context.Context, c *Completed, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting the operator", "leaderElection", c.LeaderElect, "webhooks", c.Webhooks)
+	info := version.Get(Program)
+	ctrl.Log.WithName("setup").Info("starting the operator", "version", info.Version, "revision", info.RevisionLabel(), "goVersion", info.GoVersion,
+		"leaderElection", c.LeaderElect, "webhooks", c.Webhooks)
 	return mgr.Start(ctx)
 }
 

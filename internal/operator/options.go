@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/jack-io/jack-operator/internal/password"
+	"github.com/jack-io/jack-operator/internal/version"
 	"github.com/jack-io/jack-operator/webhooks/inject"
 )
 
@@ -30,10 +31,6 @@ import (
 
 // LeaderElectionID names the Lease that elects the one replica that acts.
 const LeaderElectionID = "jack-operator.auth.jack.io"
-
-// Version is the operator's version, recorded on the pods it injects; set
-// with -ldflags "-X github.com/jack-io/jack-operator/internal/operator.Version=...".
-var Version = "dev"
 
 // Options are the operator's command-line settings.
 type Options struct {
@@ -116,7 +113,7 @@ func (o Options) Complete() (*Completed, error) {
 		return nil, err
 	}
 	c.inject = o.Sidecar
-	c.inject.Version, c.inject.OperatorNamespace = Version, o.Namespace
+	c.inject.Version, c.inject.OperatorNamespace = version.Version, o.Namespace
 	if err := c.inject.Validate(); err != nil {
 		return nil, fmt.Errorf("the injection settings: %w", err)
 	}

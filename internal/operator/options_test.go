@@ -4,6 +4,8 @@ import (
 	"flag"
 	"strings"
 	"testing"
+
+	"github.com/jack-io/jack-operator/internal/version"
 )
 
 // The operator's command line: the chart's defaults complete, and each bad
@@ -49,8 +51,8 @@ func TestCompleteChecksTheOptions(t *testing.T) {
 				t.Fatalf("Complete: %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("Complete = %v, want an error saying %q", err, tc.wantErr)
-			case err == nil && c.Webhooks && c.inject.Version != Version:
-				t.Fatalf("the injection settings carry version %q, want the operator's %q", c.inject.Version, Version)
+			case err == nil && c.Webhooks && c.inject.Version != version.Version:
+				t.Fatalf("the injection settings carry version %q, want the operator's %q", c.inject.Version, version.Version)
 			}
 		})
 	}

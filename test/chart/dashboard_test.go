@@ -55,12 +55,26 @@ func TestTheGrafanaDashboardQueriesMetricsThatExist(t *testing.T) {
 	used := metricsIn(exprs...)
 	for _, want := range []string{"jack_sidecar_logins_total", "jack_sidecar_refusals_total", "jack_sidecar_token_refusals_total",
 		"jack_signingkey_active_key_age_seconds", "jack_signingkey_sidecars_lagging", "jack_signingkey_promotion_held_seconds",
-		"jack_operator_token_revocation_confirmations_total", "jack_sidecar_revocations"} {
+		"jack_operator_token_revocation_confirmations_total", "jack_sidecar_revocations", "jack_sidecar_build_info", "jack_operator_build_info"} {
 		if !slices.Contains(used, want) {
 			t.Errorf("no panel shows %s", want)
 		}
 	}
 	checkMetricsExist(t, "the dashboard", used)
+
+	// Which sidecar versions run, and how many of each: what an upgrade
+	// leaves behind until injected pods are re-created.
+	var versions []string
+	for _, p := range dash.Panels {
+		if p.Title == "Sidecar versions" {
+			for _, tg := range p.Targets {
+				versions = append(versions, tg.Expr)
+			}
+		}
+	}
+	if !slices.Contains(versions, `count by (version) (jack_sidecar_build_info{namespace=~"$namespace"})`) {
+		t.Errorf("the panel Sidecar versions queries %q, want the sidecars counted by version", versions)
+	}
 }
 
 // Every alert the chart ships links to its own section of docs/runbooks.md,

@@ -49,8 +49,8 @@ var valueSets = map[string]values{
 	"monitoring": {"metrics": values{"serviceMonitor": values{"enabled": true, "labels": values{"release": "prom"}},
 		"prometheusRule": values{"enabled": true}}},
 	"pinned images, own service account": {
-		"image":          values{"repository": "registry.example.com/jack/jack-operator", "digest": "sha256:" + strings.Repeat("ab", 32)},
-		"sidecar":        values{"image": values{"repository": "registry.example.com/jack/jack-auth", "tag": "1.2.3"}, "native": false},
+		"image":          values{"registry": "registry.example.com/jack", "digest": "sha256:" + strings.Repeat("ab", 32)},
+		"sidecar":        values{"image": values{"repository": "jack-auth", "tag": "1.2.3"}, "native": false},
 		"serviceAccount": values{"create": false, "name": "platform-jack"},
 		"operator":       values{"minPasswordLength": 16, "logLevel": "debug", "extraArgs": []string{"--zap-encoder=console"}},
 	},
@@ -70,7 +70,7 @@ func TestDefaultValuesRenderAnHAOperatorWithItsOwnCertificates(t *testing.T) {
 		"--webhook-service-name=jack-operator-webhook",
 		"--validating-webhook-configuration=jack-operator-validating",
 		"--mutating-webhook-configuration=jack-operator-pod-injection",
-		"--sidecar-image=jack-auth:" + appVersion(t),
+		"--sidecar-image=ghcr.io/jack-io/jack-auth:" + appVersion(t),
 		"--native-sidecars=true",
 		"--sidecar-forward-auth=auto",
 	} {
@@ -306,7 +306,7 @@ func TestPinnedImagesAndAnExistingServiceAccount(t *testing.T) {
 	objs := render(t, valueSets["pinned images, own service account"])
 	dep := find(t, objs, "Deployment", "jack-operator")
 	c := field(t, dep, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
-	if want := "registry.example.com/jack/jack-operator@sha256:" + strings.Repeat("ab", 32); c["image"] != want {
+	if want := "registry.example.com/jack/jack-operator:" + appVersion(t) + "@sha256:" + strings.Repeat("ab", 32); c["image"] != want {
 		t.Errorf("image = %v, want %s", c["image"], want)
 	}
 	args := containerArgs(t, dep)
@@ -358,7 +358,18 @@ func TestBadValuesAreRefusedWithASentence(t *testing.T) {
 		"replicas without a leader":        {values{"leaderElection": values{"enabled": false}}, "replicaCount is 2 but leaderElection.enabled is false"},
 		"an issuer without a name":         {values{"webhook": values{"certMode": "cert-manager", "certManager": values{"issuerRef": values{"kind": "ClusterIssuer"}}}}, "issuerRef needs a name"},
 		"a budget nobody can drain":        {values{"podDisruptionBudget": values{"minAvailable": 2}}, "must be below replicaCount"},
-		"a digest that is not one":         {values{"image": values{"digest": "latest"}}, "/image/digest"},
+		"a digest that is not one":         {values{"image": values{"digest": "latest"}}, "at '/image/digest': 'latest' does not match pattern '^(sha256:[a-f0-9]{64})?$'"},
+		"a sidecar digest without sha256:": {values{"sidecar": values{"image": values{"digest": strings.Repeat("ab", 32)}}}, "at '/sidecar/image/digest'"},
+		"a digest in upper case":           {values{"image": values{"digest": "sha256:" + strings.Repeat("AB", 32)}}, "at '/image/digest'"},
+		"a tag in the repository":          {values{"image": values{"repository": "jack-operator:0.1.0"}}, "at '/image/repository'"},
+		"a digest in the repository":       {values{"image": values{"repository": "jack-operator@sha256:" + strings.Repeat("ab", 32)}}, "at '/image/repository'"},
+		"a tag in the registry":            {values{"image": values{"registry": "ghcr.io/jack-io:0.1.0"}}, "at '/image/registry'"},
+		"a registry with a trailing slash": {values{"sidecar": values{"image": values{"registry": "ghcr.io/jack-io/"}}}, "at '/sidecar/image/registry'"},
+		"a global registry with a tag":     {values{"global": values{"imageRegistry": "mirror.example.com/jack:1"}}, "at '/global/imageRegistry'"},
+		"a registry in the repository as well": {values{"image": values{"repository": "registry.example.com/jack/jack-operator"}},
+			`image.repository "registry.example.com/jack/jack-operator" starts with a registry (registry.example.com) while the registry is "ghcr.io/jack-io"`},
+		"a sidecar repository naming localhost under a registry": {values{"sidecar": values{"image": values{"repository": "localhost/jack/jack-auth"}}},
+			`sidecar.image.repository "localhost/jack/jack-auth" starts with a registry (localhost) while the registry is "ghcr.io/jack-io"`},
 		"a timeout the API server refuses": {values{"webhook": values{"podInjection": values{"timeoutSeconds": 60}}}, "/webhook/podInjection/timeoutSeconds"},
 	}
 	for name, c := range cases {

@@ -84,6 +84,13 @@ data:
 	if !slices.Contains(containerArgs(t, dep), `--sidecar-image-pull-secrets=platform-pull`) {
 		t.Errorf("the umbrella's sidecar.imagePullSecrets did not reach the operator: %v", containerArgs(t, dep))
 	}
+	// The umbrella's global.imageRegistry is where both images come from.
+	if c := field(t, dep, "spec", "template", "spec", "containers").([]any)[0].(map[string]any); !strings.HasPrefix(c["image"].(string), "registry.example.com/jack-operator:") {
+		t.Errorf("the operator's image is %v, not from the umbrella's global.imageRegistry", c["image"])
+	}
+	if !slices.ContainsFunc(containerArgs(t, dep), func(a string) bool { return strings.HasPrefix(a, "--sidecar-image=registry.example.com/jack-auth:") }) {
+		t.Errorf("the sidecar image is not from the umbrella's global.imageRegistry: %v", containerArgs(t, dep))
+	}
 	find(t, objs, "NetworkPolicy", "shop-jack-operator")
 	for _, o := range objs {
 		if o.GetName() == "shop-platform" {

@@ -63,6 +63,16 @@ func TestDecide(t *testing.T) {
 			pod: alreadyInjected(testConfig()), keys: one,
 			action: Skip, reason: ReasonAlreadyInjected, says: []string{testVersion},
 		},
+		"a pod this version injected with a sidecar pinned by digest is skipped": {
+			pod: alreadyInjected(pinned(testConfig(), testVersion, "aa")), keys: one, cfg: func(c *Config) { *c = pinned(*c, testVersion, "aa") },
+			action: Skip, reason: ReasonAlreadyInjected, says: []string{testVersion},
+		},
+		// The version decides, not the image: a sidecar image changed without
+		// an operator upgrade reaches pods as they are created anew.
+		"a pod this version injected is skipped though the sidecar's digest changed since": {
+			pod: alreadyInjected(pinned(testConfig(), testVersion, "aa")), keys: one, cfg: func(c *Config) { *c = pinned(*c, testVersion, "bb") },
+			action: Skip, reason: ReasonAlreadyInjected, says: []string{testVersion},
+		},
 
 		// Refusals.
 		"a pod whose inject label is neither true nor false is refused": {
@@ -218,6 +228,10 @@ func TestDecide(t *testing.T) {
 			pod: jackPod(func(p *corev1.Pod) { p.Spec.RestartPolicy = corev1.RestartPolicyNever }), keys: one,
 			action: Inject, reason: ReasonInjected, key: "blue",
 		},
+		"a pod the previous version injected, pinned by digest, is injected again by the upgraded operator": {
+			pod: alreadyInjected(pinned(testConfig(), "v1.0.0", "aa")), keys: one, cfg: func(c *Config) { *c = pinned(*c, testVersion, "bb") },
+			action: Inject, reason: ReasonInjected, key: "blue", says: []string{`"v1.0.0"`, "replaced by version " + testVersion},
+		},
 		"a pod injected by another operator version is injected again, not refused": {
 			pod: alreadyInjected(func() Config { c := testConfig(); c.Version = "v1.0.0"; return c }()), keys: one,
 			action: Inject, reason: ReasonInjected, key: "blue", says: []string{"v1.0.0", "replaced", testVersion},
@@ -278,6 +292,14 @@ func TestDecide(t *testing.T) {
 			t.Errorf("no case decides %s", r)
 		}
 	}
+}
+
+// pinned is cfg as an operator of version v runs it with the sidecar image
+// pinned by a digest of 32 bytes b.
+func pinned(cfg Config, v, b string) Config {
+	cfg.Version = v
+	cfg.Image = "registry.example.com/jack/jack-auth:" + v + "@sha256:" + strings.Repeat(b, 32)
+	return cfg
 }
 
 // alreadyInjected is jackPod as cfg injected it.

@@ -425,6 +425,25 @@ func TestAPodFromAnotherVersionHasItsSidecarReplaced(t *testing.T) {
 	}
 }
 
+// After an upgrade, a pod created from a spec that already carries the old
+// version's digest-pinned sidecar (a copied manifest, a pod re-created from
+// its own) gets the new version's pinned image, once.
+func TestAnUpgradedOperatorPinsItsOwnSidecarImage(t *testing.T) {
+	pod := jackPod()
+	injected(t, pod, []string{"blue"}, pinned(testConfig(), "v1.0.0", "aa"))
+	cfg := pinned(testConfig(), testVersion, "bb")
+	injected(t, pod, []string{"blue"}, cfg)
+	if c := sidecarOf(t, pod); c.Image != cfg.Image {
+		t.Errorf("image %s, want %s", c.Image, cfg.Image)
+	}
+	if got := containerNames(pod.Spec.InitContainers) + "|" + containerNames(pod.Spec.Containers); got != "jack-auth,migrate|jack" {
+		t.Errorf("containers %s, want one sidecar", got)
+	}
+	if d := Decide(pod, enabledNamespace(), []string{"blue"}, cfg); d.Reason != ReasonAlreadyInjected {
+		t.Errorf("a second pass: %s, want skip (AlreadyInjected)", d)
+	}
+}
+
 func TestVolumesNamedLikeOursAreLeftAlone(t *testing.T) {
 	pod := jackPod(func(p *corev1.Pod) {
 		for _, n := range []string{"jack-auth", "jack-auth-keys-backup", "keys", "users"} {

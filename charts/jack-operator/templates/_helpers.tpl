@@ -86,13 +86,51 @@ annotations:
 /etc/jack-operator/webhook-certs
 {{- end }}
 
-{{/* An image reference from {repository, tag, digest}, tag defaulting to appVersion. */}}
+{{/*
+An image reference from {registry, repository, tag, digest}:
+<registry>/<repository>:<tag>, with @<digest> after it when a digest is given
+(the tag kept for people reading it). The tag defaults to appVersion; the
+registry is global.imageRegistry when set, else the image's own, else the
+optional third argument (the sidecar's falls back to image.registry); an
+empty registry adds no prefix. Used by the operator's Deployment, its
+--sidecar-image and the helm test pod:
+  {{ include "jack-operator.image" (list .Values.sidecar.image . .Values.image.registry) }}
+*/}}
 {{- define "jack-operator.image" -}}
 {{- $img := index . 0 }}{{- $root := index . 1 }}
-{{- if $img.digest }}
-{{- printf "%s@%s" $img.repository $img.digest }}
-{{- else }}
-{{- printf "%s:%s" $img.repository (default $root.Chart.AppVersion $img.tag) }}
+{{- $ref := printf "%s:%s" $img.repository (default $root.Chart.AppVersion $img.tag) }}
+{{- with include "jack-operator.imageRegistry" . }}
+{{- $ref = printf "%s/%s" . $ref }}
+{{- end }}
+{{- with $img.digest }}
+{{- $ref = printf "%s@%s" $ref . }}
+{{- end }}
+{{- $ref }}
+{{- end }}
+
+{{/* The registry of an image, as "jack-operator.image" takes its arguments. */}}
+{{- define "jack-operator.imageRegistry" -}}
+{{- $img := index . 0 }}{{- $root := index . 1 }}
+{{- $registry := $img.registry }}
+{{- if and (not $registry) (gt (len .) 2) }}
+{{- $registry = index . 2 }}
+{{- end }}
+{{- with $root.Values.global }}{{ with .imageRegistry }}{{ $registry = . }}{{ end }}{{ end }}
+{{- $registry }}
+{{- end }}
+
+{{/*
+Refuses a repository that starts with a registry host (a first part with a
+dot, or localhost) while a registry is set too: the reference would name
+the registry twice. Arguments as "jack-operator.image", then the values path.
+*/}}
+{{- define "jack-operator.validateImage" -}}
+{{- $img := index . 0 }}{{- $path := index . 3 }}
+{{- $registry := include "jack-operator.imageRegistry" (slice . 0 3) }}
+{{- $parts := splitList "/" $img.repository }}
+{{- $first := first $parts }}
+{{- if and $registry (gt (len $parts) 1) (or (contains "." $first) (eq $first "localhost")) }}
+{{- fail (printf "%s.repository %q starts with a registry (%s) while the registry is %q, so the image would be %s/%s: set %s.registry to the registry and %s.repository to the image's name in it alone." $path $img.repository $first $registry $registry $img.repository $path $path) }}
 {{- end }}
 {{- end }}
 
@@ -118,6 +156,8 @@ service:
 
 {{/* Rules that values.schema.json cannot say, each refused with a sentence. */}}
 {{- define "jack-operator.validate" -}}
+{{- include "jack-operator.validateImage" (list .Values.image . "" "image") }}
+{{- include "jack-operator.validateImage" (list .Values.sidecar.image . .Values.image.registry "sidecar.image") }}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
 {{- fail (printf "replicaCount is %d but leaderElection.enabled is false: replicas without a leader would rotate keys and renew certificates at the same time. Turn leaderElection.enabled on, or set replicaCount to 1." (int .Values.replicaCount)) }}
 {{- end }}

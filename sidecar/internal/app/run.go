@@ -17,11 +17,28 @@ import (
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/userdir"
+	"github.com/jack-io/jack-operator/internal/version"
 	"github.com/jack-io/jack-operator/sidecar/internal/livefile"
 	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 	"github.com/jack-io/jack-operator/sidecar/internal/server"
 )
+
+// Program is the sidecar's name in --version and its startup log.
+const Program = "jack-auth"
+
+// newBuildInfo is jack_sidecar_build_info: one series, 1, whose labels say
+// which build runs, so that a dashboard can count the sidecars of each
+// version while injected pods are restarted onto a new one.
+func newBuildInfo() prometheus.Collector {
+	info := version.Get(Program)
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "jack_sidecar_build_info",
+		Help: "The sidecar's build: always 1, labelled with its version, VCS revision and Go version.",
+	}, []string{"version", "revision", "goversion"})
+	g.WithLabelValues(info.Version, info.RevisionLabel(), info.GoVersion).Set(1)
+	return g
+}
 
 // files is the server's Source: the latest good load of each watched file.
 type files struct {
@@ -47,7 +64,7 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newBuildInfo())
 	fm := newFileMetrics(reg)
 
 	src, err := watchFiles(ctx, c, log, fm)
@@ -96,7 +113,9 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 		_ = mainLn.Close()
 		return fmt.Errorf("listening on %s: %w", c.MetricsListen, err)
 	}
-	log.Info("serving", "listen", mainLn.Addr().String(), "metrics", opsLn.Addr().String(), "upstream", c.Upstream, "tls", c.TLSCertFile != "")
+	info := version.Get(Program)
+	log.Info("serving", "version", info.Version, "revision", info.RevisionLabel(), "goVersion", info.GoVersion,
+		"listen", mainLn.Addr().String(), "metrics", opsLn.Addr().String(), "upstream", c.Upstream, "tls", c.TLSCertFile != "")
 
 	errs := make(chan error, 2)
 	go func() {

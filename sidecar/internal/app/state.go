@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/jack-io/jack-operator/api/jack"
+	"github.com/jack-io/jack-operator/internal/version"
 	"github.com/jack-io/jack-operator/sidecar/internal/server"
 )
 
@@ -30,13 +31,13 @@ func stateHandler(signingKey string, src *files, live *liveState) http.HandlerFu
 	}
 }
 
-// stateOf is what /state reports: the loaded files as described when they
+// stateOf is what /state reports: the sidecar's version, the loaded files as described when they
 // loaded (server.Keys.State, server.Users.State: ids, states and digests,
 // never key material or a password hash), the key that signs now, and what
 // the watches last saw. keys and users are nil before their first load;
 // signing is nil without API access.
 func stateOf(signingKey string, keys *server.Keys, users *server.Users, signing server.Signing, revocationsRV string) jack.SidecarState {
-	st := jack.SidecarState{SigningKey: signingKey, RevocationsResourceVersion: revocationsRV}
+	st := jack.SidecarState{Version: version.Version, SigningKey: signingKey, RevocationsResourceVersion: revocationsRV}
 	if keys != nil {
 		st.Ring = keys.State
 		if k := keys.Signer(signing); k != nil {
