@@ -10,6 +10,10 @@ KUBECONFIG_DEMO := $(BIN)/kubeconfig
 export KUBEBUILDER_ASSETS := $(BIN)
 export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT ?= 90s
 
+# The version stamped into the binaries and the images' tags (make build, images, push, cluster-images).
+VERSION ?= dev
+VERSION_LDFLAGS := -X github.com/jack-io/jack-operator/internal/version.Version=$(VERSION)
+
 GO_TEST_FLAGS ?= -count=1
 GO_PACKAGES ?= ./...
 # How long make fuzz runs each fuzz target (a go test -fuzztime: 20s, 1m, 10000x).
@@ -56,8 +60,11 @@ verify: manifests generate ## Regenerate everything and fail if the tree changed
 	go vet ./...
 
 .PHONY: test
-test: tools manifests generate vet ## Build the test binaries if missing, then run every test against a real API server.
+test: tools manifests generate vet ## Build the test binaries if missing, then run every test against a real API server (and hack/images' against a real registry).
 	go test $(GO_TEST_FLAGS) $(GO_PACKAGES)
+ifeq ($(GO_PACKAGES),./...)
+	cd hack/images && JACK_REQUIRE_REGISTRY=1 go test $(GO_TEST_FLAGS) ./...
+endif
 
 ##@ Run it locally
 
@@ -80,9 +87,9 @@ soak: tools manifests ## The journey with ten forced rotations under cross-repli
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator (bin/manager) and the sidecar (bin/jack-auth).
-	go build -o $(BIN)/manager .
-	go build -o $(BIN)/jack-auth ./sidecar
+build: ## Build the operator (bin/manager) and the sidecar (bin/jack-auth), stamped with VERSION (default dev).
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/manager .
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/jack-auth ./sidecar
 
 .PHONY: bench
 bench: ## Run the Go benchmarks of the hot paths (token, policy, forward auth).
@@ -109,7 +116,7 @@ load-logins: build ## Print the sidecar's idle RSS with 1,000 and 10,000 users, 
 	go run ./hack/loginburst -sidecar $(BIN)/jack-auth $(LOGINS_ARGS)
 
 .PHONY: tools
-tools: ## Build controller-gen, etcd, kube-apiserver, kubectl and helm from source into bin/ (skips what is up to date).
+tools: ## Build controller-gen, etcd, kube-apiserver, kubectl, helm and the image registry from source into bin/ (skips what is up to date).
 	@hack/build-tools.sh
 
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod hack/tools/controller-gen/go.sum
@@ -147,9 +154,28 @@ cluster-up: ## Start a single-node Kubernetes 1.37 built from source (etcd, cont
 cluster-down: ## Stop the local cluster, remove its files and cgroups, and check that nothing of it is left.
 	@hack/cluster/cluster.sh down
 
+.PHONY: cluster-images
+cluster-images: ## Build every image as VERSION (default dev), push it to the local cluster's registry (localhost:5001/jack) and write its digests to bin/images/VERSION.env.
+	@hack/cluster/cluster.sh images $(VERSION)
+
+##@ Images and releases (no Docker: hack/images; a Dockerfile for those who use it)
+
 .PHONY: images
-images: ## Build the operator, sidecar, sample app and pause images as tarballs in bin/images/ (no registry); loads them into the local cluster if it runs.
-	@hack/cluster/cluster.sh images
+images: ## Build the operator, sidecar, jack-echo and pause images (linux/amd64 and arm64, reproducible, with an SBOM) as VERSION (default dev) into the OCI layout bin/images/VERSION; pushes nothing.
+	cd hack/images && go run . -version $(VERSION)
+
+.PHONY: push
+push: ## Push the images and the Helm chart (an OCI artifact, REGISTRY/charts/jack-operator) to REGISTRY=host/path as VERSION (default dev).
+	@hack/release.sh push "$(REGISTRY)" "$(VERSION)"
+
+.PHONY: release
+release: ## From a clean tree, push the images as VERSION=x.y.z and the chart VERSION pinning their digests to REGISTRY=host/path; prints the helm install line.
+	@hack/release.sh release "$(REGISTRY)" "$(VERSION)"
+
+.PHONY: test-images
+test-images: ## Test hack/images (its own module, which make test does not reach): two builds give the same digests, the config, layer and SBOM, a push to a real registry (bin/registry), the Dockerfile kept in step.
+	@hack/build-tools.sh registry
+	cd hack/images && JACK_REQUIRE_REGISTRY=1 go test $(GO_TEST_FLAGS) ./...
 
 ##@ Gateway manifests
 

@@ -35,6 +35,11 @@ tools[etcd]="etcd|go.etcd.io/etcd/server/v3|"
 for name in main/bridge main/loopback ipam/host-local meta/portmap; do
   tools[cni/${name#*/}]="cni|github.com/containernetworking/plugins/plugins/$name|"
 done
+# The local cluster's image registry (distribution's reference server; it
+# reports the module's version by itself), and crane, to push, pull and inspect
+# images in it from the host.
+tools[registry]="registry|github.com/distribution/distribution/v3/cmd/registry|"
+tools[crane]="crane|github.com/google/go-containerregistry/cmd/crane|-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=v0.22.1"
 tools[controller-gen]="controller-gen|sigs.k8s.io/controller-tools/cmd/controller-gen|"
 # helm: the version and the Kubernetes version it assumes when rendering
 # offline (.Capabilities.KubeVersion, lint's deprecation checks), as helm's
@@ -51,9 +56,10 @@ tools[helm]="helm|helm.sh/helm/v3/cmd/helm|$helm_ldflags"
 traefik_version=v3.6.12
 tools[traefik]="traefik|github.com/traefik/traefik/v3/cmd/traefik|-X github.com/traefik/traefik/v3/pkg/version.Version=$traefik_version"
 
-default_tools=(controller-gen etcd kube-apiserver kubectl helm)
+# registry: hack/images' tests push to a real one (make test).
+default_tools=(controller-gen etcd kube-apiserver kubectl helm registry)
 cluster_tools=(etcd kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy
-  cni/bridge cni/loopback cni/host-local cni/portmap)
+  cni/bridge cni/loopback cni/host-local cni/portmap registry crane)
 [ $# -gt 0 ] || set -- "${default_tools[@]}"
 [ "$*" != cluster ] || set -- "${cluster_tools[@]}"
 

@@ -6,11 +6,18 @@
 # processes, mounts, interfaces and firewall rules never touch the host's; its
 # files live under bin/cluster and its cgroups under /<cgroup>/jack-cluster.
 # The API server is reachable from the host at https://127.0.0.1:16443 through
-# a small forwarder, with the kubeconfig bin/cluster/kubeconfig.
+# a small forwarder, with the kubeconfig bin/cluster/kubeconfig. An image
+# registry (distribution, built from source) runs on the node's network too:
+# containerd pulls every image from it, the pod sandbox's included, as
+# localhost:5001/jack/<name>, and the host reaches it at the same address
+# through the same forwarder (bin/crane ls localhost:5001/jack/jack-auth).
 #
 # usage: hack/cluster/cluster.sh up       build what is missing, start the cluster, wait for the node
 #        hack/cluster/cluster.sh down     stop it, remove its files, check that nothing is left
-#        hack/cluster/cluster.sh images   (re)build the images and load them into a running cluster
+#        hack/cluster/cluster.sh images [VERSION]
+#                                         build every image (hack/images) as VERSION (default dev),
+#                                         push them to localhost:5001/jack and write the digests
+#                                         to bin/images/VERSION.env
 #        hack/cluster/cluster.sh status   say whether it runs
 #        hack/cluster/cluster.sh exec CMD run CMD on the node (in its network namespace), e.g. curl
 set -euo pipefail
@@ -33,8 +40,13 @@ CLUSTER_CIDR=10.244.0.0/16
 POD_CIDR=10.244.0.0/24
 POD_GATEWAY=10.244.0.1
 CGROUP_ROOT=jack-cluster
-PAUSE_IMAGE=docker.io/library/jack-pause:dev
 API_PORT=${CLUSTER_API_PORT:-16443}
+# The registry: the name containerd and the host use, the address it listens
+# on inside the node's network, and where this tree's images go in it.
+REGISTRY=localhost:5001
+REGISTRY_ADDR=127.0.0.1:5001
+IMAGE_REPO=$REGISTRY/jack
+PAUSE_IMAGE=$IMAGE_REPO/jack-pause:dev
 
 # shellcheck source=hack/cluster/config.sh
 . "$root/hack/cluster/config.sh"
@@ -97,9 +109,12 @@ packages() {
 build() {
   mkdir -p "$bin"
   "$root/hack/build-tools.sh" cluster
-  say "building the images (operator, sidecar, sample app, pause) into $images..."
-  (cd "$root" && go run ./hack/cluster/images -out "$images")
   (cd "$root" && go build -o "$bin/cluster-portfwd" ./hack/cluster/portfwd)
+}
+
+# build_images runs hack/images (a module of its own) on this tree.
+build_images() {
+  (cd "$root/hack/images" && go run . -root "$root" "$@")
 }
 
 up() {
@@ -145,7 +160,8 @@ up() {
   [ -n "$pid" ] || die "the node did not start; see $logs/node.log"
   echo "$pid" >"$state/node.pid"
 
-  "$bin/cluster-portfwd" -pid "$pid" -forward "127.0.0.1:$API_PORT=127.0.0.1:6443" >"$logs/portfwd.log" 2>&1 </dev/null &
+  "$bin/cluster-portfwd" -pid "$pid" -forward "127.0.0.1:$API_PORT=127.0.0.1:6443" \
+    -forward "127.0.0.1:${REGISTRY#*:}=$REGISTRY_ADDR" >"$logs/portfwd.log" 2>&1 </dev/null &
   echo $! >"$state/portfwd.pid"
   kubeconfig "$kubeconfig_file" "https://127.0.0.1:$API_PORT" admin
 
@@ -160,11 +176,16 @@ up() {
   done
   t_api=$(since "$t0")
   if ! kill -0 "$(cat "$state/portfwd.pid")" 2>/dev/null; then
-    echo "cluster: the forwarder to 127.0.0.1:$API_PORT stopped (is the port taken? CLUSTER_API_PORT picks another):" >&2
+    echo "cluster: the forwarder to 127.0.0.1:$API_PORT and $REGISTRY stopped (is a port taken? CLUSTER_API_PORT picks another API port; $REGISTRY is fixed):" >&2
     tail -5 "$logs/portfwd.log" >&2
     exit 1
   fi
-  say "control plane up after $t_api; waiting for the node to be Ready..."
+  say "control plane up after $t_api; pushing the pod sandbox image to the registry..."
+  # Before the first pod: containerd pulls it from the registry to start any.
+  # For this machine's platform only; 'images' pushes both.
+  build_images -version dev -platforms "linux/$(go env GOARCH)" -out "$images/sandbox" -push "$IMAGE_REPO" jack-pause |
+    sed 's/^/cluster: pushed /'
+  say "waiting for the node to be Ready..."
   # kubectl wait fails at once on a node not registered yet.
   for _ in $(seq 1 300); do
     kubectl get "node/$NODE_NAME" >/dev/null 2>&1 && break
@@ -186,18 +207,23 @@ up() {
 
   export KUBECONFIG=$kubeconfig_file
   bin/kubectl get nodes -o wide
+  hack/cluster/cluster.sh images                                    # build and push this tree's images
+  bin/crane ls $IMAGE_REPO/jack-pause                         # the registry, from the host
   hack/cluster/cluster.sh exec curl -s http://<pod or Service IP>   # from the node's network
   make cluster-down                                                 # stop it and remove everything
 MSG
 }
 
-# load_images imports bin/images/*.tar into the running node's containerd.
-load_images() {
-  running || die "the cluster is not running ('make cluster-up')"
-  for tarball in "$images"/*.tar; do
-    nsenter -t "$(node_pid)" -m -n ctr --address "$run/containerd.sock" -n k8s.io images import "$tarball" |
-      sed 's/^/cluster: /'
-  done
+# push_images VERSION builds every image as VERSION, pushes it to the
+# cluster's registry and writes bin/images/VERSION.env, which hack/demo.sh,
+# hack/e2e.sh and test/e2e read.
+push_images() {
+  local version=${1:-dev} start
+  running || die "the registry runs inside the cluster, which is not running: start it with 'make cluster-up'"
+  start=$(date +%s)
+  say "building the images as $version (linux/amd64, linux/arm64) and pushing them to $IMAGE_REPO..."
+  build_images -version "$version" -push "$IMAGE_REPO" -env "$images/$version.env" | sed 's/^/cluster: /'
+  say "images pushed in $(($(date +%s) - start))s; their digests are in $images/$version.env"
 }
 
 # stop_pid PIDFILE WHAT SECONDS: TERM, then KILL after SECONDS.
@@ -264,7 +290,8 @@ check() {
   [ -z "$1" ] || problems+=("cgroups:$1")
   # Every process of the node names a file under $state or $run; the
   # containers' processes would keep their cgroups from being removed.
-  p=$(ps -eo pid=,args= | grep -E "$state|$run|$bin/cluster-portfwd" | grep -v grep || true)
+  # The registry's command line names its configuration under $state.
+  p=$(ps -eo pid=,args= | grep -E "$state|$run|$bin/cluster-portfwd|$bin/registry" | grep -v grep || true)
   [ -z "$p" ] || problems+=("processes: $p")
   p=$(grep -E "$state|$run" /proc/self/mountinfo || true)
   [ -z "$p" ] || problems+=("mounts: $p")
@@ -278,7 +305,7 @@ check() {
     printf 'cluster: left behind: %s\n' "${problems[@]}" >&2
     exit 1
   fi
-  say "stopped; no process, mount, cgroup, interface or iptables rule of the cluster is left"
+  say "stopped; no process (the registry's included), mount, cgroup, interface or iptables rule of the cluster is left"
 }
 
 status() {
@@ -294,10 +321,7 @@ status() {
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  images)
-    (cd "$root" && go run ./hack/cluster/images -out "$images")
-    if running; then load_images; fi
-    ;;
+  images) push_images "${2:-}" ;;
   status) status ;;
   exec)
     shift

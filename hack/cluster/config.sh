@@ -71,12 +71,12 @@ write_config() {
   mkdir -p "$etc/cni"
   cat >"$etc/cluster.env" <<EOF
 BIN=$bin
-IMAGES=$images
 RUN=$run
 NODE_NAME=$NODE_NAME
 NODE_IP=$NODE_IP
 SERVICE_CIDR=$SERVICE_CIDR
 CLUSTER_CIDR=$CLUSTER_CIDR
+REGISTRY_ADDR=$REGISTRY_ADDR
 EOF
   local inside=https://127.0.0.1:6443
   kubeconfig "$etc/admin.conf" "$inside" admin
@@ -85,9 +85,38 @@ EOF
   kubeconfig "$etc/kubelet.conf" "$inside" kubelet
   kubeconfig "$etc/kube-proxy.conf" "$inside" kube-proxy
 
+  # The image registry (distribution), inside the node's network namespace
+  # at $REGISTRY_ADDR, its storage under $state: the node pulls every image
+  # from it, and the host reaches it through cluster-portfwd at the same
+  # address (localhost:5001).
+  cat >"$etc/registry.yml" <<EOF
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $state/registry
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY_ADDR
+EOF
+  # containerd reaches it over plain HTTP (hosts.toml under the CRI
+  # plugin's config_path, which containerd 1.6 reads for every pull).
+  mkdir -p "$etc/certs.d/$REGISTRY"
+  cat >"$etc/certs.d/$REGISTRY/hosts.toml" <<EOF
+server = "http://$REGISTRY"
+
+[host."http://$REGISTRY"]
+  capabilities = ["pull", "resolve"]
+EOF
+
   # containerd: everything under $state and the namespace's private /run;
   # the settings this sandbox needs (no CAP_SYS_RESOURCE: restrict the OOM
-  # score adjustments; our own pause image; no TCP streaming service).
+  # score adjustments; our own pause image, from the registry; no TCP
+  # streaming service).
   cat >"$etc/containerd.toml" <<EOF
 version = 2
 root = "$state/containerd"
@@ -115,6 +144,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         runtime_type = "io.containerd.runc.v2"
         [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
           SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = "$etc/certs.d"
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "$bin/cni"
       conf_dir = "$etc/cni"

@@ -12,7 +12,7 @@ set -euo pipefail
 
 state=$1
 # shellcheck source=/dev/null
-. "$state/etc/cluster.env" # BIN IMAGES RUN NODE_NAME NODE_IP SERVICE_CIDR CLUSTER_CIDR
+. "$state/etc/cluster.env" # BIN RUN NODE_NAME NODE_IP SERVICE_CIDR CLUSTER_CIDR REGISTRY_ADDR
 logs=$state/logs
 pki=$state/pki
 etc=$state/etc
@@ -84,7 +84,7 @@ stop() {
   say "stopping"
   # The node first, so that it does not restart what goes away under it; the
   # kernel kills the rest (containers included) when this script exits.
-  for name in kube_proxy kubelet kube_scheduler kube_controller_manager kube_apiserver containerd etcd; do
+  for name in kube_proxy kubelet kube_scheduler kube_controller_manager kube_apiserver containerd registry etcd; do
     local pid_var="pid_$name"
     [ -n "${!pid_var:-}" ] && kill -TERM "${!pid_var}" 2>/dev/null || true
   done
@@ -104,10 +104,14 @@ start etcd "$BIN/etcd" --name default --data-dir "$state/etcd" \
   --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
   --initial-cluster default=http://127.0.0.1:2380 --unsafe-no-fsync
-say "starting containerd"
+say "starting containerd and the image registry"
 start containerd containerd --config "$etc/containerd.toml"
+# OTEL_TRACES_EXPORTER=none: the registry would otherwise send traces to an
+# OpenTelemetry collector that is not there, and log each failure.
+start registry env OTEL_TRACES_EXPORTER=none "$BIN/registry" serve "$etc/registry.yml"
 wait_for etcd 30 curl -sf http://127.0.0.1:2379/health
 wait_for containerd 30 ctr --address "$RUN/containerd.sock" version
+wait_for registry 30 curl -sf "http://$REGISTRY_ADDR/v2/"
 
 say "starting kube-apiserver"
 start kube-apiserver "$BIN/kube-apiserver" \
@@ -123,15 +127,6 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
   --enable-aggregator-routing=true --allow-privileged=true \
   --profiling=false
-
-# Images, while the API server starts: the pause image must be there before
-# the first pod, the others before the pods that use them.
-for tarball in "$IMAGES"/*.tar; do
-  [ -f "$tarball" ] || continue
-  ctr --address "$RUN/containerd.sock" -n k8s.io images import "$tarball" >>"$logs/images.log" 2>&1 ||
-    fail "importing $tarball failed; see $logs/images.log"
-done
-say "images imported"
 
 wait_for kube-apiserver 120 curl -sf --cacert "$pki/ca.crt" https://127.0.0.1:6443/readyz
 say "kube-apiserver is ready"
@@ -162,7 +157,7 @@ while :; do
   for p in "${pids[@]}"; do
     if ! kill -0 "$p" 2>/dev/null; then
       wait "$p" && rc=0 || rc=$?
-      for name in etcd containerd kube_apiserver kube_controller_manager kube_scheduler kubelet kube_proxy; do
+      for name in etcd containerd registry kube_apiserver kube_controller_manager kube_scheduler kubelet kube_proxy; do
         v="pid_$name"
         [ "${!v:-}" = "$p" ] && say "${name//_/-} exited with status $rc; stopping the node (see $logs/${name//_/-}.log)"
       done
