@@ -3,7 +3,10 @@
 # (hack/cluster), the operator installed with its Helm chart, a namespace
 # opted in to injection with a SigningKey and three JackUsers, and jack-echo
 # (a stand-in for Jack) with two replicas behind the injected jack-auth
-# sidecar, reachable from this machine at http://127.0.0.1:$DEMO_PORT.
+# sidecar, reachable from this machine at http://127.0.0.1:$DEMO_PORT. Every
+# image comes from the cluster's registry (localhost:5001/jack, reachable from
+# this machine too), the operator's and the sidecar's pinned by digest; the
+# chart is pushed there as well (oci://localhost:5001/jack/charts).
 #
 # usage: hack/demo.sh up|down
 set -euo pipefail
@@ -15,6 +18,10 @@ demo_ns=jack-demo
 operator_ns=jack-system
 port=${DEMO_PORT:-18081}
 portfwd_pid=$bin/demo-portfwd.pid
+registry=localhost:5001/jack
+images_env=$bin/images/dev.env
+# The chart hack/release.sh pushes for the dev images: a pre-release of Chart.yaml's version.
+chart_version=$(awk '$1 == "version:" { gsub(/"/, "", $2); print $2; exit }' "$root/charts/jack-operator/Chart.yaml")-dev
 
 say() { echo "demo: $*"; }
 die() { echo "demo: $*" >&2; exit 1; }
@@ -29,10 +36,20 @@ step() { # what, then the command
   say "$what: done in $(($(date +%s) - start))s"
 }
 
+# The images hack/cluster/cluster.sh images pushed: JACK_VERSION,
+# JACK_REGISTRY and the digests.
+load_images_env() {
+  # shellcheck source=/dev/null
+  . "$images_env" || die "no $images_env: the images were not pushed"
+}
+
 install_operator() {
+  load_images_env
   helm upgrade --install jack-operator "$root/charts/jack-operator" -n "$operator_ns" --create-namespace \
-    --set image.tag=dev --set image.pullPolicy=Never \
-    --set sidecar.image.tag=dev --set sidecar.imagePullPolicy=Never \
+    --set image.registry="$JACK_REGISTRY" --set image.tag="$JACK_VERSION" \
+    --set image.digest="$JACK_OPERATOR_DIGEST" --set image.pullPolicy=IfNotPresent \
+    --set sidecar.image.tag="$JACK_VERSION" --set sidecar.image.digest="$JACK_SIDECAR_DIGEST" \
+    --set sidecar.imagePullPolicy=IfNotPresent \
     --wait --timeout 5m >/dev/null
 }
 
@@ -45,7 +62,10 @@ apply_samples() {
 }
 
 start_app() {
-  kubectl apply -n "$demo_ns" -f "$root/hack/jack-echo/deployment.yaml" >/dev/null
+  load_images_env
+  # The image by tag and digest, as pushed.
+  sed "s#image: localhost:5001/jack/jack-echo:dev\$#image: $JACK_REGISTRY/jack-echo:$JACK_VERSION@$JACK_ECHO_DIGEST#" \
+    "$root/hack/jack-echo/deployment.yaml" | kubectl apply -n "$demo_ns" -f - >/dev/null
   kubectl rollout status -n "$demo_ns" deployment/jack-echo --timeout=3m >/dev/null
 }
 
@@ -76,7 +96,8 @@ up() {
   local start
   start=$(date +%s)
   step "starting the cluster (the first run builds the node's binaries from source, 15-20 min)" "$root/hack/cluster/cluster.sh" up
-  step "building the images (operator, sidecar, jack-echo) and loading them" "$root/hack/cluster/cluster.sh" images
+  step "building the images (operator, sidecar, jack-echo, pause) and pushing them to the cluster's registry" "$root/hack/cluster/cluster.sh" images dev
+  step "pushing the chart to the cluster's registry" "$root/hack/release.sh" chart "$registry" dev
   step "installing the operator with its Helm chart" install_operator
   step "applying a SigningKey and three JackUsers in namespace $demo_ns" apply_samples
   step "starting jack-echo with the injected sidecar" start_app
@@ -89,6 +110,12 @@ Jack's API (here jack-echo) is at http://127.0.0.1:$port, behind the jack-auth s
   export KUBECONFIG=$kubeconfig
   bin/kubectl get jack -n $demo_ns                     # the SigningKey and three JackUsers, Ready
   bin/kubectl get pod -n $demo_ns -l app.kubernetes.io/name=jack-echo -o jsonpath='{.items[0].spec.initContainers[0].name}'; echo   # jack-auth
+  bin/kubectl get pod -n $demo_ns -l app.kubernetes.io/name=jack-echo -o jsonpath='{.items[0].spec.initContainers[0].image}'; echo  # pinned by digest
+
+  # the cluster's registry, from this machine: the images and the chart
+  bin/crane ls $registry/jack-auth
+  bin/crane manifest $registry/jack-auth:dev                               # an index: linux/amd64 and linux/arm64
+  bin/helm pull oci://$registry/charts/jack-operator --version $chart_version --plain-http   # the chart, with the digests pinned
 
   # log in (ada is an admin; max a manager, sam staff: max-demo-password-1, sam-demo-password-1)
   TOKEN=\$(curl -s -X POST http://127.0.0.1:$port/api/v1/auth/login -H 'Content-Type: application/json' \\

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The end-to-end journey (test/e2e) on the local cluster: starts it unless it
 # runs already (and then stops it again at the end, leaving nothing behind),
-# builds and loads the images from this tree, and runs the tests.
+# builds this tree's images and pushes them to the cluster's registry twice,
+# as dev and as dev-upgrade (the same tree with another version, so other
+# digests: the build the journey upgrades to), pushes the chart of each there
+# too (0.1.0-dev and 0.1.0-dev-upgrade, their values pinning the digests), and
+# runs the tests. The journey installs and upgrades from those charts, and
+# jack-echo by digest, as bin/images/<version>.env records them.
 #
 # usage: hack/e2e.sh [go test flags...]
 set -euo pipefail
@@ -21,6 +26,9 @@ stop() {
 }
 trap stop EXIT
 
-"$cluster" images
+"$cluster" images dev
+"$cluster" images dev-upgrade
+"$root/hack/release.sh" chart localhost:5001/jack dev
+"$root/hack/release.sh" chart localhost:5001/jack dev-upgrade
 cd "$root"
 go test -tags e2e -count=1 -timeout 30m -v "$@" ./test/e2e/

@@ -102,6 +102,18 @@ func (c *cluster) try(tool string, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// host runs one of bin/'s tools on the host, without a kubeconfig: crane
+// talks to the cluster's registry through its forward at localhost:5001.
+func (c *cluster) host(t testing.TB, tool string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(c.root, "bin", tool), args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", tool, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // answer is a decoded answer in Jack's envelope.
 type answer struct {
 	Status int
@@ -204,3 +216,82 @@ func kid(t testing.TB, token string) string {
 }
 
 func ctx() context.Context { return context.Background() }
+
+// pushedBuild is one build of this tree's images that hack/e2e.sh pushed to
+// the cluster's registry (hack/cluster/cluster.sh images VERSION), as
+// bin/images/<VERSION>.env records it: the version, the registry and each
+// image's digest.
+type pushedBuild struct {
+	Version, Registry       string
+	Operator, Sidecar, Echo string // digests, sha256:...
+}
+
+// pushedImages reads bin/images/<version>.env.
+func pushedImages(t testing.TB, version string) pushedBuild {
+	t.Helper()
+	file := filepath.Join(c.root, "bin", "images", version+".env")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("the images of version %s were not pushed (%v): hack/e2e.sh pushes them, or hack/cluster/cluster.sh images %s", version, err, version)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			env[k] = v
+		}
+	}
+	b := pushedBuild{Version: env["JACK_VERSION"], Registry: env["JACK_REGISTRY"],
+		Operator: env["JACK_OPERATOR_DIGEST"], Sidecar: env["JACK_SIDECAR_DIGEST"], Echo: env["JACK_ECHO_DIGEST"]}
+	if b.Version != version || b.Registry == "" || b.Operator == "" || b.Sidecar == "" || b.Echo == "" {
+		t.Fatalf("%s lacks a version, registry or digest: %+v", file, b)
+	}
+	return b
+}
+
+// chartValues are helm's flags that install this build: every image from the
+// cluster's registry, the operator and the sidecar pinned by digest.
+func (b pushedBuild) chartValues() []string {
+	return []string{
+		"--set", "image.registry=" + b.Registry, "--set", "image.tag=" + b.Version,
+		"--set", "image.digest=" + b.Operator, "--set", "image.pullPolicy=IfNotPresent",
+		"--set", "sidecar.image.tag=" + b.Version, "--set", "sidecar.image.digest=" + b.Sidecar,
+		"--set", "sidecar.imagePullPolicy=IfNotPresent",
+	}
+}
+
+// chart is the chart reference and flags that install this build as a user
+// installs a release: the chart hack/release.sh pushed next to the images
+// (a pre-release of Chart.yaml's version), its values pinning their digests.
+func (b pushedBuild) chart() []string {
+	return []string{"oci://" + b.Registry + "/charts/jack-operator", "--version", chartVersion(b.Version), "--plain-http"}
+}
+
+// chartVersion is the version hack/release.sh gives the chart of a build
+// that is not a release: a pre-release of Chart.yaml's version.
+func chartVersion(build string) string {
+	raw, err := os.ReadFile(filepath.Join(c.root, "charts", "jack-operator", "Chart.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "version:"); ok {
+			return strings.Trim(strings.TrimSpace(v), `"`) + "-" + build
+		}
+	}
+	panic("charts/jack-operator/Chart.yaml has no version")
+}
+
+// operatorRef is the operator image the chart of this build runs.
+func (b pushedBuild) operatorRef() string {
+	return b.Registry + "/jack-operator:" + b.Version + "@" + b.Operator
+}
+
+// sidecarRef is the sidecar image the operator injects with chartValues.
+func (b pushedBuild) sidecarRef() string {
+	return b.Registry + "/jack-auth:" + b.Version + "@" + b.Sidecar
+}
+
+// echoRef is jack-echo's image, by tag and digest.
+func (b pushedBuild) echoRef() string {
+	return b.Registry + "/jack-echo:" + b.Version + "@" + b.Echo
+}

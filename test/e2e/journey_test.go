@@ -76,6 +76,7 @@ func TestTheJourney(t *testing.T) {
 		{"a logout at one replica is refused at the other", j.logout},
 		{"every logout holds at once on every replica", j.logoutsHold},
 		{"forced rotations under cross-replica traffic refuse no valid token", j.rotation},
+		{"an upgrade to a new build under traffic refuses nothing; restarted pods get the new sidecar", j.upgrade},
 		{"a disabled user is refused everywhere", j.disable},
 		{"a password change ends sessions and the old password", j.password},
 		{"the operator killed mid-rotation leaves a right ring", j.killOperator},
@@ -98,13 +99,6 @@ type journey struct {
 func sidecarAddr(p corev1.Pod) string { return net.JoinHostPort(p.Status.PodIP, "8080") }
 func opsAddr(p corev1.Pod) string     { return net.JoinHostPort(p.Status.PodIP, "9090") }
 
-// localImages are helm's flags for the operator and sidecar images that
-// hack/e2e.sh built from this tree and loaded into the cluster.
-var localImages = []string{
-	"--set", "image.tag=dev", "--set", "image.pullPolicy=Never",
-	"--set", "sidecar.image.tag=dev", "--set", "sidecar.imagePullPolicy=Never",
-}
-
 func (j *journey) install(t *testing.T) {
 	// A previous run that stopped half-way.
 	_, _ = c.try("helm", "uninstall", release, "-n", operatorNS, "--wait")
@@ -112,10 +106,20 @@ func (j *journey) install(t *testing.T) {
 	poll.Within(t, 3*time.Minute, "a previous run's namespace is gone", func() bool {
 		return apierrors.IsNotFound(c.k8s.Get(ctx(), types.NamespacedName{Name: shop}, &corev1.Namespace{}))
 	})
+	// As a user installs a release: the chart from the registry, whose
+	// values pin the images it was pushed with; no image values given.
+	dev := pushedImages(t, "dev")
 	start := time.Now()
-	c.run(t, "helm", append(append([]string{"upgrade", "--install", release, "charts/jack-operator", "-n", operatorNS, "--create-namespace"},
-		localImages...), "--wait", "--timeout", "5m")...)
-	t.Logf("helm install --wait: %s", time.Since(start).Round(time.Second))
+	c.run(t, "helm", append([]string{"upgrade", "--install", release, "-n", operatorNS, "--create-namespace"},
+		append(dev.chart(), "--wait", "--timeout", "5m")...)...)
+	t.Logf("helm install --wait from %s: %s", dev.chart()[0], time.Since(start).Round(time.Second))
+	if got, want := operatorImage(t), dev.operatorRef(); got != want {
+		t.Errorf("the operator runs %s, want %s (the pushed chart's pinned digest)", got, want)
+	}
+	// What the host sees in the registry is what the cluster pulled.
+	if got := strings.TrimSpace(c.host(t, "crane", "digest", dev.Registry+"/jack-auth:"+dev.Version)); got != dev.Sidecar {
+		t.Errorf("crane digest of jack-auth:%s from the host: %q, want %s", dev.Version, got, dev.Sidecar)
+	}
 	var s corev1.Secret
 	poll.Within(t, time.Minute, "the webhook certificate Secret exists", func() bool {
 		return c.k8s.Get(ctx(), types.NamespacedName{Namespace: operatorNS, Name: "jack-operator-webhook-certs"}, &s) == nil
@@ -183,7 +187,7 @@ func (j *journey) app(t *testing.T) {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "jack-echo", Image: "jack-echo:dev", ImagePullPolicy: corev1.PullNever,
+					Name: "jack-echo", Image: pushedImages(t, "dev").echoRef(), ImagePullPolicy: corev1.PullIfNotPresent,
 					Args: []string{"--listen=127.0.0.1:3000"},
 				}}},
 			},

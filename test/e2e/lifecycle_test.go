@@ -46,7 +46,7 @@ func (j *journey) missedInjection(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "jack-echo-bare", Namespace: unprotected,
 			Labels: map[string]string{"app": "jack-echo", jack.LabelInject: jack.InjectRequested}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "jack-echo", Image: "jack-echo:dev", ImagePullPolicy: corev1.PullNever, Args: []string{"--listen=127.0.0.1:3000"},
+			Name: "jack-echo", Image: pushedImages(t, "dev").echoRef(), ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"--listen=127.0.0.1:3000"},
 		}}},
 	}
 	must(t, c.k8s.Create(ctx(), pod))

@@ -61,7 +61,7 @@ func TestNamespaceScopedInstall(t *testing.T) {
 			Labels: map[string]string{jack.LabelInjection: jack.InjectionEnabled}}}))
 	}
 	c.run(t, "helm", append(append([]string{"upgrade", "--install", release, "charts/jack-operator", "-n", operatorNS, "--create-namespace"},
-		localImages...), "--set", "watchNamespaces={"+scopedNS+"}", "--wait", "--timeout", "3m")...)
+		pushedImages(t, "dev").chartValues()...), "--set", "watchNamespaces={"+scopedNS+"}", "--wait", "--timeout", "3m")...)
 	t.Logf("helm install --wait in namespace-scoped mode: %s", time.Since(start).Round(time.Second))
 	must(t, c.k8s.Get(ctx(), types.NamespacedName{Namespace: scopedNS, Name: release}, &rbacv1.Role{}))
 
@@ -137,7 +137,7 @@ func createEcho(t *testing.T, namespace string) {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "jack-echo", jack.LabelInject: jack.InjectRequested}},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "jack-echo", Image: "jack-echo:dev", ImagePullPolicy: corev1.PullNever,
+					Name: "jack-echo", Image: pushedImages(t, "dev").echoRef(), ImagePullPolicy: corev1.PullIfNotPresent,
 					Args: []string{"--listen=127.0.0.1:3000"},
 				}}},
 			},

@@ -91,7 +91,15 @@ func (ct *crossTraffic) note(format string, args ...any) {
 }
 
 func (ct *crossTraffic) login(addr string) (string, error) {
-	body, _ := json.Marshal(map[string]string{"email": ct.email, "password": ct.password})
+	return loginAt(addr, ct.email, ct.password)
+}
+
+func (ct *crossTraffic) verify(addr, tok string) (int, error) { return verifyAt(addr, tok) }
+
+// loginAt logs in at a sidecar and returns the token, without a testing.TB:
+// for clients running beside the test.
+func loginAt(addr, email, password string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
 	resp, err := c.http.Post("http://"+addr+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return "", err
@@ -106,7 +114,9 @@ func (ct *crossTraffic) login(addr string) (string, error) {
 	return a.Data.Token, nil
 }
 
-func (ct *crossTraffic) verify(addr, tok string) (int, error) {
+// verifyAt asks a sidecar's /auth (Envoy's form) about a token: 200 or 403
+// is an accepted token.
+func verifyAt(addr, tok string) (int, error) {
 	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/auth/api/v1/tasks", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := c.http.Do(req)
@@ -115,6 +125,36 @@ func (ct *crossTraffic) verify(addr, tok string) (int, error) {
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// logoutAt logs a token out at a sidecar and returns the status and the
+// envelope's error code.
+func logoutAt(addr, tok string) (int, string, error) {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/auth/logout", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var a struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&a)
+	return resp.StatusCode, a.Error.Code, nil
+}
+
+// getJSON decodes the answer to a GET inside the cluster's network.
+func getJSON(url string, v any) error {
+	resp, err := c.http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // end stops the client and returns how many logins and verifications it
