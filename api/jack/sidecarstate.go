@@ -40,6 +40,11 @@ type SidecarState struct {
 	// revocation the API server stored at or before it is refused here.
 	// Empty without a watch or before its first list.
 	RevocationsResourceVersion string `json:"revocationsResourceVersion,omitempty"`
+	// APIKeysLastUsed is, per JackAPIKey status.id, the start of the last
+	// hour (UTC) in which this sidecar accepted the key; the operator
+	// gathers it into status.lastUsed, so that no request writes to the API
+	// server. Keys never used here are absent.
+	APIKeysLastUsed map[string]time.Time `json:"apiKeysLastUsed,omitempty"`
 }
 
 // RingState describes a loaded key ring without its key material.
