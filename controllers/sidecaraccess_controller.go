@@ -27,8 +27,9 @@ import (
 // learn through the API server what they must know faster than the kubelet
 // refreshes a mounted Secret: they read JackUsers (disable, role, ended
 // sessions, password changes), read, create and patch TokenRevocations (logouts and sessions at
-// other replicas), and read SigningKeys (the key that signs now, the keys
-// revoked). Nothing else: no Secret, so the application container, which
+// other replicas), read SigningKeys (the key that signs now, the keys
+// revoked), and read JackAPIKeys (the digests of their valid values).
+// Nothing else: no Secret, so the application container, which
 // shares the pod's service account, cannot read one either.
 //
 // The binding's subjects are the service accounts of the pods the webhook
@@ -53,6 +54,11 @@ func SidecarRules() []rbacv1.PolicyRule {
 		// Each sidecar watches its own SigningKey by name: the active key
 		// id in its status and the revoked ids in its spec.
 		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceSigningKeys}, Verbs: []string{"get", "list", "watch"}},
+		// API keys: the digests of their valid values, their role, routes,
+		// expiry and disabled flag (never a value, which only the key's
+		// Secret holds), so that a new, rotated, disabled or deleted key
+		// takes effect at watch speed.
+		{APIGroups: []string{jack.Group}, Resources: []string{jack.ResourceJackAPIKeys}, Verbs: []string{"get", "list", "watch"}},
 	}
 }
 
@@ -62,6 +68,7 @@ func SidecarRules() []rbacv1.PolicyRule {
 // SidecarRules is also one of these.
 // +kubebuilder:rbac:groups=auth.jack.io,resources=signingkeys,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.jack.io,resources=jackusers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=auth.jack.io,resources=jackapikeys,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.jack.io,resources=tokenrevocations,verbs=get;list;watch;create;patch;delete
 
 // Reconcile makes one namespace's Role and RoleBinding what its SigningKeys

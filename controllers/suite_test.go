@@ -70,7 +70,9 @@ func setupSuite(e *testenv.Env) (teardown func(), err error) {
 			return teardown, fmt.Errorf("warming up the API server: %w", err)
 		}
 	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	// Everything the operator logs, at every verbosity, is also kept in
+	// operatorLogs, for tests that check what it never logs.
+	ctrl.SetLogger(teeLogs(zap.New(zap.WriteTo(os.Stderr)), &operatorLogs))
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -90,6 +92,9 @@ func setupSuite(e *testenv.Env) (teardown func(), err error) {
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("jackuser-controller"), HashParams: testHashParams,
 	}).SetupWithManager(mgr); err != nil {
 		return teardown, fmt.Errorf("setting up the JackUser controller: %w", err)
+	}
+	if err := (&JackAPIKeyReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("jackapikey-controller")}).SetupWithManager(mgr); err != nil {
+		return teardown, fmt.Errorf("setting up the JackAPIKey controller: %w", err)
 	}
 	// The manager's cache holds only liveNS; the webhook must see every
 	// namespace, as it does in a cluster, so it reads a cache of its own.

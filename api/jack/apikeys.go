@@ -10,6 +10,10 @@ const (
 	// SecretKeyAPIKey holds a JackAPIKey's current value in the Secret named
 	// in its status.secretName: what the consumer mounts or reads.
 	SecretKeyAPIKey = "apikey"
+	// ComponentAPIKey (a LabelComponent value) marks a JackAPIKey's Secret.
+	ComponentAPIKey = "api-key"
+	// APIKeySecretSuffix makes a JackAPIKey's Secret name: <name>-apikey.
+	APIKeySecretSuffix = "-apikey"
 )
 
 // Identity headers for API keys, in the X-Jack-User- family so that a

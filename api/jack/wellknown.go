@@ -83,8 +83,11 @@ const (
 	HeaderAuthRequestEmail = "X-Auth-Request-Email"
 )
 
-// IdentityHeaders lists every header the sidecar sets to say who is calling.
-var IdentityHeaders = []string{HeaderUserID, HeaderUserEmail, HeaderUserRole, HeaderAuthRequestUser, HeaderAuthRequestEmail}
+// IdentityHeaders lists every header the sidecar sets to say who is calling,
+// the API key headers (apikeys.go) among them: a gateway must copy all of
+// them from /auth's answer to Jack. All are in IdentityHeaderFamilies.
+var IdentityHeaders = []string{HeaderUserID, HeaderUserEmail, HeaderUserRole, HeaderUserKind, HeaderAPIKeyID,
+	HeaderAuthRequestUser, HeaderAuthRequestEmail}
 
 // Request headers the sidecar reads as claims, compared without case and
 // with "_" read as "-" (CGI, Rack, PHP and Django read both as "_"). Gateway

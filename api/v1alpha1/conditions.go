@@ -109,3 +109,33 @@ const (
 	// rotation.propagationTimeout although some sidecars lacked it.
 	ReasonPropagationTimedOut = jack.EventPropagationTimedOut
 )
+
+// Reasons for JackAPIKey conditions and events. A reason doubles as the
+// reason of the event that reports the same transition.
+const (
+	// ReasonAPIKeyReady: the key's Secret holds its current value, and the
+	// key is neither disabled nor expired.
+	ReasonAPIKeyReady = "KeyReady"
+	// ReasonAPIKeyDisabled: spec.disabled is true; the values are kept.
+	ReasonAPIKeyDisabled = "KeyDisabled"
+	// ReasonAPIKeyExpired: spec.expires has passed; the values are kept.
+	ReasonAPIKeyExpired = "KeyExpired"
+	// ReasonSecretMissing: the key's Secret, or the value in it, is missing
+	// or not a key; the operator writes a new value.
+	ReasonSecretMissing = "SecretMissing"
+	// ReasonSecretWriteFailed: the operator could not write the key's Secret.
+	ReasonSecretWriteFailed = "SecretWriteFailed"
+
+	// ReasonKeyGenerated (event): the key's first value was written to its Secret.
+	ReasonKeyGenerated = "KeyGenerated"
+	// ReasonKeyRotated (event): a rotation (auth.jack.io/rotate) wrote a
+	// new value; the one it replaced works until the overlap ends.
+	ReasonKeyRotated = "KeyRotated"
+	// ReasonKeyReplaced (event): the Secret had lost the current value
+	// (deleted, emptied, or edited by hand) and holds a new one; the one it
+	// replaced works until the overlap ends.
+	ReasonKeyReplaced = "KeyReplaced"
+	// ReasonPreviousValueDropped (event): a rotation's overlap ended and the
+	// previous value stopped working.
+	ReasonPreviousValueDropped = "PreviousValueDropped"
+)

@@ -122,7 +122,7 @@ type APIKeyValue struct {
 // JackAPIKeyStatus is what the operator last did for a key.
 type JackAPIKeyStatus struct {
 	// id identifies the key in metrics, logs and identity headers
-	// (X-Jack-Api-Key-Id): the key's prefix-free public part, stable for its
+	// (X-Jack-User-Api-Key-Id): the key's prefix-free public part, stable for its
 	// life across rotations. Not a credential.
 	// +optional
 	ID string `json:"id,omitempty"`
@@ -176,6 +176,7 @@ type JackAPIKeyStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=jak,categories=jack
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 246",message="a JackAPIKey's name must be at most 246 characters: its Secret is named <name>-apikey, at most 253"
 // +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.role`
 // +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

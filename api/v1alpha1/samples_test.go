@@ -45,7 +45,7 @@ func TestSamplesAreAccepted(t *testing.T) {
 		}
 		_ = f.Close()
 	}
-	if kinds["SigningKey"] == 0 || kinds["JackUser"] == 0 {
-		t.Errorf("the samples hold %v; want at least one SigningKey and one JackUser", kinds)
+	if kinds["SigningKey"] == 0 || kinds["JackUser"] == 0 || kinds["JackAPIKey"] == 0 {
+		t.Errorf("the samples hold %v; want at least one SigningKey, one JackUser and one JackAPIKey", kinds)
 	}
 }

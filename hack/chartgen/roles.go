@@ -26,7 +26,9 @@ var aggregateTo = []string{"view", "edit", "admin"}
 // revocations that make a logout hold on every replica, are the
 // namespace's authentication itself, which its admins keep (an editor
 // deleting a TokenRevocation would revive a token that was logged out).
-var editableByEdit = []string{"jackusers"}
+// JackAPIKeys are the application's machine users, managed like JackUsers:
+// an editor can already read every Secret, so the keys' too.
+var editableByEdit = []string{"jackapikeys", "jackusers"}
 
 // aggregatedRules are the rules of the ClusterRoles that extend view, edit
 // and admin with the resources of the CRDs in config/crd/bases. Each is

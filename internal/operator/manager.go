@@ -86,6 +86,12 @@ func (c *Completed) NewManager(cfg *rest.Config, adjust ...func(*ctrl.Options)) 
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the JackUser controller: %w", err)
 	}
+	if err := (&controllers.JackAPIKeyReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("jackapikey-controller"),
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the JackAPIKey controller: %w", err)
+	}
 	if err := (&controllers.SidecarAccessReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the sidecar access controller: %w", err)
 	}
