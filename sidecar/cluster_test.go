@@ -411,13 +411,13 @@ func apiSynced(s *sidecar) bool {
 	defer func() { _ = resp.Body.Close() }()
 	var report struct {
 		API struct {
-			Users, Revocations, SigningKey struct{ Synced, Connected bool }
+			Users, Revocations, SigningKey, APIKeys struct{ Synced, Connected bool }
 		} `json:"api"`
 	}
 	if json.NewDecoder(resp.Body).Decode(&report) != nil {
 		return false
 	}
-	for _, w := range []struct{ Synced, Connected bool }{report.API.Users, report.API.Revocations, report.API.SigningKey} {
+	for _, w := range []struct{ Synced, Connected bool }{report.API.Users, report.API.Revocations, report.API.SigningKey, report.API.APIKeys} {
 		if !w.Synced || !w.Connected {
 			return false
 		}

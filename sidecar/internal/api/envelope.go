@@ -55,6 +55,10 @@ const (
 	// login waited (--password-check-wait); one more argon2id check could
 	// take the sidecar past its memory limit. Retry after Retry-After.
 	CodeLoginBusy Code = "LOGIN_BUSY"
+	// CodeAPIKeyNotAllowed: an API key was presented to login, refresh or
+	// logout. A key has no session: it is created, rotated, disabled and
+	// deleted with kubectl (JackAPIKey).
+	CodeAPIKeyNotAllowed Code = "API_KEY_NOT_ALLOWED"
 )
 
 // statuses maps each code to its HTTP status.
@@ -82,6 +86,7 @@ var statuses = map[Code]int{
 	CodeUntrustedProxy:       http.StatusForbidden,
 	CodeLogoutUnconfirmed:    http.StatusServiceUnavailable,
 	CodeLoginBusy:            http.StatusServiceUnavailable,
+	CodeAPIKeyNotAllowed:     http.StatusForbidden,
 }
 
 // Status is the HTTP status of a code.

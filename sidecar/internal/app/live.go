@@ -19,15 +19,18 @@ import (
 )
 
 // liveState is what the sidecar keeps current through the API server: the
-// namespace's users, the SigningKey's logouts, and the SigningKey itself.
+// namespace's users, the SigningKey's logouts, the SigningKey itself, and
+// the namespace's API keys.
 type liveState struct {
 	started         time.Time
 	users           *cluster.Users
 	revocations     *cluster.Revocations
 	signing         *cluster.Signing
+	apiKeys         *cluster.APIKeys
 	usersWatch      *kube.Reflector[cluster.JackUser]
 	revocationWatch *kube.Reflector[cluster.TokenRevocation]
 	signingWatch    *kube.Reflector[cluster.SigningKey]
+	apiKeysWatch    *kube.Reflector[cluster.JackAPIKey]
 }
 
 // startLive connects to the API server and starts the watches and the
@@ -43,7 +46,8 @@ func startLive(ctx context.Context, c *Completed, local *revocation.File, log lo
 	if err != nil {
 		return nil, fmt.Errorf("--api-credentials: %w", err)
 	}
-	l := &liveState{users: cluster.NewUsers(), signing: cluster.NewSigning(cfg.Namespace, c.SigningKey), started: time.Now()}
+	l := &liveState{users: cluster.NewUsers(), signing: cluster.NewSigning(cfg.Namespace, c.SigningKey),
+		apiKeys: cluster.NewAPIKeys(cfg.Namespace), started: time.Now()}
 	l.revocations = cluster.NewRevocations(cluster.RevocationsConfig{
 		Local: local, API: client, Namespace: cfg.Namespace, SigningKey: c.SigningKey, Log: log.WithName("revocations"),
 	})
@@ -52,9 +56,11 @@ func startLive(ctx context.Context, c *Completed, local *revocation.File, log lo
 	}, kube.Handler[cluster.JackUser](l.users))
 	l.revocationWatch = kube.NewReflector(client, l.revocations.ListWatch(), kube.Handler[cluster.TokenRevocation](l.revocations))
 	l.signingWatch = kube.NewReflector(client, l.signing.ListWatch(), kube.Handler[cluster.SigningKey](l.signing))
+	l.apiKeysWatch = kube.NewReflector(client, l.apiKeys.ListWatch(), kube.Handler[cluster.JackAPIKey](l.apiKeys))
 	go func() { _ = l.usersWatch.Run(logr.NewContext(ctx, log.WithName("users-watch"))) }()
 	go func() { _ = l.revocationWatch.Run(logr.NewContext(ctx, log.WithName("revocations-watch"))) }()
 	go func() { _ = l.signingWatch.Run(logr.NewContext(ctx, log.WithName("signingkey-watch"))) }()
+	go func() { _ = l.apiKeysWatch.Run(logr.NewContext(ctx, log.WithName("apikeys-watch"))) }()
 	go l.revocations.Run(ctx)
 	l.register(reg)
 	log.Info("watching the API server", "server", cfg.Host, "namespace", cfg.Namespace, "signingKey", c.SigningKey)
@@ -87,9 +93,11 @@ func apiConfig(c *Completed) (kube.Config, error) {
 const firstSyncWait = 10 * time.Second
 
 // readyToServe is false only while the sidecar is new and has not listed
-// the users, the revocations and the SigningKey yet.
+// the users, the revocations, the SigningKey and the API keys yet (until
+// then it answers an API key 503 SERVICE_UNAVAILABLE).
 func (l *liveState) readyToServe(now time.Time) bool {
-	synced := l.usersWatch.Status().Synced && l.revocationWatch.Status().Synced && l.signingWatch.Status().Synced
+	synced := l.usersWatch.Status().Synced && l.revocationWatch.Status().Synced && l.signingWatch.Status().Synced &&
+		l.apiKeysWatch.Status().Synced
 	return synced || now.Sub(l.started) > firstSyncWait
 }
 
@@ -109,13 +117,15 @@ func (l *liveState) report() map[string]any {
 		"users":              reportOf(l.usersWatch.Status()),
 		"revocations":        reportOf(l.revocationWatch.Status()),
 		"signingKey":         reportOf(l.signingWatch.Status()),
+		"apiKeys":            reportOf(l.apiKeysWatch.Status()),
 		"pendingRevocations": l.revocations.Pending(),
 	}
 }
 
 // register exposes the watches' state as metrics, read when scraped.
 func (l *liveState) register(reg prometheus.Registerer) {
-	watches := map[string]func() kube.Status{"users": l.usersWatch.Status, "revocations": l.revocationWatch.Status, "signingkey": l.signingWatch.Status}
+	watches := map[string]func() kube.Status{"users": l.usersWatch.Status, "revocations": l.revocationWatch.Status, "signingkey": l.signingWatch.Status,
+		"apikeys": l.apiKeysWatch.Status}
 	for name, status := range watches {
 		labels := prometheus.Labels{"watch": name}
 		reg.MustRegister(
@@ -137,6 +147,9 @@ func (l *liveState) register(reg prometheus.Registerer) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "jack_sidecar_live_users", Help: "Users in the watched view of the namespace's JackUsers.",
 		}, func() float64 { return float64(l.users.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "jack_sidecar_live_api_keys", Help: "API keys in the watched view of the namespace's JackAPIKeys (those issued, not being deleted).",
+		}, func() float64 { return float64(l.apiKeys.Len()) }),
 	)
 }
 

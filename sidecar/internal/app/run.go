@@ -89,6 +89,7 @@ func Run(ctx context.Context, c *Completed, log logr.Logger) error {
 		}
 		cfg.Revocations, cfg.Live, cfg.Signing = live.revocations, liveUsers{live.users}, live.signing
 		cfg.LogoutConfirmer = live.revocations
+		cfg.APIKeys = live.apiKeys
 	}
 	handler, err := server.New(cfg)
 	if err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/internal/version"
@@ -18,16 +19,19 @@ func stateHandler(signingKey string, src *files, live *liveState) http.HandlerFu
 		keys, _ := src.keys.Load()
 		users, _ := src.users.Load()
 		var signing server.Signing
+		var apiKeys server.APIKeys
 		revocationsRV := ""
 		if live != nil {
-			signing = live.signing
+			signing, apiKeys = live.signing, live.apiKeys
 			if st := live.revocationWatch.Status(); st.Synced {
 				revocationsRV = st.ResourceVersion
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(stateOf(signingKey, keys, users, signing, revocationsRV))
+		st := stateOf(signingKey, keys, users, signing, revocationsRV)
+		st.APIKeysLastUsed = apiKeysLastUsed(apiKeys)
+		_ = json.NewEncoder(w).Encode(st)
 	}
 }
 
@@ -51,4 +55,25 @@ func stateOf(signingKey string, keys *server.Keys, users *server.Users, signing 
 		st.AnnouncedKeyID, _, _ = signing.Announced()
 	}
 	return st
+}
+
+// apiKeysLastUsed is, per status.id, the start of the last hour in which
+// this sidecar accepted the key: what the operator gathers into the
+// JackAPIKey's status.lastUsed. Keys never used here are left out; nil
+// without API access.
+func apiKeysLastUsed(v server.APIKeys) map[string]time.Time {
+	if v == nil {
+		return nil
+	}
+	ix, _ := v.Index()
+	var out map[string]time.Time
+	for _, k := range ix.Keys() {
+		if t := k.Usage.LastUsed(); !t.IsZero() {
+			if out == nil {
+				out = map[string]time.Time{}
+			}
+			out[k.ID] = t
+		}
+	}
+	return out
 }

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jack-io/jack-operator/internal/apikey"
 	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
+	"github.com/jack-io/jack-operator/sidecar/internal/apikeys"
 	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/session"
 	"github.com/jack-io/jack-operator/sidecar/internal/token"
@@ -16,9 +18,13 @@ import (
 // Identity is who a verified request comes from: the token's claims and the
 // user as they are now — the directory's entry with what the live view knows
 // since — so a demotion applies at once.
+//
+// For an API key, Key is set, Claims are empty, and User holds only the
+// id Jack is told ("apikey:" and the key's status.id) and the key's role.
 type Identity struct {
 	Claims token.Claims
 	User   userdir.User
+	Key    *apikeys.Key
 }
 
 var (
@@ -40,8 +46,14 @@ var (
 func WithAuthentication(s *Server, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ex := exchangeOf(w)
+		if isSessionArea(ex.area) {
+			if _, ok := bearerAPIKey(ex.credential); ok {
+				refuse(w, errAPIKeyNotHere)
+				return
+			}
+		}
 		if needsToken(ex.area) {
-			if e := s.authenticate(ex.credential, &ex.id, ex.area == policy.AreaLogout); e != nil {
+			if e := s.authenticate(ex, &ex.id, ex.area == policy.AreaLogout); e != nil {
 				refuse(w, e)
 				return
 			}
@@ -63,7 +75,11 @@ func needsToken(a policy.Area) bool {
 // was logged out, or its session ended: logging it out again is how a
 // client retries a logout that was not confirmed everywhere (see logout),
 // and it grants nothing.
-func (s *Server) authenticate(h string, id *Identity, loggingOut bool) *api.Error {
+//
+// A bearer credential with the API key prefix is an API key
+// (authenticateAPIKey), never a JWT.
+func (s *Server) authenticate(ex *exchange, id *Identity, loggingOut bool) *api.Error {
+	h := ex.credential
 	if h == "" {
 		return errNoHeader
 	}
@@ -72,6 +88,9 @@ func (s *Server) authenticate(h string, id *Identity, loggingOut bool) *api.Erro
 	scheme, raw, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
 		return errNotBearer
+	}
+	if apikey.LooksLikeKey(raw) {
+		return s.authenticateAPIKey(raw, id, ex)
 	}
 	keys, ok := s.src.Keys()
 	if !ok {

@@ -11,6 +11,7 @@ import (
 	"github.com/jack-io/jack-operator/internal/keyring"
 	"github.com/jack-io/jack-operator/internal/password"
 	"github.com/jack-io/jack-operator/internal/userdir"
+	"github.com/jack-io/jack-operator/sidecar/internal/apikeys"
 	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 	"github.com/jack-io/jack-operator/sidecar/internal/token"
@@ -97,6 +98,74 @@ func BenchmarkForwardAuthBadToken(b *testing.B) {
 		h.ServeHTTP(w, req)
 		if w.Code != 401 {
 			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// thousandAPIKeys is a view of 1,000 keys, as a busy namespace holds them,
+// and the value of one of them (a staff key).
+func thousandAPIKeys(b *testing.B) (*keyView, string) {
+	view := &keyView{}
+	var specs []apikeys.Spec
+	var chosen string
+	for i := range 1000 {
+		v, s := newKey(b, fmt.Sprintf("ak-%d", i), jack.RoleStaff)
+		specs = append(specs, s)
+		if i == 500 {
+			chosen = v
+		}
+	}
+	view.set(specs...)
+	return view, chosen
+}
+
+// BenchmarkForwardAuthAPIKey is BenchmarkForwardAuth with an API key of
+// 1,000 instead of a JWT: the format and checksum, the digest and lookup,
+// the policy and the answer.
+func BenchmarkForwardAuthAPIKey(b *testing.B) {
+	src, _, _ := thousandUsers(b)
+	view, value := thousandAPIKeys(b)
+	revs, _ := revocation.Open("", time.Now())
+	h, err := New(Config{Source: src, Revocations: revs, APIKeys: view})
+	if err != nil {
+		b.Fatal(err)
+	}
+	serveBench(b, h, "Bearer "+value, 200)
+}
+
+// BenchmarkForwardAuthAPIKeyBadChecksum is a flood of made-up keys: each is
+// refused by its checksum, before any lookup; compare with
+// BenchmarkForwardAuthBadToken, a flood of JWTs with a forged signature.
+func BenchmarkForwardAuthAPIKeyBadChecksum(b *testing.B) {
+	src, _, _ := thousandUsers(b)
+	view, value := thousandAPIKeys(b)
+	revs, _ := revocation.Open("", time.Now())
+	h, _ := New(Config{Source: src, Revocations: revs, APIKeys: view})
+	serveBench(b, h, "Bearer "+badChecksum(value), 401)
+}
+
+// BenchmarkForwardAuthAPIKeyUnknown is a flood of well-formed keys with a
+// valid checksum that no JackAPIKey holds (anyone can make them): a digest
+// and a lookup each.
+func BenchmarkForwardAuthAPIKeyUnknown(b *testing.B) {
+	src, _, _ := thousandUsers(b)
+	view, _ := thousandAPIKeys(b)
+	revs, _ := revocation.Open("", time.Now())
+	h, _ := New(Config{Source: src, Revocations: revs, APIKeys: view})
+	serveBench(b, h, "Bearer "+madeUp(b), 401)
+}
+
+func serveBench(b *testing.B, h http.Handler, auth string, want int) {
+	req := httptest.NewRequest(http.MethodGet, "/auth", nil)
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("X-Original-Method", "GET")
+	req.Header.Set("X-Original-URI", "/api/v1/tasks/42")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != want {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
 }

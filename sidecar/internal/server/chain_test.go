@@ -114,7 +114,7 @@ func TestWithIdentityStrippingActsOnWhatResolutionFound(t *testing.T) {
 func TestWithAuthorizationAsksThePolicyOnlyForTheAPI(t *testing.T) {
 	tm := newTeam(t)
 	m, _ := newMetrics(prometheus.NewRegistry())
-	authorize := func(next http.Handler) http.Handler { return WithAuthorization(tm.src, m, next) }
+	authorize := func(next http.Handler) http.Handler { return WithAuthorization(tm.src, m, nil, next) }
 	for name, tc := range map[string]struct {
 		area   policy.Area
 		role   jack.Role

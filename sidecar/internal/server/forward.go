@@ -16,7 +16,7 @@ import (
 // them replaces whatever the client sent under those names.
 func answerForwardAuth(w http.ResponseWriter, ex *exchange) {
 	if ex.authenticated {
-		setIdentity(w.Header(), &ex.id)
+		setIdentity(w.Header(), &ex.id, true)
 	} else {
 		clearIdentity(w.Header())
 	}
@@ -24,9 +24,30 @@ func answerForwardAuth(w http.ResponseWriter, ex *exchange) {
 }
 
 // setIdentity sets the identity headers. The names are already in canonical
-// form, so the map is written directly, with one allocation for all values:
-// this runs on every request.
-func setIdentity(h http.Header, id *Identity) {
+// form, so the map is written directly, with one allocation for all values
+// (none for an API key, whose values are made once): this runs on every
+// request. forward is true for /auth's answer, whose headers a gateway
+// copies whether the sidecar sets them or not: those that do not apply are
+// sent empty, so a copy replaces anything a client sent under their names.
+// Forwarding itself, the sidecar sends Jack only those that apply (the
+// client's own copies were removed).
+func setIdentity(h http.Header, id *Identity, forward bool) {
+	if k := id.Key; k != nil {
+		h[jack.HeaderUserID] = k.HeaderUserID
+		h[jack.HeaderUserRole] = k.HeaderRole
+		h[jack.HeaderUserKind] = kindAPIKey
+		h[jack.HeaderAPIKeyID] = k.HeaderKeyID
+		h[jack.HeaderAuthRequestUser] = k.HeaderUserID
+		if forward {
+			h[jack.HeaderUserEmail] = empty
+			h[jack.HeaderAuthRequestEmail] = empty
+		}
+		return
+	}
+	h[jack.HeaderUserKind] = kindUser
+	if forward {
+		h[jack.HeaderAPIKeyID] = empty
+	}
 	v := [...]string{id.User.ID, id.User.Email, string(id.User.Role)}
 	vals := v[:]
 	h[jack.HeaderUserID] = vals[0:1:1]
@@ -37,7 +58,11 @@ func setIdentity(h http.Header, id *Identity) {
 }
 
 // empty is one empty header value; net/http never modifies a value slice.
-var empty = []string{""}
+var (
+	empty      = []string{""}
+	kindUser   = []string{jack.UserKindUser}
+	kindAPIKey = []string{jack.UserKindAPIKey}
+)
 
 func clearIdentity(h http.Header) {
 	for _, name := range jack.IdentityHeaders {
@@ -64,7 +89,7 @@ func (s *Server) newProxy(upstream *url.URL) http.Handler {
 // proxy forwards a request that passed the chain to Jack, as the user now is.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	if ex.authenticated {
-		setIdentity(r.Header, &ex.id)
+		setIdentity(r.Header, &ex.id, false)
 	}
 	// The server's read deadline bounds the bodies the sidecar reads
 	// itself; an upload to Jack may take longer, within Jack's own limits

@@ -162,6 +162,9 @@ func TestForwardAuthRefusesIdentityHeadersInAnySpelling(t *testing.T) {
 		"a remote group":                      "X-Remote-Group",
 		"a bare Remote-User":                  "Remote-User",
 		"a bare remote_user with underscores": "remote_user",
+		"the kind of caller":                  "X-Jack-User-Kind",
+		"an API key's id":                     "X-Jack-User-Api-Key-Id",
+		"an API key's id with underscores":    "x_jack_user_api_key_id",
 	} {
 		t.Run(name, func(t *testing.T) {
 			forwardCase{DialectTraefik, "GET", "/auth", []string{"X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/api/v1/tasks", header, "admin-1"},

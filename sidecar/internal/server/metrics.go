@@ -27,6 +27,8 @@ type metrics struct {
 	logoutConfirm      prometheus.Histogram
 	logoutsUnconfirmed prometheus.Counter
 	sessionsReused     prometheus.Counter
+
+	apiKeyMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -60,12 +62,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		sessionsReused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jack_sidecar_sessions_ended_for_reuse_total", Help: "Sessions this replica ended because a token a refresh had replaced was presented after its grace (refresh-token reuse, RFC 9700 §4.14).",
 		}),
+		apiKeyMetrics: newAPIKeyMetrics(),
 	}
 	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jack_sidecar_refusals_total", Help: "Requests refused, by error code (FORGED_IDENTITY, AMBIGUOUS_REQUEST, TOKEN_INVALID, …).",
 	}, []string{"code"})
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.logins, m.throttled, m.tokenRefusals, m.forbidden, m.refusals,
-		m.logoutConfirm, m.logoutsUnconfirmed, m.sessionsReused} {
+		m.logoutConfirm, m.logoutsUnconfirmed, m.sessionsReused, m.apiKeyRequests, m.apiKeyRefusals} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jack-io/jack-operator/sidecar/internal/api"
+	"github.com/jack-io/jack-operator/sidecar/internal/apikeys"
 	"github.com/jack-io/jack-operator/sidecar/internal/policy"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 	"github.com/jack-io/jack-operator/sidecar/internal/throttle"
@@ -34,6 +35,9 @@ type Config struct {
 	// the sidecar has no API access: it runs alone, and a logout holds once
 	// recorded.
 	LogoutConfirmer LogoutConfirmer
+	// APIKeys is the watched view of the namespace's JackAPIKeys. Nil when
+	// the sidecar has no API access: API keys are then refused.
+	APIKeys APIKeys
 	// LogoutConfirmTimeout bounds that wait (default 5 seconds).
 	LogoutConfirmTimeout time.Duration
 	// Upstream is Jack, for proxy mode; nil serves only the auth API and /auth.
@@ -76,13 +80,16 @@ type Config struct {
 
 // Server holds the handlers' shared state.
 type Server struct {
-	src          Source
-	revocations  revocation.Store
-	live         LiveUsers
-	signing      Signing
-	confirmer    LogoutConfirmer
-	upstream     http.Handler
-	log          logr.Logger
+	src         Source
+	revocations revocation.Store
+	live        LiveUsers
+	signing     Signing
+	confirmer   LogoutConfirmer
+	apiKeys     APIKeys
+	upstream    http.Handler
+	log         logr.Logger
+	// apiKeyLog is the audit log of API keys: by id and name, never a value.
+	apiKeyLog    logr.Logger
 	now          func() time.Time
 	clientLimit  *throttle.Limiter
 	accountLimit *throttle.Limiter
@@ -100,7 +107,8 @@ type Server struct {
 // what it learns travels down in the request's exchange.
 //
 //	recovery → metrics → resolution (dialect, path, credentials) → client limit
-//	→ identity stripping → authentication → authorization → the handler
+//	→ identity stripping → authentication → authorization → an API key's rate
+//	limit → the handler
 func New(cfg Config) (http.Handler, error) {
 	if cfg.Source == nil || cfg.Revocations == nil {
 		return nil, fmt.Errorf("server: a Source and a revocation Store are required")
@@ -117,7 +125,9 @@ func New(cfg Config) (http.Handler, error) {
 		live:         cfg.Live,
 		signing:      cfg.Signing,
 		confirmer:    cfg.LogoutConfirmer,
+		apiKeys:      cfg.APIKeys,
 		log:          cfg.Log,
+		apiKeyLog:    cfg.Log.WithName("apikeys"),
 		now:          cfg.Now,
 		clientLimit:  cmp.Or(cfg.ClientLimit, throttle.New(time.Second, 10, 100_000)),
 		accountLimit: cmp.Or(cfg.AccountLimit, throttle.New(30*time.Second, 5, 100_000)),
@@ -150,7 +160,8 @@ func New(cfg Config) (http.Handler, error) {
 		s.upstream = s.newProxy(cfg.Upstream)
 	}
 	var h http.Handler = http.HandlerFunc(s.serve)
-	h = WithAuthorization(s.src, m, h)
+	h = WithAPIKeyLimit(s, h)
+	h = WithAuthorization(s.src, m, func(k *apikeys.Key, o apikeys.Outcome, ex *exchange) { s.apiKeyRefused(k, o, ex, s.now()) }, h)
 	h = WithAuthentication(s, h)
 	identity := newIdentityMatcher(cfg.StripHeaders)
 	h = WithIdentityStripping(identity, h)
