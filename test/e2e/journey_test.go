@@ -77,6 +77,7 @@ func TestTheJourney(t *testing.T) {
 		{"every logout holds at once on every replica", j.logoutsHold},
 		{"forced rotations under cross-replica traffic refuse no valid token", j.rotation},
 		{"an upgrade to a new build under traffic refuses nothing; restarted pods get the new sidecar", j.upgrade},
+		{"an API key reaches exactly its role's routes; disabled, both replicas refuse it", j.apiKeys},
 		{"a disabled user is refused everywhere", j.disable},
 		{"a password change ends sessions and the old password", j.password},
 		{"the operator killed mid-rotation leaves a right ring", j.killOperator},
