@@ -58,7 +58,7 @@ func TestAReinstallUnderAnotherNameTakesTheKeptCRDsAsDocumented(t *testing.T) {
 	if _, err := install(); err != nil {
 		t.Fatalf("helm install after the documented kubectl annotate: %v", err)
 	}
-	for _, name := range []string{"jackusers.auth.jack.io", "signingkeys.auth.jack.io", "tokenrevocations.auth.jack.io"} {
+	for _, name := range []string{"jackapikeys.auth.jack.io", "jackusers.auth.jack.io", "signingkeys.auth.jack.io", "tokenrevocations.auth.jack.io"} {
 		crd := &unstructured.Unstructured{}
 		crd.SetAPIVersion("apiextensions.k8s.io/v1")
 		crd.SetKind("CustomResourceDefinition")

@@ -51,6 +51,9 @@ func identityOf(u user) map[string]string {
 	return map[string]string{
 		jack.HeaderUserID: u.id, jack.HeaderUserEmail: u.email, jack.HeaderUserRole: string(u.role),
 		jack.HeaderAuthRequestUser: u.id, jack.HeaderAuthRequestEmail: u.email,
+		// A JackUser's token: the kind says so, and there is no API key id
+		// (sent empty at /auth, so that a gateway's copy clears a client's).
+		jack.HeaderUserKind: jack.UserKindUser, jack.HeaderAPIKeyID: "",
 	}
 }
 
