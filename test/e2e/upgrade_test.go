@@ -91,7 +91,13 @@ func (j *journey) upgrade(t *testing.T) {
 	// accepts the tokens issued before the upgrade.
 	c.run(t, "kubectl", "-n", shop, "rollout", "restart", "deployment/jack-echo")
 	c.run(t, "kubectl", "-n", shop, "rollout", "status", "deployment/jack-echo", "--timeout=3m")
-	poll.Within(t, 3*time.Minute, "both jack-echo pods run the new sidecar", func() bool {
+	// Until the old pods are gone (not just terminating), the Service may
+	// still send a request to one whose app has stopped.
+	poll.Within(t, 3*time.Minute, "both jack-echo pods run the new sidecar, and the old pods are gone", func() bool {
+		var all corev1.PodList
+		if c.k8s.List(ctx(), &all, client.InNamespace(shop), client.MatchingLabels{"app": "jack-echo"}) != nil || len(all.Items) != 2 {
+			return false
+		}
 		j.pods = readyPods(t)
 		return len(j.pods) == 2 && !slices.ContainsFunc(j.pods, func(p corev1.Pod) bool { return sidecarImage(p) != to.sidecarRef() })
 	})
