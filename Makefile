@@ -87,9 +87,10 @@ soak: tools manifests ## The journey with ten forced rotations under cross-repli
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator (bin/manager) and the sidecar (bin/jack-auth), stamped with VERSION (default dev).
+build: ## Build the operator (bin/manager), the sidecar (bin/jack-auth) and the kubectl plugin (bin/kubectl-jack: put bin/ on PATH for kubectl jack), stamped with VERSION (default dev).
 	go build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/manager .
 	go build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/jack-auth ./sidecar
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/kubectl-jack ./cmd/kubectl-jack
 
 .PHONY: bench
 bench: ## Run the Go benchmarks of the hot paths (token, policy, forward auth).

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// Only the verbs that generate a password or key print it, once; every
+// other verb, in every output format, prints none of them.
+func TestNoOtherVerbPrintsAPasswordOrKey(t *testing.T) {
+	ns := newNamespace(t)
+	password := shownOnce(t, mustSucceed(t, ns, "", "user", "add", "olga", "--email", "olga@example.com", "--role", "staff", "--generate").stdout, "Password of olga")
+	key := shownOnce(t, mustSucceed(t, ns, "", "apikey", "create", "feed", "--role", "staff").stdout, "API key feed")
+	const typed = "a password typed at the keyboard"
+	mustSucceed(t, ns, typed, "user", "passwd", "olga", "--password-stdin")
+
+	var runs [][]string
+	for _, o := range [][]string{nil, {"-o", "json"}, {"-o", "yaml"}} {
+		runs = append(runs,
+			append([]string{"user", "disable", "olga"}, o...),
+			append([]string{"user", "enable", "olga"}, o...),
+			append([]string{"user", "end-sessions", "olga", "--wait"}, o...),
+			append([]string{"apikey", "disable", "feed"}, o...),
+			append([]string{"apikey", "enable", "feed"}, o...),
+			append([]string{"apikey", "rotate", "feed"}, o...),
+		)
+	}
+	runs = append(runs, []string{"key", "status"}, []string{"doctor"}, []string{"inject", "explain", "pod/none"})
+	for _, args := range runs {
+		r := plugin(t, ns, typed, args...)
+		if strings.Contains(r.stdout+r.stderr, "shown once") {
+			t.Errorf("kubectl jack %s printed a generated value:\n%s", strings.Join(args, " "), r)
+		}
+		noSecretIn(t, r, password, key, typed)
+	}
+}
+
+func TestVersionAndUsageErrors(t *testing.T) {
+	r := mustSucceed(t, "default", "", "version")
+	if !strings.HasPrefix(r.stdout, "kubectl-jack dev (") {
+		t.Errorf("version printed %q", r.stdout)
+	}
+	mustFail(t, "default", "", "error: user add needs NAME, the JackUser's name", "user", "add")
+	mustFail(t, "default", "", "error: say where the password comes from: --password-stdin (piped in) or --generate (printed once)\nerror: --email is required",
+		"user", "add", "x", "--role", "staff")
+	r = plugin(t, "default", "", "completion", "bash")
+	if r.code != 0 || !strings.Contains(r.stdout, "__start_kubectl-jack") {
+		t.Errorf("no bash completion:\n%s", r)
+	}
+}
