@@ -31,4 +31,6 @@ trap stop EXIT
 "$root/hack/release.sh" chart localhost:5001/jack dev
 "$root/hack/release.sh" chart localhost:5001/jack dev-upgrade
 cd "$root"
+# The kubectl plugin the journey runs (inject explain, doctor).
+go build -o bin/kubectl-jack ./cmd/kubectl-jack
 go test -tags e2e -count=1 -timeout 30m -v "$@" ./test/e2e/

@@ -71,6 +71,7 @@ func TestTheJourney(t *testing.T) {
 		{"install the chart", j.install},
 		{"a namespace, a SigningKey and three users", j.resources},
 		{"the app comes up with the sidecar injected", j.app},
+		{"kubectl jack explains the injection and its doctor finds nothing wrong", j.plugin},
 		{"each role logs in and reaches exactly its routes", j.roles},
 		{"identity headers cannot be forged", j.forgery},
 		{"a logout at one replica is refused at the other", j.logout},
