@@ -263,36 +263,15 @@ func (a *app) apiKeyRotate(ctx context.Context, name string, print bool, timeout
 
 // newAPIKeyDisabledCmd is apikey disable (disable true) or apikey enable.
 func newAPIKeyDisabledCmd(a *app, disable bool) *cobra.Command {
-	var out outputFlag
-	verb, short, long := "enable", "Let a disabled JackAPIKey work again, with the same value",
-		"Set spec.disabled to false: the key works again, with the value it had."
-	if disable {
-		verb, short, long = "disable", "Refuse a JackAPIKey at every sidecar, keeping its value",
-			"Set spec.disabled to true: every sidecar refuses the key within seconds. Its value\nis kept; apikey enable undoes it."
-	}
-	cmd := &cobra.Command{
-		Use:     verb + " NAME",
-		Short:   short,
-		Long:    long,
-		Example: "  kubectl jack apikey " + verb + " billing-export",
-		Args:    exactlyOneName("apikey "+verb, "the JackAPIKey's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.validate(); err != nil {
-				return err
-			}
-			c, ns, err := a.connect()
-			if err != nil {
-				return err
-			}
-			key := &authv1alpha1.JackAPIKey{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
-			patch := fmt.Sprintf(`{"spec":{"disabled":%t}}`, disable)
-			if err := c.Patch(cmd.Context(), key, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-				return notFound(err, "JackAPIKey", args[0], ns)
-			}
-			return out.print(a.streams.Out, key, fmt.Sprintf("jackapikey/%s %sd", args[0], verb))
+	return newDisabledCmd(a, disable, disabledVerb{
+		noun: "apikey", kind: "JackAPIKey", example: "billing-export",
+		enable: [2]string{"Let a disabled JackAPIKey work again, with the same value",
+			"Set spec.disabled to false: the key works again, with the value it had."},
+		disable: [2]string{"Refuse a JackAPIKey at every sidecar, keeping its value",
+			"Set spec.disabled to true: every sidecar refuses the key within seconds. Its value\nis kept; apikey enable undoes it."},
+		object: func(name, ns string) client.Object {
+			return &authv1alpha1.JackAPIKey{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
 		},
-		ValidArgsFunction: a.completeNames(&authv1alpha1.JackAPIKeyList{}),
-	}
-	out.addFlag(cmd)
-	return cmd
+		list: &authv1alpha1.JackAPIKeyList{},
+	})
 }

@@ -227,38 +227,17 @@ func (a *app) userPasswd(ctx context.Context, name string, pw *passwordSource) e
 
 // newUserDisabledCmd is user disable (disable true) or user enable.
 func newUserDisabledCmd(a *app, disable bool) *cobra.Command {
-	var out outputFlag
-	verb, short, long := "enable", "Let a disabled JackUser log in again",
-		"Set spec.disabled to false: the user may log in again, with the same password."
-	if disable {
-		verb, short, long = "disable", "Stop a JackUser from logging in and end their sessions",
-			"Set spec.disabled to true: every sidecar refuses the user's logins and tokens within\nseconds. The password and the user are kept; user enable undoes it."
-	}
-	cmd := &cobra.Command{
-		Use:     verb + " NAME",
-		Short:   short,
-		Long:    long,
-		Example: "  kubectl jack user " + verb + " alice",
-		Args:    exactlyOneName("user "+verb, "the JackUser's name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.validate(); err != nil {
-				return err
-			}
-			c, ns, err := a.connect()
-			if err != nil {
-				return err
-			}
-			user := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: ns}}
-			patch := fmt.Sprintf(`{"spec":{"disabled":%t}}`, disable)
-			if err := c.Patch(cmd.Context(), user, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-				return notFound(err, "JackUser", args[0], ns)
-			}
-			return out.print(a.streams.Out, user, fmt.Sprintf("jackuser/%s %sd", args[0], verb))
+	return newDisabledCmd(a, disable, disabledVerb{
+		noun: "user", kind: "JackUser", example: "alice",
+		enable: [2]string{"Let a disabled JackUser log in again",
+			"Set spec.disabled to false: the user may log in again, with the same password."},
+		disable: [2]string{"Stop a JackUser from logging in and end their sessions",
+			"Set spec.disabled to true: every sidecar refuses the user's logins and tokens within\nseconds. The password and the user are kept; user enable undoes it."},
+		object: func(name, ns string) client.Object {
+			return &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
 		},
-		ValidArgsFunction: a.completeNames(&authv1alpha1.JackUserList{}),
-	}
-	out.addFlag(cmd)
-	return cmd
+		list: &authv1alpha1.JackUserList{},
+	})
 }
 
 func newUserEndSessionsCmd(a *app) *cobra.Command {
