@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,10 +18,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/testsupport/poll"
+	"github.com/jack-io/jack-operator/internal/testsupport/promtext"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
@@ -151,9 +152,9 @@ func TestARunningOperatorReportsItsVersionAndStampsThePodsItInjects(t *testing.T
 		t.Errorf("the startup line says version %q, revision %q, go %q; want %s, a revision, %s",
 			starting.Version, starting.Revision, starting.GoVersion, stampedVersion, runtime.Version())
 	}
-	series := scrape(t, "http://"+metrics+"/metrics", "jack_operator_build_info")
+	series := promtext.Scrape(t, "http://"+metrics+"/metrics", "jack_operator_build_info")
 	want := map[string]string{"version": stampedVersion, "revision": starting.Revision, "goversion": runtime.Version()}
-	if len(series) != 1 || series[0].value != "1" || !maps.Equal(series[0].labels, want) {
+	if len(series) != 1 || series[0].Value != "1" || !maps.Equal(series[0].Labels, want) {
 		t.Errorf("jack_operator_build_info is %v, want one series %v 1", series, want)
 	}
 
@@ -199,18 +200,27 @@ func TestARunningOperatorReportsItsVersionAndStampsThePodsItInjects(t *testing.T
 
 	// A pod created now is injected by this version, with its sidecar image.
 	poll.Until(t, 30*time.Second, "the webhook injecting a new pod", func() error {
-		// Until the webhook's cache holds the SigningKey, it refuses the pod.
-		return env.Client.Create(ctx, jackPod("new", nil, nil, nil))
+		// Until the webhook's cache holds the SigningKey, it refuses the pod;
+		// until it has seen the namespace's label, it lets it through bare.
+		p := jackPod("new", nil, nil, nil)
+		if err := env.Client.Create(ctx, p); err != nil {
+			return err
+		}
+		if p.Annotations[jack.AnnotationInjectedVersion] == "" {
+			_ = env.Client.Delete(ctx, p, client.GracePeriodSeconds(0))
+			return fmt.Errorf("created without the sidecar: the webhook had not seen namespace shop's label yet")
+		}
+		return nil
 	})
 	// The running pods are left as they are: the webhook sees pods only when
 	// they are created, and the missed-injection detector counts only the
 	// pod without any sidecar, not those with an older one.
 	poll.Until(t, 30*time.Second, "jack_pods_missing_sidecar{namespace=\"shop\"} counting the bare pod", func() error {
-		for _, s := range scrape(t, "http://"+metrics+"/metrics", "jack_pods_missing_sidecar") {
-			if s.labels["namespace"] == "shop" && s.value == "1" {
+		for _, s := range promtext.Scrape(t, "http://"+metrics+"/metrics", "jack_pods_missing_sidecar") {
+			if s.Labels["namespace"] == "shop" && s.Value == "1" {
 				return nil
-			} else if s.labels["namespace"] == "shop" {
-				return fmt.Errorf("it is %s", s.value)
+			} else if s.Labels["namespace"] == "shop" {
+				return fmt.Errorf("it is %s", s.Value)
 			}
 		}
 		return fmt.Errorf("no series for shop")
@@ -241,41 +251,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().String()
-}
-
-type sample struct {
-	labels map[string]string
-	value  string
-}
-
-var (
-	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$`)
-	labelPair  = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-)
-
-// scrape reads the samples of one metric from a Prometheus text endpoint.
-func scrape(t *testing.T, url, name string) []sample {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	var out []sample
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		m := sampleLine.FindStringSubmatch(sc.Text())
-		if m == nil || m[1] != name {
-			continue
-		}
-		s := sample{labels: map[string]string{}, value: m[3]}
-		for _, p := range labelPair.FindAllStringSubmatch(m[2], -1) {
-			s.labels[p[1]] = p[2]
-		}
-		out = append(out, s)
-	}
-	return out
 }

@@ -1,17 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"maps"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jack-io/jack-operator/internal/testsupport/promtext"
 )
 
 // The test binary is built as a release would be (TestMain), with the
@@ -71,47 +71,12 @@ func TestARunningSidecarReportsItsVersion(t *testing.T) {
 		t.Errorf("/state says version %q, want %q: %s", st.Version, stampedVersion, body)
 	}
 
-	series := scrape(t, s.ops+"/metrics", "jack_sidecar_build_info")
+	series := promtext.Scrape(t, s.ops+"/metrics", "jack_sidecar_build_info")
 	if len(series) != 1 {
 		t.Fatalf("jack_sidecar_build_info has %d series, want 1: %v", len(series), series)
 	}
 	want := map[string]string{"version": stampedVersion, "revision": serving.Revision, "goversion": runtime.Version()}
-	if got := series[0]; got.value != "1" || !maps.Equal(got.labels, want) {
-		t.Errorf("jack_sidecar_build_info%v %s, want %v 1", got.labels, got.value, want)
+	if got := series[0]; got.Value != "1" || !maps.Equal(got.Labels, want) {
+		t.Errorf("jack_sidecar_build_info%v %s, want %v 1", got.Labels, got.Value, want)
 	}
-}
-
-type sample struct {
-	labels map[string]string
-	value  string
-}
-
-var sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$`)
-var labelPair = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
-
-// scrape reads the samples of one metric from a Prometheus text endpoint.
-func scrape(t *testing.T, url, name string) []sample {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	var out []sample
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		m := sampleLine.FindStringSubmatch(sc.Text())
-		if m == nil || m[1] != name {
-			continue
-		}
-		s := sample{labels: map[string]string{}, value: m[3]}
-		for _, p := range labelPair.FindAllStringSubmatch(m[2], -1) {
-			s.labels[p[1]] = p[2]
-		}
-		out = append(out, s)
-	}
-	return out
 }
