@@ -94,8 +94,14 @@ func (c *cluster) run(t testing.TB, tool string, args ...string) string {
 }
 
 func (c *cluster) try(tool string, args ...string) (string, error) {
+	return c.tryInput("", tool, args...)
+}
+
+// tryInput is try with stdin as the tool's standard input.
+func (c *cluster) tryInput(stdin, tool string, args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(c.root, "bin", tool), append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
 	cmd.Dir = c.root // paths in args are the repository's
+	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -72,6 +71,7 @@ func TestTheJourney(t *testing.T) {
 		{"a namespace, a SigningKey and three users", j.resources},
 		{"the app comes up with the sidecar injected", j.app},
 		{"kubectl jack explains the injection and its doctor finds nothing wrong", j.plugin},
+		{"kubectl jack adds a user, ends her sessions on both replicas at once, and her password goes with her", j.pluginUser},
 		{"each role logs in and reaches exactly its routes", j.roles},
 		{"identity headers cannot be forged", j.forgery},
 		{"a logout at one replica is refused at the other", j.logout},
@@ -430,88 +430,6 @@ func rotate(t *testing.T) (published string) {
 		return false
 	})
 	return published
-}
-
-// rotationsToRun is how many forced rotations the journey makes under
-// traffic: JACK_E2E_ROTATIONS, 2 unless set (make soak-rotation sets 10).
-func rotationsToRun(t *testing.T) int {
-	n := 2
-	if v := os.Getenv("JACK_E2E_ROTATIONS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			t.Fatalf("JACK_E2E_ROTATIONS=%q is not a positive number", v)
-		}
-	}
-	return n
-}
-
-// rotation forces rotations as a user would (annotate, then kubectl wait
-// for the rotation to finish) while a client logs in at one replica and
-// uses its tokens at both: not one valid token may be refused, the new key
-// may not sign before every sidecar holds it, and a rotation ends when the
-// kubelet has brought the ring everywhere (past the 30 s prepublish floor),
-// not after a fixed wait.
-func (j *journey) rotation(t *testing.T) {
-	svc := serviceAddr(t)
-	old := j.tokens["ada"]
-	if before := signingKey(t).Status.ActiveKeyID; kid(t, old) != before {
-		t.Fatalf("ada's token has kid %s, the active key is %s", kid(t, old), before)
-	}
-	n := rotationsToRun(t)
-	addrs := []string{sidecarAddr(j.pods[0]), sidecarAddr(j.pods[1])}
-	traffic := startCrossTraffic(addrs, "ada@example.com", users[0].password, 2*time.Second, time.Duration(n)*6*time.Minute)
-	var took []time.Duration
-	for i := range n {
-		start := time.Now()
-		v := strconv.FormatInt(start.UnixNano(), 10)
-		c.run(t, "kubectl", "-n", shop, "annotate", "--overwrite", "signingkey", "jack", jack.AnnotationRotate+"="+v)
-		c.run(t, "kubectl", "-n", shop, "wait", "signingkey/jack", "--for=jsonpath={.status.lastRotateRequest}="+v, "--timeout=60s")
-		var published string
-		for _, k := range signingKey(t).Status.Keys {
-			if k.State == jack.KeyPublished {
-				published = k.ID
-			}
-		}
-		if published == "" {
-			t.Fatalf("rotation %d: no key is published once the request is handled", i+1)
-		}
-		// Until it signs, watch that it does not before every sidecar has it.
-		poll.Within(t, 5*time.Minute, fmt.Sprintf("rotation %d: key %s signs", i+1, published), func() bool {
-			if signingKey(t).Status.ActiveKeyID != published {
-				return false
-			}
-			for _, p := range j.pods {
-				if _, ok := loadedKeys(t, p)[published]; !ok {
-					t.Errorf("rotation %d: key %s signs although pod %s has not loaded it", i+1, published, p.Name)
-				}
-			}
-			return true
-		})
-		c.run(t, "kubectl", "-n", shop, "wait", "signingkey/jack", "--for=condition=Propagated", "--timeout=60s")
-		took = append(took, time.Since(start))
-		key := signingKey(t)
-		t.Logf("rotation %d: key %s active on every replica after %s (status: %s sidecars, Propagated)", i+1, published, took[i].Round(time.Second), key.Status.Propagation)
-		fresh := c.login(t, svc, "ada@example.com", users[0].password).session(t).Token
-		if kid(t, fresh) != published {
-			t.Errorf("a token issued after rotation %d has kid %s, want %s", i+1, kid(t, fresh), published)
-		}
-		j.tokens["ada"] = fresh
-	}
-	logins, verified, refused := traffic.end()
-	slices.Sort(took)
-	t.Logf("%d rotations under traffic: active everywhere after min %s, median %s, max %s; %d logins, %d cross-replica verifications, %d refused",
-		n, took[0].Round(time.Second), took[len(took)/2].Round(time.Second), took[len(took)-1].Round(time.Second), logins, verified, len(refused))
-	for _, r := range refused {
-		t.Errorf("during the rotations: %s", r)
-	}
-	if logins == 0 || verified == 0 {
-		t.Errorf("the traffic made %d logins and %d verifications; it did not run", logins, verified)
-	}
-	for _, p := range j.pods {
-		if !verifies(t, sidecarAddr(p), old) || !verifies(t, sidecarAddr(p), j.tokens["ada"]) {
-			t.Errorf("pod %s refuses a token from before or after the rotations", p.Name)
-		}
-	}
 }
 
 func (j *journey) disable(t *testing.T) {
