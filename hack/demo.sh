@@ -69,6 +69,12 @@ start_app() {
   kubectl rollout status -n "$demo_ns" deployment/jack-echo --timeout=3m >/dev/null
 }
 
+# build_plugin builds the kubectl plugin the demo's lines use, stamped as
+# the images are.
+build_plugin() {
+  (cd "$root" && go build -ldflags "-X github.com/jack-io/jack-operator/internal/version.Version=dev" -o "$bin/kubectl-jack" ./cmd/kubectl-jack)
+}
+
 # expose forwards 127.0.0.1:$port on this machine to jack-echo's Service in
 # the cluster's private network.
 expose() {
@@ -98,6 +104,7 @@ up() {
   step "starting the cluster (the first run builds the node's binaries from source, 15-20 min)" "$root/hack/cluster/cluster.sh" up
   step "building the images (operator, sidecar, jack-echo, pause) and pushing them to the cluster's registry" "$root/hack/cluster/cluster.sh" images dev
   step "pushing the chart to the cluster's registry" "$root/hack/release.sh" chart "$registry" dev
+  step "building kubectl jack (bin/kubectl-jack)" build_plugin
   step "installing the operator with its Helm chart" install_operator
   step "applying a SigningKey and three JackUsers in namespace $demo_ns" apply_samples
   step "starting jack-echo with the injected sidecar" start_app
@@ -107,15 +114,16 @@ up() {
 
 Jack's API (here jack-echo) is at http://127.0.0.1:$port, behind the jack-auth sidecar.
 
-  export KUBECONFIG=$kubeconfig
-  bin/kubectl get jack -n $demo_ns                     # the SigningKey and three JackUsers, Ready
-  bin/kubectl get pod -n $demo_ns -l app.kubernetes.io/name=jack-echo -o jsonpath='{.items[0].spec.initContainers[0].name}'; echo   # jack-auth
-  bin/kubectl get pod -n $demo_ns -l app.kubernetes.io/name=jack-echo -o jsonpath='{.items[0].spec.initContainers[0].image}'; echo  # pinned by digest
+  export KUBECONFIG=$kubeconfig PATH=$bin:\$PATH   # kubectl, and kubectl jack (the plugin), from bin/
+  kubectl get jack -n $demo_ns                     # the SigningKey and three JackUsers, Ready
+  kubectl jack doctor -n $demo_ns                  # the operator, its webhook, the CRDs, the keys, the sidecars: all OK
+  kubectl jack inject explain deployment/jack-echo -n $demo_ns   # why its pods get the sidecar, in the operator's own words
+  kubectl get pod -n $demo_ns -l app.kubernetes.io/name=jack-echo -o jsonpath='{.items[0].spec.initContainers[0].image}'; echo  # pinned by digest
 
   # the cluster's registry, from this machine: the images and the chart
-  bin/crane ls $registry/jack-auth
-  bin/crane manifest $registry/jack-auth:dev                               # an index: linux/amd64 and linux/arm64
-  bin/helm pull oci://$registry/charts/jack-operator --version $chart_version --plain-http   # the chart, with the digests pinned
+  crane ls $registry/jack-auth
+  crane manifest $registry/jack-auth:dev                               # an index: linux/amd64 and linux/arm64
+  helm pull oci://$registry/charts/jack-operator --version $chart_version --plain-http   # the chart, with the digests pinned
 
   # log in (ada is an admin; max a manager, sam staff: max-demo-password-1, sam-demo-password-1)
   TOKEN=\$(curl -s -X POST http://127.0.0.1:$port/api/v1/auth/login -H 'Content-Type: application/json' \\
@@ -123,14 +131,24 @@ Jack's API (here jack-echo) is at http://127.0.0.1:$port, behind the jack-auth s
   curl -s http://127.0.0.1:$port/api/v1/settings -H "Authorization: Bearer \$TOKEN"   # the app sees X-Jack-User-*
   curl -s http://127.0.0.1:$port/api/v1/settings                                     # TOKEN_MISSING
 
-  bin/kubectl patch jackuser ada -n $demo_ns --type=merge -p '{"spec":{"role":"staff"}}'   # within a second:
+  kubectl patch jackuser ada -n $demo_ns --type=merge -p '{"spec":{"role":"staff"}}'   # within a second:
   curl -s http://127.0.0.1:$port/api/v1/settings -H "Authorization: Bearer \$TOKEN"   # FORBIDDEN
   curl -s -X POST http://127.0.0.1:$port/api/v1/auth/logout -H "Authorization: Bearer \$TOKEN"
-  bin/kubectl get tokenrevocations -n $demo_ns          # the logout, shared by both replicas
-  v=\$(date +%s); bin/kubectl annotate --overwrite signingkey jack -n $demo_ns auth.jack.io/rotate=\$v   # rotate now
-  bin/kubectl wait signingkey/jack -n $demo_ns --for=jsonpath='{.status.lastRotateRequest}'=\$v   # a new key is published
-  bin/kubectl wait signingkey/jack -n $demo_ns --for=condition=Propagated --timeout=5m   # it signs, on every replica
-  bin/kubectl events -n $demo_ns --for signingkey/jack
+  kubectl get tokenrevocations -n $demo_ns          # the logout, shared by both replicas
+
+  # a new user, her password never on a command line (or --generate: printed once)
+  PW=\$(head -c 18 /dev/urandom | base64); printf '%s\\n' "\$PW" | \\
+      kubectl jack user add eve -n $demo_ns --email eve@example.com --role staff --password-stdin --wait
+  EVE=\$(curl -s -X POST http://127.0.0.1:$port/api/v1/auth/login -H 'Content-Type: application/json' \\
+      -d "{\\"email\\":\\"eve@example.com\\",\\"password\\":\\"\$PW\\"}" | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
+  curl -s http://127.0.0.1:$port/api/v1/tasks -H "Authorization: Bearer \$EVE"       # eve, staff
+  kubectl jack user end-sessions eve -n $demo_ns --wait   # returns once every replica refuses her earlier tokens
+  curl -s http://127.0.0.1:$port/api/v1/tasks -H "Authorization: Bearer \$EVE"       # TOKEN_EXPIRED: that session ended
+
+  # the signing key: its ring, and a rotation that returns once the new key signs on every replica
+  kubectl jack key status jack -n $demo_ns
+  kubectl jack key rotate jack -n $demo_ns --wait     # about a minute: 30s prepublish, then the kubelet's file sync
+  kubectl events -n $demo_ns --for signingkey/jack
 
 make demo-down stops the cluster and removes everything it made.
 TRY
