@@ -32,7 +32,11 @@ type standInSidecar struct {
 	// name, the sessionsValidAfter it has seen.
 	refuses    map[string]bool
 	usersEnded map[string]time.Time
-	srv        *httptest.Server
+	// logins, by JackUser name, is the login its directory and watch hold
+	// (loginOf); loginAsks counts the login questions.
+	logins    map[string]string
+	loginAsks int
+	srv       *httptest.Server
 }
 
 func newStandIn(t *testing.T, keys ...string) *standInSidecar {
@@ -46,6 +50,10 @@ func newStandIn(t *testing.T, keys ...string) *standInSidecar {
 			if u := q.Get("user"); u != "" {
 				after, err := time.Parse(time.RFC3339, q.Get("sessionsValidAfter"))
 				held = err == nil && !s.usersEnded[u].Before(after)
+			}
+			if u := q.Get("login"); u != "" {
+				s.loginAsks++
+				held = s.logins[u] == loginOf(q.Get("id"), q.Get("email"), q.Get("passwordVersion"), q.Get("disabled") == "true")
 			}
 			s.mu.Unlock()
 			_ = json.NewEncoder(w).Encode(jack.Confirmation{Held: held})
@@ -98,6 +106,27 @@ func (s *standInSidecar) endSessions(user string, after time.Time) {
 		s.usersEnded = map[string]time.Time{}
 	}
 	s.usersEnded[user] = after
+}
+
+// loadLogin is the kubelet bringing a directory, and the watch a JackUser,
+// with this login of the JackUser name.
+func (s *standInSidecar) loadLogin(name, id, email, passwordVersion string, disabled bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logins == nil {
+		s.logins = map[string]string{}
+	}
+	s.logins[name] = loginOf(id, email, passwordVersion, disabled)
+}
+
+func loginOf(id, email, passwordVersion string, disabled bool) string {
+	return strings.Join([]string{id, email, passwordVersion, strconv.FormatBool(disabled)}, "|")
+}
+
+func (s *standInSidecar) loginQuestions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loginAsks
 }
 
 func (s *standInSidecar) signWith(kid string) {

@@ -95,6 +95,7 @@ func newClusterEnv() (*clusterEnv, error) {
 		&controllers.SidecarAccessReconciler{Client: mgr.GetClient()},
 		&controllers.TokenRevocationReconciler{Client: mgr.GetClient()},
 		&controllers.SessionsEndReconciler{Client: mgr.GetClient()},
+		&controllers.UserLoginReconciler{Client: mgr.GetClient()},
 	} {
 		if err := setup.SetupWithManager(mgr); err != nil {
 			_ = env.Stop()

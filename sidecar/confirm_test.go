@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -282,4 +283,83 @@ func (n *jackNamespace) twoConfirmingReplicas() ([]account, []*sidecar) {
 	n.registerPod("jack-b", sidecars[1])
 	synced(n.t, sidecars...)
 	return accounts, sidecars
+}
+
+// propagation is the JackUser's Propagated condition and whether the status
+// says the current password is confirmed at the current generation, as
+// kubectl jack user add|passwd --wait reads it.
+func (n *jackNamespace) propagation(name string) (*metav1.Condition, bool, *authv1alpha1.JackUser) {
+	n.t.Helper()
+	var u authv1alpha1.JackUser
+	must(n.t, n.c.k8s.Get(context.Background(), types.NamespacedName{Namespace: n.name, Name: name}, &u))
+	c := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionPropagated)
+	done := c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == u.Generation &&
+		u.Status.PasswordVersion != "" && u.Status.PropagatedPasswordVersion == u.Status.PasswordVersion
+	return c, done, &u
+}
+
+// askLogin asks s's ops port, as the operator does, whether it logs u in
+// with their current password, without waiting.
+func askLogin(t *testing.T, s *sidecar, u *authv1alpha1.JackUser) bool {
+	t.Helper()
+	q := url.Values{"login": {u.Name}, "id": {u.Status.ID}, "email": {u.Spec.Email}, "passwordVersion": {u.Status.PasswordVersion}}
+	resp, err := http.Get(s.ops + jack.SidecarConfirmPath + "?" + q.Encode())
+	must(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	var c jack.Confirmation
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&c) != nil {
+		t.Fatalf("/confirm of a login answered %d", resp.StatusCode)
+	}
+	return c.Held
+}
+
+// TestANewUserOrPasswordIsPropagatedOnceEverySidecarLoadedTheDirectory: a
+// JackUser is Ready at once, but its login works only once the kubelet has
+// brought the directory to the sidecars; Propagated says when, and once it
+// is True a login works at every replica at once.
+func TestANewUserOrPasswordIsPropagatedOnceEverySidecarLoadedTheDirectory(t *testing.T) {
+	n := newJackNamespace(t)
+	a, b := n.startSidecar(n.apiHost(), t.TempDir()), n.startSidecar(n.apiHost(), t.TempDir())
+	n.registerPod("jack-a", a)
+	n.registerPod("jack-b", b)
+	synced(t, a, b)
+
+	email, pw := n.addUser("eve", jack.RoleStaff)
+	var u *authv1alpha1.JackUser
+	poll.True(t, 10*time.Second, "eve's Propagated condition to name both sidecars as not confirming", func() bool {
+		c, _, got := n.propagation("eve")
+		u = got
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == authv1alpha1.ReasonAwaitingSidecars &&
+			strings.Contains(c.Message, "jack-a") && strings.Contains(c.Message, "jack-b")
+	})
+	for name, s := range map[string]*sidecar{"a": a, "b": b} {
+		if askLogin(t, s, u) {
+			t.Errorf("sidecar %s confirms eve's login before the kubelet brought the directory", name)
+		}
+		wantError(t, s.login(email, pw), http.StatusUnauthorized, "INVALID_CREDENTIALS")
+	}
+
+	// The kubelet swaps the directory in: the sidecars' waits end, and the
+	// operator says so within its next round.
+	n.syncVolumes()
+	poll.Within(t, 10*time.Second, "eve's Propagated condition to be True", func() bool { _, done, _ := n.propagation("eve"); return done })
+	// At once, no poll: True promises every replica logs her in.
+	for _, s := range []*sidecar{a, b} {
+		loginToken(t, s, email, pw)
+	}
+
+	// A new password: False again until the directory with its hash
+	// arrives, and then it logs in everywhere at once.
+	n.setPassword("eve-pw", "second password of eve")
+	poll.Within(t, 10*time.Second, "eve's Propagated condition to be False for the new password", func() bool {
+		c, _, got := n.propagation("eve")
+		return got.Status.PasswordVersion != u.Status.PasswordVersion && c != nil && c.Status == metav1.ConditionFalse &&
+			got.Status.PropagatedPasswordVersion == ""
+	})
+	wantError(t, a.login(email, "second password of eve"), http.StatusUnauthorized, "INVALID_CREDENTIALS")
+	n.syncVolumes()
+	poll.Within(t, 10*time.Second, "eve's Propagated condition to be True for the new password", func() bool { _, done, _ := n.propagation("eve"); return done })
+	for _, s := range []*sidecar{a, b} {
+		loginToken(t, s, email, "second password of eve")
+	}
 }

@@ -95,10 +95,23 @@ func (s *SidecarState) Holds(kid string) bool {
 //     the sidecar refuses the tokens that revocation covers, as of that
 //     generation or a later one;
 //   - user=<JackUser name>&sessionsValidAfter=<RFC 3339 time>: the sidecar
-//     refuses that user's tokens issued before that time.
+//     refuses that user's tokens issued before that time;
+//   - login=<JackUser name>&id=<status.id>&email=<spec.email>&passwordVersion=<status.passwordVersion>
+//     (and disabled=true for a JackUser with spec.disabled): the sidecar
+//     logs that user in with the password at that version — its loaded
+//     user directory finds the id under that email as a login does
+//     (case-insensitively), with a hash of that version, and its watched
+//     JackUser, once listed, has that id and version, and neither has the
+//     user disabled; with disabled=true, the same entry, with the user
+//     disabled by either, so that no login gets past it. The directory is
+//     the mounted Secret, which the kubelet brings a minute or more after
+//     the operator writes it, so this is what says a new user, a new email
+//     or a new password works at this replica.
 //
 // and wait=<Go duration, at most SidecarConfirmMaxWait> makes the sidecar
-// hold the answer until it does, or the wait is over. It needs no
+// hold the answer until it does, or the wait is over (a login's wait ends
+// when the directory file is reloaded, too). A sidecar without API
+// credentials answers held at once to every kind. It needs no
 // credentials, holds nothing secret, and is on the ops port with /state.
 const SidecarConfirmPath = "/confirm"
 

@@ -10,7 +10,13 @@ const (
 	ConditionReady = "Ready"
 	// ConditionPropagated is True on a SigningKey when every ready sidecar
 	// of it holds the keys that sign or are about to, and no rotation is
-	// under way.
+	// under way. On a JackUser it is True when every ready sidecar of the
+	// namespace logs the user in with their current email and password
+	// (status.propagatedPasswordVersion); for a disabled user, when every
+	// one has their current entry, disabled. Its reasons are those of
+	// TokenRevocation conditions: Confirmed, AwaitingSidecars,
+	// SidecarsUnreachable. A JackUser that is not Ready for another reason
+	// than being disabled has none.
 	ConditionPropagated = "Propagated"
 	// ConditionConfirmed is True on a TokenRevocation once every ready
 	// sidecar of its SigningKey refuses the token.
@@ -20,9 +26,11 @@ const (
 	ConditionSessionsEnded = "SessionsEnded"
 )
 
-// Reasons for TokenRevocation conditions.
+// Reasons for TokenRevocation conditions, and for the JackUser conditions
+// that sidecars confirm (SessionsEnded, Propagated).
 const (
-	// ReasonConfirmed: every ready sidecar refuses the token.
+	// ReasonConfirmed: every ready sidecar refuses the token (or, on a
+	// JackUser, acts on what the condition says).
 	ReasonConfirmed = "Confirmed"
 	// ReasonAwaitingSidecars: some sidecars have not confirmed yet; the
 	// message names them. SidecarsUnreachable is used when they did not

@@ -81,7 +81,13 @@ type JackUserStatus struct {
 	ID string `json:"id,omitempty"`
 
 	// conditions describe the user's state. Ready is True when the user can
-	// log in; its reason says why not otherwise.
+	// log in; its reason says why not otherwise. Propagated is True once
+	// every ready sidecar of the namespace has loaded the user directory
+	// with the user's current email and password (propagatedPasswordVersion),
+	// so that a login works at whichever replica it lands on; the kubelet
+	// takes a minute or more to bring a new directory to the sidecars.
+	// SessionsEnded is True once every ready sidecar refuses the tokens
+	// issued before sessionsValidAfter.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -115,6 +121,16 @@ type JackUserStatus struct {
 	// +optional
 	SessionsEndConfirmed *metav1.Time `json:"sessionsEndConfirmed,omitempty"`
 
+	// propagatedPasswordVersion is the passwordVersion that every ready
+	// sidecar in the namespace has confirmed it logs the user in with, with
+	// the email and disabled of the Propagated condition's
+	// observedGeneration; empty while a change is being confirmed. Once it
+	// equals passwordVersion, and Propagated is True at the current
+	// generation, a login with the current password works at every replica.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	PropagatedPasswordVersion string `json:"propagatedPasswordVersion,omitempty"`
+
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -130,6 +146,7 @@ type JackUserStatus struct {
 // +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.role`
 // +kubebuilder:printcolumn:name="ID",type=string,JSONPath=`.status.id`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Propagated",type=string,JSONPath=`.status.conditions[?(@.type=="Propagated")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Disabled",type=boolean,JSONPath=`.spec.disabled`,priority=1
 type JackUser struct {

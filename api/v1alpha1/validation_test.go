@@ -483,7 +483,10 @@ func TestPrinterColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	user.Status.ID = "staff-7"
-	user.Status.Conditions = []metav1.Condition{{Type: authv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: authv1alpha1.ReasonUserReady, LastTransitionTime: metav1.Now(), Message: "alice can log in"}}
+	user.Status.Conditions = []metav1.Condition{
+		{Type: authv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: authv1alpha1.ReasonUserReady, LastTransitionTime: metav1.Now(), Message: "alice can log in"},
+		{Type: authv1alpha1.ConditionPropagated, Status: metav1.ConditionFalse, Reason: authv1alpha1.ReasonAwaitingSidecars, LastTransitionTime: metav1.Now(), Message: "z"},
+	}
 	if err := k8s.Status().Update(ctx, &user); err != nil {
 		t.Fatal(err)
 	}
@@ -502,13 +505,13 @@ func TestPrinterColumns(t *testing.T) {
 	}
 
 	users := getTable(t, "/apis/auth.jack.io/v1alpha1/namespaces/"+ns+"/jackusers")
-	assertStrings(t, "jackuser columns", columns(users, false), []string{"Name", "Email", "Role", "ID", "Ready", "Age"})
-	assertStrings(t, "jackuser wide columns", columns(users, true), []string{"Name", "Email", "Role", "ID", "Ready", "Age", "Disabled"})
+	assertStrings(t, "jackuser columns", columns(users, false), []string{"Name", "Email", "Role", "ID", "Ready", "Propagated", "Age"})
+	assertStrings(t, "jackuser wide columns", columns(users, true), []string{"Name", "Email", "Role", "ID", "Ready", "Propagated", "Age", "Disabled"})
 	if len(users.Rows) != 1 {
 		t.Fatalf("got %d jackuser rows, want 1", len(users.Rows))
 	}
-	assertStrings(t, "jackuser row", cellStrings(users.Rows[0].Cells[:5]), []string{"alice", "Alice@Example.com", "staff", "staff-7", "True"})
-	if disabled := fmt.Sprint(users.Rows[0].Cells[6]); disabled != "false" {
+	assertStrings(t, "jackuser row", cellStrings(users.Rows[0].Cells[:6]), []string{"alice", "Alice@Example.com", "staff", "staff-7", "True", "False"})
+	if disabled := fmt.Sprint(users.Rows[0].Cells[7]); disabled != "false" {
 		t.Errorf("Disabled column = %s, want false", disabled)
 	}
 

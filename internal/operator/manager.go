@@ -101,6 +101,9 @@ func (c *Completed) NewManager(cfg *rest.Config, adjust ...func(*ctrl.Options)) 
 	if err := (&controllers.SessionsEndReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the sessions-end controller: %w", err)
 	}
+	if err := (&controllers.UserLoginReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the user-login controller: %w", err)
+	}
 	if c.Webhooks {
 		// The pods the webhook should have injected and did not: only where
 		// the operator is the one that injects.

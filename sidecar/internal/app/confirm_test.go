@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,8 +15,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jack-io/jack-operator/api/jack"
+	"github.com/jack-io/jack-operator/internal/testsupport/kubelettest"
+	"github.com/jack-io/jack-operator/internal/testsupport/poll"
+	"github.com/jack-io/jack-operator/internal/userdir"
 	"github.com/jack-io/jack-operator/sidecar/internal/cluster"
+	"github.com/jack-io/jack-operator/sidecar/internal/livefile"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
+	"github.com/jack-io/jack-operator/sidecar/internal/server"
 )
 
 func TestAConfirmationQueryIsReadOrRefusedWithASentence(t *testing.T) {
@@ -25,13 +31,23 @@ func TestAConfirmationQueryIsReadOrRefusedWithASentence(t *testing.T) {
 		want    confirmQuery
 		wantErr string
 	}{
-		"a revocation":                      {query: "revocation=jti-1&generation=2", want: confirmQuery{kind: confirmRevocation, name: "jti-1", generation: 2}},
-		"a revocation, waiting":             {query: "revocation=jti-1&generation=1&wait=2s", want: confirmQuery{kind: confirmRevocation, name: "jti-1", generation: 1, wait: 2 * time.Second}},
-		"a user":                            {query: "user=sam&sessionsValidAfter=2026-11-27T10:00:01Z", want: confirmQuery{kind: confirmUser, name: "sam", sessionsValidAfter: at}},
-		"a wait past the bound is cut":      {query: "user=sam&sessionsValidAfter=2026-11-27T10:00:01Z&wait=1h", want: confirmQuery{kind: confirmUser, name: "sam", sessionsValidAfter: at, wait: jack.SidecarConfirmMaxWait}},
-		"a zero wait answers now":           {query: "revocation=jti-1&generation=1&wait=0s", want: confirmQuery{kind: confirmRevocation, name: "jti-1", generation: 1}},
+		"a revocation":                 {query: "revocation=jti-1&generation=2", want: confirmQuery{kind: confirmRevocation, name: "jti-1", generation: 2}},
+		"a revocation, waiting":        {query: "revocation=jti-1&generation=1&wait=2s", want: confirmQuery{kind: confirmRevocation, name: "jti-1", generation: 1, wait: 2 * time.Second}},
+		"a user":                       {query: "user=sam&sessionsValidAfter=2026-11-27T10:00:01Z", want: confirmQuery{kind: confirmUser, name: "sam", sessionsValidAfter: at}},
+		"a wait past the bound is cut": {query: "user=sam&sessionsValidAfter=2026-11-27T10:00:01Z&wait=1h", want: confirmQuery{kind: confirmUser, name: "sam", sessionsValidAfter: at, wait: jack.SidecarConfirmMaxWait}},
+		"a zero wait answers now":      {query: "revocation=jti-1&generation=1&wait=0s", want: confirmQuery{kind: confirmRevocation, name: "jti-1", generation: 1}},
+		"a login": {query: "login=eve&id=staff-1&email=eve%40example.com&passwordVersion=0a1b&wait=2s",
+			want: confirmQuery{kind: confirmLogin, name: "eve", id: "staff-1", email: "eve@example.com", passwordVersion: "0a1b", wait: 2 * time.Second}},
+		"a login of a disabled user": {query: "login=eve&id=staff-1&email=eve%40example.com&passwordVersion=0a1b&disabled=true",
+			want: confirmQuery{kind: confirmLogin, name: "eve", id: "staff-1", email: "eve@example.com", passwordVersion: "0a1b", disabled: true}},
 		"neither":                           {query: "wait=1s", wantErr: "name a revocation"},
-		"both":                              {query: "revocation=jti-1&generation=1&user=sam&sessionsValidAfter=2026-11-27T10:00:01Z", wantErr: "not both"},
+		"both":                              {query: "revocation=jti-1&generation=1&user=sam&sessionsValidAfter=2026-11-27T10:00:01Z", wantErr: "not several"},
+		"a login and a user":                {query: "login=eve&id=staff-1&email=e%40x.io&passwordVersion=v&user=eve&sessionsValidAfter=2026-11-27T10:00:01Z", wantErr: "not several"},
+		"a login without an id":             {query: "login=eve&email=eve%40example.com&passwordVersion=0a1b", wantErr: "needs id"},
+		"a login without an email":          {query: "login=eve&id=staff-1&passwordVersion=0a1b", wantErr: "needs email"},
+		"a login without a version":         {query: "login=eve&id=staff-1&email=eve%40example.com", wantErr: "needs passwordVersion"},
+		"a login with a bad disabled":       {query: "login=eve&id=staff-1&email=eve%40example.com&passwordVersion=0a1b&disabled=maybe", wantErr: "true or false"},
+		"a login with a bad wait":           {query: "login=eve&id=staff-1&email=eve%40example.com&passwordVersion=0a1b&wait=soon", wantErr: "duration"},
 		"a revocation without a generation": {query: "revocation=jti-1", wantErr: "generation"},
 		"a generation that is not a number": {query: "revocation=jti-1&generation=one", wantErr: "positive whole number"},
 		"a generation of zero":              {query: "revocation=jti-1&generation=0", wantErr: "positive whole number"},
@@ -52,7 +68,8 @@ func TestAConfirmationQueryIsReadOrRefusedWithASentence(t *testing.T) {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("refused: %v", err)
 			case tc.wantErr == "" && (got.kind != tc.want.kind || got.name != tc.want.name || got.generation != tc.want.generation ||
-				!got.sessionsValidAfter.Equal(tc.want.sessionsValidAfter) || got.wait != tc.want.wait):
+				!got.sessionsValidAfter.Equal(tc.want.sessionsValidAfter) || got.wait != tc.want.wait ||
+				got.id != tc.want.id || got.email != tc.want.email || got.passwordVersion != tc.want.passwordVersion || got.disabled != tc.want.disabled):
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -60,11 +77,14 @@ func TestAConfirmationQueryIsReadOrRefusedWithASentence(t *testing.T) {
 }
 
 // confirmFixture is /confirm served from real live views, fed as the
-// watches feed them.
+// watches feed them, and a user directory file loaded from a volume that
+// the test swaps as the kubelet does.
 type confirmFixture struct {
 	t           *testing.T
 	revocations *cluster.Revocations
 	users       *cluster.Users
+	volume      *kubelettest.Volume
+	directory   *livefile.File[*server.Users]
 	url         string
 	reg         *prometheus.Registry
 }
@@ -77,10 +97,37 @@ func newConfirmFixture(t *testing.T, maxWaiters int) *confirmFixture {
 	}
 	f := &confirmFixture{t: t, users: cluster.NewUsers(), reg: prometheus.NewRegistry(),
 		revocations: cluster.NewRevocations(cluster.RevocationsConfig{Local: local, Namespace: "shop", SigningKey: "jack", Log: logr.Discard()})}
-	srv := httptest.NewServer(newConfirmer(f.revocations, f.users, maxWaiters, f.reg))
+	f.volume = kubelettest.NewVolume(t, t.TempDir(), directoryFiles(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dir, err := livefile.Watch(ctx, livefile.Options[*server.Users]{
+		Path: f.volume.Path(jack.SecretKeyUserDirectory), PollInterval: time.Hour, // notifications alone
+		Parse: func(b []byte) (*server.Users, error) {
+			d, err := userdir.Decode(b)
+			if err != nil {
+				return nil, err
+			}
+			return server.NewUsers(d), nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.directory = dir
+	srv := httptest.NewServer(newConfirmer(f.revocations, f.users, loadedUsers{dir}, maxWaiters, f.reg))
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
 	return f
+}
+
+// directoryFiles is a user directory Secret's data with these users.
+func directoryFiles(t *testing.T, users ...userdir.User) map[string][]byte {
+	t.Helper()
+	data, err := (&userdir.Directory{Users: users}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]byte{jack.SecretKeyUserDirectory: data}
 }
 
 // revocationOf is a TokenRevocation of token tok at generation 1, as the
@@ -222,29 +269,16 @@ func TestConfirmRefusesBadQueriesAndWaitersPastTheBound(t *testing.T) {
 		t.Errorf("once the slot is free again: %d %s", a.status, a.body)
 	}
 
-	counts, err := f.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	results := map[string]float64{}
-	for _, mf := range counts {
-		for _, m := range mf.GetMetric() {
-			key := ""
-			for _, l := range m.GetLabel() {
-				key += l.GetValue() + " "
-			}
-			results[strings.TrimSpace(key)] = m.GetCounter().GetValue()
-		}
-	}
+	results := confirmCounts(t, f.reg)
 	if results["invalid bad_request"] != 4 || results["revocation busy"] != 1 || results["revocation held"] != 2 || results["revocation not_held"] != 1 {
 		t.Errorf("jack_sidecar_confirmations_total: %v", results)
 	}
 }
 
 func TestASidecarWithoutAPICredentialsHoldsEverything(t *testing.T) {
-	srv := httptest.NewServer(newConfirmer(nil, nil, 1, prometheus.NewRegistry()))
+	srv := httptest.NewServer(newConfirmer(nil, nil, nil, 1, prometheus.NewRegistry()))
 	defer srv.Close()
-	for _, q := range []string{revocationQuery("any", "5s"), "user=sam&sessionsValidAfter=2026-11-27T10:00:00Z&wait=5s"} {
+	for _, q := range []string{revocationQuery("any", "5s"), "user=sam&sessionsValidAfter=2026-11-27T10:00:00Z&wait=5s", loginQuery("v1", "5s")} {
 		start := time.Now()
 		resp, err := http.Get(srv.URL + jack.SidecarConfirmPath + "?" + q)
 		if err != nil {
@@ -257,4 +291,111 @@ func TestASidecarWithoutAPICredentialsHoldsEverything(t *testing.T) {
 			t.Errorf("%s: held %v (%v) after %s; want held at once", q, c.Held, err, time.Since(start))
 		}
 	}
+}
+
+func loginQuery(version, wait string) string {
+	return "login=eve&id=staff-7&email=Eve%40Example.com&passwordVersion=" + version + "&wait=" + wait
+}
+
+// TestALoginIsHeldOnceTheDirectoryFileHasTheUser: a new user, then a new
+// password, is held only once the kubelet has swapped in a directory with
+// it and the watched JackUser agrees; a waiting question is answered the
+// moment the swap is loaded.
+func TestALoginIsHeldOnceTheDirectoryFileHasTheUser(t *testing.T) {
+	f := newConfirmFixture(t, 8)
+	eve := func(version string) userdir.User {
+		return userdir.User{ID: "staff-7", Email: "eve@example.com", Name: "Eve", Role: jack.RoleStaff, PasswordHash: "$argon2id$not-checked-here", PasswordVersion: version}
+	}
+	f.users.Replace([]cluster.JackUser{jackUser(t, "eve", `{"spec":{"role":"staff"},"status":{"id":"staff-7","passwordVersion":"v1"}}`)})
+
+	// The JackUser is Ready, the directory file does not have eve yet.
+	if a := f.ask(loginQuery("v1", "")); a.status != 200 || a.held {
+		t.Fatalf("a user the directory file lacks: %d %s; want not held", a.status, a.body)
+	}
+	done := make(chan confirmAnswer, 1)
+	go func() { done <- f.ask(loginQuery("v1", "5s")) }()
+	time.Sleep(200 * time.Millisecond)
+	f.volume.Update(directoryFiles(t, eve("v1")))
+	select {
+	case a := <-done:
+		if a.status != 200 || !a.held || a.took > 2*time.Second {
+			t.Errorf("a wait for a user the kubelet then brings: %d %s after %s; want held once the swap is loaded", a.status, a.body, a.took)
+		}
+	case <-time.After(6 * time.Second):
+		t.Fatal("a waiting login confirmation was not answered")
+	}
+
+	// A new password: the watch brings the version first, and the old hash
+	// in the file holds neither version — as a login refuses both.
+	f.users.Upsert(jackUser(t, "eve", `{"spec":{"role":"staff"},"status":{"id":"staff-7","passwordVersion":"v2"}}`))
+	for _, v := range []string{"v1", "v2"} {
+		if a := f.ask(loginQuery(v, "")); a.held {
+			t.Errorf("password version %s while the view says v2 and the file v1: held", v)
+		}
+	}
+	go func() { done <- f.ask(loginQuery("v2", "5s")) }()
+	time.Sleep(200 * time.Millisecond)
+	f.volume.Update(directoryFiles(t, eve("v2")))
+	if a := <-done; !a.held || a.took > 2*time.Second {
+		t.Errorf("a wait for the new password's hash: %s after %s; want held once the swap is loaded", a.body, a.took)
+	}
+
+	// Disabled: the watch says so before the file does, and a login is
+	// refused at once; asked as disabled, that is held, and asked as able
+	// to log in, not.
+	f.users.Upsert(jackUser(t, "eve", `{"spec":{"role":"staff","disabled":true},"status":{"id":"staff-7","passwordVersion":"v2"}}`))
+	if a := f.ask(loginQuery("v2", "") + "&disabled=true"); !a.held {
+		t.Errorf("a user the watch has disabled, asked as disabled: %s; want held", a.body)
+	}
+	if a := f.ask(loginQuery("v2", "")); a.held {
+		t.Errorf("a user the watch has disabled, asked as able to log in: %s; want not held", a.body)
+	}
+	// Enabled again: the file still has them disabled, so a login is
+	// refused until the kubelet brings the entry enabled.
+	off := eve("v2")
+	off.Disabled = true
+	f.volume.Update(directoryFiles(t, off))
+	poll.True(t, 5*time.Second, "the directory with eve disabled to load", func() bool {
+		users, _ := f.directory.Load()
+		_, disabled := users.Holds("staff-7", "eve@example.com", "v2")
+		return disabled
+	})
+	f.users.Upsert(jackUser(t, "eve", `{"spec":{"role":"staff"},"status":{"id":"staff-7","passwordVersion":"v2"}}`))
+	go func() { done <- f.ask(loginQuery("v2", "5s")) }()
+	time.Sleep(200 * time.Millisecond)
+	f.volume.Update(directoryFiles(t, eve("v2")))
+	if a := <-done; !a.held || a.took < 200*time.Millisecond || a.took > 2*time.Second {
+		t.Errorf("a wait for the entry enabled again: %s after %s; want held once the swap is loaded", a.body, a.took)
+	}
+
+	// A JackUser the view does not have logs in nowhere, whatever the file.
+	f.users.Delete(jackUser(t, "eve", `{}`))
+	if a := f.ask(loginQuery("v2", "")); a.held {
+		t.Errorf("a deleted JackUser still in the file: %s; want not held", a.body)
+	}
+
+	counts := confirmCounts(t, f.reg)
+	if counts["login held"] != 4 || counts["login not_held"] != 5 {
+		t.Errorf("jack_sidecar_confirmations_total: %v; want 4 login held, 5 login not_held", counts)
+	}
+}
+
+// confirmCounts is jack_sidecar_confirmations_total by "kind result".
+func confirmCounts(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := map[string]float64{}
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			key := ""
+			for _, l := range m.GetLabel() {
+				key += l.GetValue() + " "
+			}
+			results[strings.TrimSpace(key)] = m.GetCounter().GetValue()
+		}
+	}
+	return results
 }

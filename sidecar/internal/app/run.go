@@ -203,7 +203,8 @@ func pruneRevocations(ctx context.Context, revs *revocation.File, log logr.Logge
 // so is the state of the API server watches. /state (stateHandler) is what
 // the operator reads to know which keys every sidecar holds; /confirm
 // (confirmer) is what it asks before it tells a logout, or whoever ended a
-// user's sessions, that every replica refuses the tokens.
+// user's sessions, that every replica refuses the tokens, and whoever added
+// a user or changed a password that every replica logs them in with it.
 func opsHandler(reg *prometheus.Registry, signingKey string, src *files, live *liveState) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+jack.SidecarStatePath, stateHandler(signingKey, src, live))
@@ -212,7 +213,7 @@ func opsHandler(reg *prometheus.Registry, signingKey string, src *files, live *l
 	if live != nil {
 		revocations, users = live.revocations, live.users
 	}
-	mux.Handle("GET "+jack.SidecarConfirmPath, newConfirmer(revocations, users, maxConfirmWaiters, reg))
+	mux.Handle("GET "+jack.SidecarConfirmPath, newConfirmer(revocations, users, loadedUsers{src.users}, maxConfirmWaiters, reg))
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	"github.com/jack-io/jack-operator/sidecar/internal/kube"
+	"github.com/jack-io/jack-operator/sidecar/internal/notify"
 	"github.com/jack-io/jack-operator/sidecar/internal/revocation"
 	"github.com/jack-io/jack-operator/sidecar/internal/session"
 )
@@ -97,7 +98,7 @@ type Revocations struct {
 	writing         map[string]chan struct{}  // session writes in flight, by session id; closed when done
 	seen            map[string]seenRevocation // the watched TokenRevocations, by name
 	wake            chan struct{}
-	changes         changes // notified when seen changes
+	changes         notify.Changes // notified when seen changes
 }
 
 // RevocationsConfig configures NewRevocations.

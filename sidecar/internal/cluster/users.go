@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jack-io/jack-operator/api/jack"
+	"github.com/jack-io/jack-operator/sidecar/internal/notify"
 )
 
 // JackUser is the part of a JackUser the sidecar reads.
@@ -64,7 +65,7 @@ type Users struct {
 	byID   map[string]string
 	known  bool
 	// changes is notified after every change, for /confirm's waiters.
-	changes changes
+	changes notify.Changes
 }
 
 type named struct {
@@ -117,8 +118,30 @@ func sessionsEnded(known, found bool, validAfter, at time.Time) bool {
 	}
 }
 
+// PasswordCurrent reports whether the view agrees that the JackUser name,
+// with this id, has the password at passwordVersion, and whether it has
+// them disabled: what /confirm weighs, with the directory, before it says
+// the user logs in here with that password (or is refused as disabled).
+// Before the first list the view knows nothing and agrees, disabling
+// nobody: the directory decides alone, as at a login
+// (server.Server.passwordCurrent). Once filled, a JackUser it does not
+// have — deleted, or without an id yet — logs in nowhere.
+func (v *Users) PasswordCurrent(name, id, passwordVersion string) (current, disabled bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if !v.known {
+		return true, false
+	}
+	n, ok := v.byName[name]
+	if !ok || n.id != id || n.user.PasswordVersion != passwordVersion {
+		return false, false
+	}
+	return true, n.user.Disabled
+}
+
 // Changed returns a channel closed at the next change of the view. Take
-// it before asking SessionsEnded, so a change in between is not missed.
+// it before asking SessionsEnded or PasswordCurrent, so a change in between
+// is not missed.
 func (v *Users) Changed() <-chan struct{} { return v.changes.Next() }
 
 // Len is the number of users in the view.

@@ -62,3 +62,31 @@ func TestTheUsersViewFollowsJackUsers(t *testing.T) {
 		t.Errorf("after an empty relist: found %v known %v", found, known)
 	}
 }
+
+func TestTheUsersViewSaysWhetherAPasswordIsCurrent(t *testing.T) {
+	v := NewUsers()
+	if current, disabled := v.PasswordCurrent("eve", "staff-1", "v2"); !current || disabled {
+		t.Error("before the first list the view refuses or disables: the directory alone decides until then, as at a login")
+	}
+	v.Replace([]JackUser{
+		jackUser(t, "eve", `{"spec":{"role":"staff"},"status":{"id":"staff-1","passwordVersion":"v2"}}`),
+		jackUser(t, "off", `{"spec":{"role":"staff","disabled":true},"status":{"id":"staff-2","passwordVersion":"v1"}}`),
+	})
+	for name, tc := range map[string]struct {
+		name, id, version     string
+		current, wantDisabled bool
+	}{
+		"the current password":                 {"eve", "staff-1", "v2", true, false},
+		"a password the view has not seen yet": {"eve", "staff-1", "v3", false, false},
+		"a superseded password":                {"eve", "staff-1", "v1", false, false},
+		"another id":                           {"eve", "staff-9", "v2", false, false},
+		"a JackUser the view does not have":    {"gone", "staff-3", "v1", false, false},
+		"a disabled user":                      {"off", "staff-2", "v1", true, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if current, disabled := v.PasswordCurrent(tc.name, tc.id, tc.version); current != tc.current || disabled != tc.wantDisabled {
+				t.Errorf("PasswordCurrent(%s, %s, %s) = %v, disabled %v; want %v, disabled %v", tc.name, tc.id, tc.version, current, disabled, tc.current, tc.wantDisabled)
+			}
+		})
+	}
+}

@@ -58,6 +58,7 @@ func (f *File[T]) check() {
 	f.value.Store(&v)
 	f.served = sum
 	f.succeed(now, sum, true)
+	f.changes.Notify()
 }
 
 // read reads the file, trying again at once when it is missing. A read that

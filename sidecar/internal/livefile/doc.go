@@ -14,6 +14,10 @@
 //	…
 //	ring, ok := keys.Load() // ok is false until the first good load: not ready
 //
+// A caller that waits for the file to say something (the sidecar's /confirm
+// long poll) takes Changed before it looks at Load: the channel is closed
+// when the next new value is served.
+//
 // # How the kubelet updates a mounted Secret or ConfigMap
 //
 // The kubelet's AtomicWriter never edits a file in place. A volume directory

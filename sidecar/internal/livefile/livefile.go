@@ -13,6 +13,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/go-logr/logr"
+
+	"github.com/jack-io/jack-operator/sidecar/internal/notify"
 )
 
 const (
@@ -108,7 +110,9 @@ type File[T any] struct {
 
 	value  atomic.Pointer[T]
 	loaded chan struct{} // closed by the first good load
-	done   chan struct{} // closed when the watching goroutine has stopped
+	// changes is notified after every new value is stored.
+	changes notify.Changes
+	done    chan struct{} // closed when the watching goroutine has stopped
 
 	mu     sync.Mutex
 	status Status
@@ -196,6 +200,12 @@ func (f *File[T]) Status() Status {
 // Loaded is closed once the first good version has been loaded, for callers
 // that want to wait for readiness instead of polling Load.
 func (f *File[T]) Loaded() <-chan struct{} { return f.loaded }
+
+// Changed returns a channel closed once Load returns a newly parsed value:
+// for a caller that waits until the file says something (a long poll). Take
+// it before calling Load, so that a load in between is not missed. A check
+// that finds the same bytes, or a bad version, closes nothing.
+func (f *File[T]) Changed() <-chan struct{} { return f.changes.Next() }
 
 // Done is closed once the watching goroutine has stopped after the context
 // given to Watch is done. Load keeps returning the last value after that.

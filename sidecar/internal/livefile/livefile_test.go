@@ -159,6 +159,44 @@ func TestChangesArePickedUp(t *testing.T) {
 	}
 }
 
+func TestChangedIsClosedByANewValueOnly(t *testing.T) {
+	path, write := kubeletVolume(t, t.TempDir())
+	h := watch(t, path, livefile.Options[doc]{PollInterval: 50 * time.Millisecond})
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+
+	// A bad version and the same bytes again close nothing: Load still
+	// returns what it did.
+	changed := h.file.Changed()
+	write(garbage(1))
+	h.waitForCheckAfter(time.Now())
+	write(version(1))
+	h.waitForCheckAfter(time.Now())
+	if closed(changed) {
+		t.Fatal("Changed was closed although Load returns the same value")
+	}
+
+	// A swap of a new version closes it, once Load returns that version.
+	write(version(2))
+	select {
+	case <-changed:
+		if v, _ := h.file.Load(); v.N != 2 {
+			t.Errorf("Changed was closed while Load returns version %d, want 2", v.N)
+		}
+	case <-time.After(deadline):
+		t.Fatal("a new version did not close Changed")
+	}
+	if closed(h.file.Changed()) {
+		t.Error("the channel taken after the change is closed already")
+	}
+}
+
 func TestABadVersionKeepsTheLastGoodValue(t *testing.T) {
 	path, write := kubeletVolume(t, t.TempDir())
 	// A short poll, so the bad file is read again while the test looks.

@@ -56,6 +56,21 @@ func NewUsers(d *userdir.Directory) *Users {
 	return &Users{Dir: d, Index: d.Index(), State: &jack.DirectoryState{Version: directoryDigest(d), Users: len(d.Users)}}
 }
 
+// Holds reports whether the directory has the user with this id for a
+// login with email and the password at passwordVersion, as far as it alone
+// decides (the live view may refuse more, see Server.passwordCurrent): the
+// login's lookup of email (case-insensitive, Index.ByEmail) finds that id,
+// with a hash of the password at that version. disabled is that entry's,
+// which a login does not get past. What /confirm answers the operator
+// before it says a new user, a new email or a new password works here.
+func (u *Users) Holds(id, email, passwordVersion string) (holds, disabled bool) {
+	e, found := u.Index.ByEmail(email)
+	if !found || e.ID != id || e.PasswordHash == "" || e.PasswordVersion != passwordVersion {
+		return false, false
+	}
+	return true, e.Disabled
+}
+
 // directoryDigest is a short hex digest (16 digits of a SHA-256) of the
 // directory's users, from the fields that are not secret. The password
 // hash is left out: /state is read without credentials, and nothing derived

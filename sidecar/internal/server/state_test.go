@@ -55,3 +55,30 @@ func TestTheDirectoryVersionFollowsEverythingButThePasswordHash(t *testing.T) {
 		})
 	}
 }
+
+func TestTheDirectoryHoldsALoginAsTheLoginFindsIt(t *testing.T) {
+	users := NewUsers(&userdir.Directory{Users: []userdir.User{
+		{ID: "staff-1", Email: "Eve@Example.com", Role: jack.RoleStaff, PasswordHash: "$argon2id$one", PasswordVersion: "v2"},
+		{ID: "staff-2", Email: "off@example.com", Role: jack.RoleStaff, PasswordHash: "$argon2id$two", PasswordVersion: "v1", Disabled: true},
+		{ID: "staff-3", Email: "weak@example.com", Role: jack.RoleStaff, PasswordVersion: "v1"},
+	}})
+	for name, tc := range map[string]struct {
+		id, email, version  string
+		holds, wantDisabled bool
+	}{
+		"the current password":                          {"staff-1", "eve@example.com", "v2", true, false},
+		"an email in another case, as a login sends":    {"staff-1", "EVE@example.COM", "v2", true, false},
+		"a superseded password version":                 {"staff-1", "eve@example.com", "v1", false, false},
+		"a password version not loaded yet":             {"staff-1", "eve@example.com", "v3", false, false},
+		"an email the directory does not have yet":      {"staff-1", "eve.new@example.com", "v2", false, false},
+		"the email under another id":                    {"staff-9", "eve@example.com", "v2", false, false},
+		"a disabled user":                               {"staff-2", "off@example.com", "v1", true, true},
+		"an entry without a hash (a too weak password)": {"staff-3", "weak@example.com", "v1", false, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if holds, disabled := users.Holds(tc.id, tc.email, tc.version); holds != tc.holds || disabled != tc.wantDisabled {
+				t.Errorf("Holds(%s, %s, %s) = %v, disabled %v; want %v, disabled %v", tc.id, tc.email, tc.version, holds, disabled, tc.holds, tc.wantDisabled)
+			}
+		})
+	}
+}
