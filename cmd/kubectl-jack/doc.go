@@ -7,7 +7,7 @@
 //
 // Verbs:
 //
-//	user add NAME --email E --role R [--name DISPLAY] [--password-stdin | --generate]
+//	user add NAME --email E --role R [--name DISPLAY] [--password-stdin | --generate] [--wait [--timeout D]]
 //	                              a JackUser and its password Secret (NAME-password), together
 //	user passwd NAME [--password-stdin | --generate]
 //	                              a new password in the Secret the JackUser names

@@ -15,7 +15,8 @@ func newDoctorCmd(a *app) *cobra.Command {
 		Long: `Check the installation and the namespace: the operator's leader and version,
 webhook reachability and certificate expiry, caBundle match, CRD versions,
 every SigningKey's propagation, the sidecar versions in the namespace. Each
-problem is printed with its fix; the exit code is 1 when there is one.`,
+problem is printed with its fix; the exit code is 1 when there is one, and
+the last line (on standard error) says how many.`,
 		Example: `  kubectl jack doctor -n shop`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -27,9 +28,11 @@ problem is printed with its fix; the exit code is 1 when there is one.`,
 			if err != nil {
 				return err
 			}
+			// The count is said once: here, as the closing line or the error.
 			switch problems {
 			case 0:
-				return nil
+				_, err := fmt.Fprintln(a.streams.Out, "No problems found.")
+				return err
 			case 1:
 				return fmt.Errorf("doctor found a problem: its fix is above")
 			default:

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -16,8 +17,11 @@ import (
 // (its CEL rules' messages), which are what kubectl apply would show — without
 // the Go type noise around them.
 //
-// An API server that cannot be reached is named, with where its address
-// came from, instead of Go's dial error alone.
+// A webhook's refusal is its own sentence, without the API server's
+// preamble. What a broken install does — an API server that cannot be
+// reached, a kind it does not serve (a CRD not installed), a webhook it
+// cannot call (the operator down) — is named with where to look next,
+// instead of Go's or the API server's error alone.
 func (a *app) sentence(err error) string {
 	var netErr *net.OpError
 	if errors.As(err, &netErr) {
@@ -29,13 +33,28 @@ func (a *app) sentence(err error) string {
 		}
 		return fmt.Sprintf("%s cannot be reached (%v): is the cluster up, and are the kubeconfig (KUBECONFIG, --kubeconfig) and --context the right ones?", host, netErr)
 	}
+	var noKind *meta.NoKindMatchError
+	if errors.As(err, &noKind) {
+		prefix := strings.TrimSuffix(err.Error(), noKind.Error())
+		gv := noKind.GroupKind.Group
+		if len(noKind.SearchedVersions) > 0 {
+			gv += "/" + strings.Join(noKind.SearchedVersions, ",")
+		}
+		return fmt.Sprintf("%sthe API server does not serve %s (%s): the CRDs of jack-operator are not installed, or are older than this plugin; kubectl jack doctor says which, and how to install them",
+			prefix, noKind.GroupKind.Kind, gv)
+	}
 	var status apierrors.APIStatus
 	if !errors.As(err, &status) {
 		return err.Error()
 	}
 	st := status.Status()
+	if strings.Contains(st.Message, "failed calling webhook") {
+		return err.Error() + ": the operator serves this webhook; is it running and ready? kubectl jack doctor says what is wrong"
+	}
 	if st.Reason != metav1.StatusReasonInvalid || st.Details == nil || len(st.Details.Causes) == 0 {
-		return err.Error()
+		// A webhook's refusal in its own words, without the API server's
+		// preamble.
+		return webhookDenied.ReplaceAllString(err.Error(), "")
 	}
 	// What the verb was doing, as its wrapping said ("creating the JackUser
 	// alice: ..."), then each cause.
@@ -55,3 +74,7 @@ func (a *app) sentence(err error) string {
 // (`Invalid value: "string": email must be ...`): the value's type, which
 // says nothing to the user. A field's sentence is what follows.
 var invalidValue = regexp.MustCompile(`^Invalid value: "(string|object|array|integer|number|boolean)": `)
+
+// webhookDenied is the API server's preamble to an admission webhook's
+// refusal; what follows is the webhook's sentence.
+var webhookDenied = regexp.MustCompile(`admission webhook "[^"]+" denied the request: `)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -102,8 +103,16 @@ func TestDoctorReportsAMissingOperatorWithExitCode1(t *testing.T) {
 	// The suite's operator runs in-process, not as a Deployment: doctor
 	// does not find one, which is a problem with a fix.
 	r := plugin(t, ns, "", "doctor")
-	if r.code != 1 || !strings.Contains(r.stderr, "error: doctor found") || r.stdout == "" {
+	if r.code != 1 || !strings.Contains(r.stderr, "error: doctor found a problem: its fix is above") ||
+		!strings.Contains(r.stdout, "PROBLEM  operator: not found\n         fix: install it: helm install") {
 		t.Errorf("want the checks on stdout and exit 1 with a count of problems:\n%s", r)
+	}
+	// The count is said once, not by the checks and again by the command.
+	if n := len(problemCount.FindAllString(r.stdout+r.stderr, -1)); n != 1 {
+		t.Errorf("the number of problems is said %d times, want once:\n%s", n, r)
 	}
 	t.Logf("doctor:\n%s", r)
 }
+
+// problemCount matches a sentence counting doctor's problems.
+var problemCount = regexp.MustCompile(`(?i)(\d+|a|no) problems?(\(s\))? found|found (\d+|a|no) problems?`)

@@ -81,7 +81,33 @@ printed only by the verb that generated it, once.`,
 	a.flags.AddFlags(root.PersistentFlags())
 	root.AddCommand(newVersionCmd(a), newUserCmd(a), newAPIKeyCmd(a))
 	addOpsCommands(root, a)
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() {
+			verbGroup(c)
+		}
+	}
 	return root, a
+}
+
+// verbGroup makes a group of verbs (user, apikey, key, inject) refuse an
+// unknown verb with exit 1, as the root does, instead of printing its help
+// and exiting 0: a typo in a script must fail. Alone, it prints its help.
+func verbGroup(cmd *cobra.Command) {
+	cmd.Args = cobra.ArbitraryArgs
+	// The mistyped verb's flags are not the group's: name the verb instead.
+	cmd.FParseErrWhitelist.UnknownFlags = true
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		var verbs []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				verbs = append(verbs, sub.Name())
+			}
+		}
+		return fmt.Errorf("unknown command %q for %q: it has %s (kubectl jack %s --help)", args[0], c.CommandPath(), strings.Join(verbs, ", "), c.Name())
+	}
 }
 
 func newVersionCmd(a *app) *cobra.Command {

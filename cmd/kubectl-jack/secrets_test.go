@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -15,8 +16,11 @@ func TestNoOtherVerbPrintsAPasswordOrKey(t *testing.T) {
 	mustSucceed(t, ns, typed, "user", "passwd", "olga", "--password-stdin")
 
 	var runs [][]string
-	for _, o := range [][]string{nil, {"-o", "json"}, {"-o", "yaml"}} {
+	for i, o := range [][]string{nil, {"-o", "json"}, {"-o", "yaml"}} {
+		other := fmt.Sprintf("pat%d", i)
 		runs = append(runs,
+			append([]string{"user", "add", other, "--email", other + "@example.com", "--role", "staff", "--password-stdin", "--wait"}, o...),
+			append([]string{"user", "passwd", "olga", "--password-stdin"}, o...),
 			append([]string{"user", "disable", "olga"}, o...),
 			append([]string{"user", "enable", "olga"}, o...),
 			append([]string{"user", "end-sessions", "olga", "--wait"}, o...),
@@ -28,6 +32,9 @@ func TestNoOtherVerbPrintsAPasswordOrKey(t *testing.T) {
 	runs = append(runs, []string{"key", "status"}, []string{"doctor"}, []string{"inject", "explain", "pod/none"})
 	for _, args := range runs {
 		r := plugin(t, ns, typed, args...)
+		if r.code != 0 && args[0] != "doctor" && args[0] != "inject" {
+			t.Errorf("kubectl jack %s failed, which proves nothing:\n%s", strings.Join(args, " "), r)
+		}
 		if strings.Contains(r.stdout+r.stderr, "shown once") {
 			t.Errorf("kubectl jack %s printed a generated value:\n%s", strings.Join(args, " "), r)
 		}
@@ -43,6 +50,12 @@ func TestVersionAndUsageErrors(t *testing.T) {
 	mustFail(t, "default", "", "error: user add needs NAME, the JackUser's name", "user", "add")
 	mustFail(t, "default", "", "error: say where the password comes from: --password-stdin (piped in) or --generate (printed once)\nerror: --email is required",
 		"user", "add", "x", "--role", "staff")
+	// A mistyped verb fails, as kubectl's do; a group alone shows its help.
+	mustFail(t, "default", "", `error: unknown command "rotat" for "kubectl jack apikey": it has create, disable, enable, rotate (kubectl jack apikey --help)`, "apikey", "rotat", "x")
+	mustFail(t, "default", "", `unknown command "passwrd" for "kubectl jack user"`, "user", "passwrd", "x", "--generate")
+	if r = mustSucceed(t, "default", "", "user"); !strings.Contains(r.stdout, "Available Commands:") {
+		t.Errorf("user alone did not print its help:\n%s", r)
+	}
 	r = plugin(t, "default", "", "completion", "bash")
 	if r.code != 0 || !strings.Contains(r.stdout, "__start_kubectl-jack") {
 		t.Errorf("no bash completion:\n%s", r)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,16 +20,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/jack-io/jack-operator/api/jack"
+	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
 	"github.com/jack-io/jack-operator/internal/operator"
 	"github.com/jack-io/jack-operator/internal/testsupport/testenv"
 )
 
 // The suite runs a real kube-apiserver and etcd, and the operator itself,
-// in-process, as main.go builds it (without its webhooks: the pod injector
-// and the JackUser uniqueness check need a serving certificate the API
-// server trusts, and no verb here depends on them). Each test executes the
-// plugin's cobra root in-process, with a kubeconfig for that API server,
-// in a namespace of its own.
+// in-process, as main.go builds it, with its webhooks (the JackUser
+// uniqueness check, the pod injector) served with envtest's certificate,
+// which the API server trusts. Each test executes the plugin's cobra root
+// in-process, with a kubeconfig for that API server, in a namespace of its
+// own.
 
 var (
 	env        *testenv.Env
@@ -38,7 +41,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, scheme, setupSuite))
+	os.Exit(testenv.Main(m, scheme, setupSuite, testenv.WithWebhooks()))
 }
 
 func setupSuite(e *testenv.Env) (teardown func(), err error) {
@@ -55,7 +58,9 @@ func setupSuite(e *testenv.Env) (teardown func(), err error) {
 	var o operator.Options
 	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
 	o.AddFlags(fs)
-	if err := fs.Parse([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--enable-webhooks=false"}); err != nil {
+	if err := fs.Parse([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--sidecar-image=jack-auth:test",
+		"--webhook-cert-mode=files", "--webhook-cert-dir=" + e.Webhook.CertDir,
+		"--webhook-host=" + e.Webhook.Host, fmt.Sprintf("--webhook-port=%d", e.Webhook.Port)}); err != nil {
 		return func() { os.RemoveAll(dir) }, err
 	}
 	c, err := o.Complete()
@@ -78,7 +83,25 @@ func setupSuite(e *testenv.Env) (teardown func(), err error) {
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		return teardown, fmt.Errorf("the operator's cache did not sync")
 	}
-	return teardown, nil
+	return teardown, webhookServes(ctx)
+}
+
+// webhookServes waits until the API server can call the operator's
+// JackUser webhook: a dry run of a JackUser is admitted.
+func webhookServes(ctx context.Context) error {
+	u := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: "warm-up", Namespace: "default"}, Spec: authv1alpha1.JackUserSpec{
+		Email: "warm-up@example.com", Name: "Warm Up", Role: jack.RoleStaff, PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: "none"}}}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := k8s.Create(ctx, u.DeepCopy(), client.DryRunAll)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the operator's JackUser webhook does not serve: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func newNamespace(t *testing.T) string {
@@ -104,8 +127,15 @@ func (r result) String() string {
 // server in namespace ns, with stdin as its standard input.
 func plugin(t *testing.T, ns, stdin string, args ...string) result {
 	t.Helper()
+	return pluginAt(t, kubeconfig, ns, stdin, args...)
+}
+
+// pluginAt runs `kubectl jack args...` in-process against the API server
+// of the kubeconfig file at path.
+func pluginAt(t *testing.T, path, ns, stdin string, args ...string) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...),
+	code := run(append([]string{"--kubeconfig", path, "-n", ns}, args...),
 		genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
 	return result{stdout: out.String(), stderr: errOut.String(), code: code}
 }

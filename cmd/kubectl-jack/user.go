@@ -43,10 +43,11 @@ func newUserAddCmd(a *app) *cobra.Command {
 	var (
 		email, role, display string
 		pw                   passwordSource
+		w                    waitFlags
 		out                  outputFlag
 	)
 	cmd := &cobra.Command{
-		Use:   "add NAME --email EMAIL --role admin|manager|staff [--name DISPLAY] (--password-stdin | --generate)",
+		Use:   "add NAME --email EMAIL --role admin|manager|staff [--name DISPLAY] (--password-stdin | --generate) [--wait [--timeout DURATION]]",
 		Short: "Create a JackUser and the Secret holding its password, together",
 		Long: `Create a JackUser and the Secret holding its password (NAME-password, key
 "password"), together: the JackUser is first checked by the API server (a
@@ -58,15 +59,19 @@ The Secret gets an owner reference to the JackUser, so deleting the user
 deletes its password too.
 
 With --generate the password is printed once, and never again: store it
-or hand it over now.`,
+or hand it over now.
+
+With --wait, return once the operator says the user can log in (the
+JackUser's Ready condition); if it says why not (a password too short for
+its --min-password-length, an email another user has), that is the error.`,
 		Example: `  # A generated password, printed once
   kubectl jack user add alice --email alice@example.com --role manager --name "Alice Liddell" --generate
 
-  # A password of your own, kept out of the shell history
-  read -rs PW; printf '%s' "$PW" | kubectl jack user add bob --email bob@example.com --role staff --password-stdin`,
+  # A password of your own, kept out of the shell history; wait until it works
+  read -rs PW; printf '%s' "$PW" | kubectl jack user add bob --email bob@example.com --role staff --password-stdin --wait`,
 		Args: exactlyOneName("user add", "the JackUser's name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := errors.Join(out.validate(), pw.validate(),
+			if err := errors.Join(out.validate(), pw.validate(), w.validate(),
 				required("--email", email, "the address the user logs in with"),
 				required("--role", role, "admin, manager or staff")); err != nil {
 				return err
@@ -76,7 +81,7 @@ or hand it over now.`,
 			}
 			return a.userAdd(cmd.Context(), args[0], authv1alpha1.JackUserSpec{
 				Email: email, Name: display, Role: jack.Role(role),
-			}, &pw, &out)
+			}, &pw, &w, &out)
 		},
 	}
 	cmd.Flags().StringVar(&email, "email", "", "The address the user logs in with (required)")
@@ -84,11 +89,12 @@ or hand it over now.`,
 	cmd.Flags().StringVar(&display, "name", "", "The user's display name, shown by Jack (default: NAME)")
 	_ = cmd.RegisterFlagCompletionFunc("role", roleCompletion)
 	pw.addFlags(cmd)
+	w.addFlags(cmd, false, "Wait until the operator says the user can log in (the Ready condition)")
 	out.addFlag(cmd)
 	return cmd
 }
 
-func (a *app) userAdd(ctx context.Context, name string, spec authv1alpha1.JackUserSpec, pw *passwordSource, out *outputFlag) error {
+func (a *app) userAdd(ctx context.Context, name string, spec authv1alpha1.JackUserSpec, pw *passwordSource, w *waitFlags, out *outputFlag) error {
 	c, ns, err := a.connect()
 	if err != nil {
 		return err
@@ -127,13 +133,47 @@ func (a *app) userAdd(ctx context.Context, name string, spec authv1alpha1.JackUs
 	if err := ownSecret(ctx, c, user, secret); err != nil {
 		return fmt.Errorf("the JackUser %s and its Secret %s were created, but the Secret could not be made the user's, so it will not be deleted with it: %w", name, secretName, err)
 	}
-	if err := out.print(a.streams.Out, user, fmt.Sprintf("jackuser/%s created, with its password in Secret %s", name, secretName)); err != nil {
+	sentence := fmt.Sprintf("jackuser/%s created, with its password in Secret %s", name, secretName)
+	if w.wait {
+		if err := waitFor(ctx, c, client.ObjectKeyFromObject(user), user, w.timeout, canLogIn); err != nil {
+			if generated {
+				// The user exists: its password must not be lost with the wait.
+				printGenerated(a.streams, out, "Password of "+name, password)
+			}
+			return fmt.Errorf("jackuser/%s and its Secret %s were created, but %w", name, secretName, err)
+		}
+		sentence = fmt.Sprintf("jackuser/%s created and ready to log in, with its password in Secret %s", name, secretName)
+	}
+	if err := out.print(a.streams.Out, user, sentence); err != nil {
 		return err
 	}
 	if generated {
 		printGenerated(a.streams, out, "Password of "+name, password)
 	}
 	return nil
+}
+
+// canLogIn is user add --wait's check: the JackUser's Ready condition. A
+// reason that only a person can change (a password too short, an email or
+// id another user holds, a user directory that is full or not the
+// operator's) ends the wait at once.
+func canLogIn(u *authv1alpha1.JackUser) error {
+	cond := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionReady)
+	switch {
+	case cond == nil:
+		return errors.New("the operator has not reported on it yet: is it running? (kubectl jack doctor)")
+	case cond.Status == metav1.ConditionTrue:
+		return nil
+	}
+	why := fmt.Errorf("the user cannot log in (%s): %s", cond.Reason, cond.Message)
+	switch cond.Reason {
+	case authv1alpha1.ReasonPasswordTooWeak:
+		return &givingUp{fmt.Errorf("%w; set another with kubectl jack user passwd %s --generate", why, u.Name)}
+	case authv1alpha1.ReasonDuplicateEmail, authv1alpha1.ReasonDuplicateID,
+		authv1alpha1.ReasonDirectoryFull, authv1alpha1.ReasonDirectoryConflict:
+		return &givingUp{why}
+	}
+	return why
 }
 
 // ownSecret adds an owner reference from the password Secret to its user,
@@ -150,7 +190,10 @@ func ownSecret(ctx context.Context, c client.Client, user *authv1alpha1.JackUser
 }
 
 func newUserPasswdCmd(a *app) *cobra.Command {
-	var pw passwordSource
+	var (
+		pw  passwordSource
+		out outputFlag
+	)
 	cmd := &cobra.Command{
 		Use:   "passwd NAME (--password-stdin | --generate)",
 		Short: "Set a new password in the Secret a JackUser names",
@@ -159,23 +202,26 @@ func newUserPasswdCmd(a *app) *cobra.Command {
 hashes it within seconds and ends the user's sessions: tokens issued before
 are refused on every replica.
 
-With --generate the password is printed once, and never again.`,
+With --generate the password is printed once, and never again. -o json|yaml
+prints the JackUser (never the Secret); a generated password then goes to
+standard error.`,
 		Example: `  kubectl jack user passwd alice --generate
-  printf '%s' "$NEW_PASSWORD" | kubectl jack user passwd alice --password-stdin`,
+  printf '%s' "$NEW_PASSWORD" | kubectl jack user passwd alice --password-stdin -o yaml`,
 		Args: exactlyOneName("user passwd", "the JackUser's name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := pw.validate(); err != nil {
+			if err := errors.Join(out.validate(), pw.validate()); err != nil {
 				return err
 			}
-			return a.userPasswd(cmd.Context(), args[0], &pw)
+			return a.userPasswd(cmd.Context(), args[0], &pw, &out)
 		},
 		ValidArgsFunction: a.completeNames(&authv1alpha1.JackUserList{}),
 	}
 	pw.addFlags(cmd)
+	out.addFlag(cmd)
 	return cmd
 }
 
-func (a *app) userPasswd(ctx context.Context, name string, pw *passwordSource) error {
+func (a *app) userPasswd(ctx context.Context, name string, pw *passwordSource, out *outputFlag) error {
 	c, ns, err := a.connect()
 	if err != nil {
 		return err
@@ -218,9 +264,11 @@ func (a *app) userPasswd(ctx context.Context, name string, pw *passwordSource) e
 			return fmt.Errorf("writing the new password into Secret %s of JackUser %s: %w", ref.Name, name, err)
 		}
 	}
-	fmt.Fprintf(a.streams.Out, "jackuser/%s: new password in Secret %s, key %s; the operator ends the user's sessions once it has hashed it\n", name, ref.Name, key)
+	if err := out.print(a.streams.Out, user, fmt.Sprintf("jackuser/%s: new password in Secret %s, key %s; the operator ends the user's sessions once it has hashed it", name, ref.Name, key)); err != nil {
+		return err
+	}
 	if generated {
-		printGenerated(a.streams, &outputFlag{}, "Password of "+name, password)
+		printGenerated(a.streams, out, "Password of "+name, password)
 	}
 	return nil
 }

@@ -330,3 +330,109 @@ func TestUserEndSessions(t *testing.T) {
 	mustFail(t, ns, "", "not within 1ns", "user", "end-sessions", "ken", "--wait", "--timeout", "1ns")
 	mustFail(t, ns, "", "there is no JackUser nobody", "user", "end-sessions", "nobody")
 }
+
+func TestUserAddWaitReturnsOnceTheUserCanLogIn(t *testing.T) {
+	ns := newNamespace(t)
+	r := mustSucceed(t, ns, "", "user", "add", "lena", "--email", "lena@example.com", "--role", "staff", "--generate", "--wait", "--timeout", "30s")
+	shownOnce(t, r.stdout, "Password of lena")
+	if !strings.Contains(r.stdout, "jackuser/lena created and ready to log in, with its password in Secret lena-password") {
+		t.Errorf("no sentence saying the user is ready:\n%s", r)
+	}
+	// Ready when it returned, not some time later.
+	if c := meta.FindStatusCondition(getUser(t, ns, "lena").Status.Conditions, authv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("--wait returned before the user was Ready: %+v", c)
+	}
+
+	// -o prints the ready JackUser; the typed password is nowhere.
+	const typed = "a password long enough to pass"
+	r = mustSucceed(t, ns, typed, "user", "add", "mia", "--email", "mia@example.com", "--role", "staff", "--password-stdin", "--wait", "-o", "json")
+	noSecretIn(t, r, typed)
+	var u authv1alpha1.JackUser
+	if err := json.Unmarshal([]byte(r.stdout), &u); err != nil || !meta.IsStatusConditionTrue(u.Status.Conditions, authv1alpha1.ConditionReady) {
+		t.Errorf("-o json with --wait did not print the ready JackUser (%v):\n%s", err, r)
+	}
+}
+
+func TestUserAddWaitSaysWhyTheUserCannotLogIn(t *testing.T) {
+	ns := newNamespace(t)
+	// A password the operator refuses: the wait ends at once with its reason
+	// and the fix, and exit 1; the user and its Secret stay, as it says.
+	start := time.Now()
+	r := mustFail(t, ns, "Qx7-pw", "jackuser/nora and its Secret nora-password were created, but the user cannot log in (PasswordTooWeak): Secret nora-password: the password is too short",
+		"user", "add", "nora", "--email", "nora@example.com", "--role", "staff", "--password-stdin", "--wait", "--timeout", "50s")
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("the wait took %s: a refusal should end it", took)
+	}
+	if !strings.Contains(r.stderr, "set another with kubectl jack user passwd nora --generate") {
+		t.Errorf("no fix named:\n%s", r)
+	}
+	noSecretIn(t, r, "Qx7-pw")
+	getUser(t, ns, "nora")
+	getSecret(t, ns, "nora-password")
+
+	// A wait that times out still prints the generated password, once: the
+	// user exists and its password would be lost otherwise.
+	r = mustFail(t, ns, "", "jackuser/olaf and its Secret olaf-password were created, but not within 1ns", "user", "add", "olaf",
+		"--email", "olaf@example.com", "--role", "staff", "--generate", "--wait", "--timeout", "1ns")
+	if got := string(getSecret(t, ns, "olaf-password").Data["password"]); got != shownOnce(t, r.stdout, "Password of olaf") {
+		t.Error("the password printed after the timeout is not the Secret's")
+	}
+
+	mustFail(t, ns, "", "--timeout must be positive", "user", "add", "pia", "--email", "pia@example.com", "--role", "staff", "--generate", "--wait", "--timeout", "0s")
+	if err := k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "pia"}, &authv1alpha1.JackUser{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a refused --timeout made the user: %v", err)
+	}
+}
+
+// The operator's uniqueness webhook is the one that knows an email is
+// taken: its refusal comes at the dry run, in its own words, before a
+// password is read or a Secret made.
+func TestUserAddWithATakenEmailIsRefusedByTheWebhookAtTheDryRun(t *testing.T) {
+	ns := newNamespace(t)
+	mustSucceed(t, ns, "", "user", "add", "quinn", "--email", "quinn@example.com", "--role", "staff", "--generate", "--wait")
+
+	r := mustFail(t, ns, "", `error: the JackUser rosa cannot be created: spec.email: JackUser "quinn" in namespace `+ns+
+		` already has the email quinn@example.com; emails must be unique in a namespace, compared without regard to case`,
+		"user", "add", "rosa", "--email", "Quinn@Example.com", "--role", "staff", "--generate")
+	if strings.Contains(r.stdout+r.stderr, "shown once") || strings.Contains(r.stderr, "admission webhook") {
+		t.Errorf("want the webhook's sentence alone and no password:\n%s", r)
+	}
+	ctx := context.Background()
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "rosa"}, &authv1alpha1.JackUser{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the JackUser rosa was left behind: %v", err)
+	}
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "rosa-password"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the Secret rosa-password was left behind: %v", err)
+	}
+}
+
+func TestUserPasswdPrintsTheJackUserWithOutput(t *testing.T) {
+	ns := newNamespace(t)
+	first := shownOnce(t, mustSucceed(t, ns, "", "user", "add", "sami", "--email", "sami@example.com", "--role", "staff", "--generate").stdout, "Password of sami")
+
+	// -o yaml: the JackUser on stdout, the generated password on stderr, once.
+	r := mustSucceed(t, ns, "", "user", "passwd", "sami", "--generate", "-o", "yaml")
+	generated := shownOnce(t, r.stderr, "Password of sami")
+	noSecretIn(t, result{stdout: r.stdout}, generated, first)
+	var u authv1alpha1.JackUser
+	if err := yaml.Unmarshal([]byte(r.stdout), &u); err != nil || u.Kind != "JackUser" || u.Name != "sami" || u.Spec.PasswordSecretRef.Name != "sami-password" {
+		t.Errorf("-o yaml did not print the JackUser (%v):\n%s", err, r)
+	}
+	if got := string(getSecret(t, ns, "sami-password").Data["password"]); got != generated {
+		t.Error("the Secret does not hold the generated password")
+	}
+
+	// -o json with a typed password prints no password at all.
+	const typed = "another password of mine"
+	r = mustSucceed(t, ns, typed, "user", "passwd", "sami", "--password-stdin", "-o", "json")
+	noSecretIn(t, r, typed, generated, first)
+	if err := json.Unmarshal([]byte(r.stdout), &u); err != nil || u.Kind != "JackUser" {
+		t.Errorf("-o json did not print the JackUser (%v):\n%s", err, r)
+	}
+
+	// An unknown format is refused before the password changes.
+	mustFail(t, ns, "not this one at all", `--output must be json or yaml, not "wide"`, "user", "passwd", "sami", "--password-stdin", "-o", "wide")
+	if got := string(getSecret(t, ns, "sami-password").Data["password"]); got != typed {
+		t.Error("a refused -o changed the password")
+	}
+}

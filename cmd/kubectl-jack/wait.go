@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/jack-io/jack-operator/internal/jackctl"
 )
 
 // waitInterval is how often a wait reads the object again: the operator's
@@ -47,9 +49,11 @@ func waitFor[T client.Object](ctx context.Context, c client.Client, key types.Na
 	defer cancel()
 	t := time.NewTicker(waitInterval)
 	defer t.Stop()
+	read, stop := jackctl.ReadContext(ctx)
+	defer stop()
 	var last error
 	for {
-		if err := c.Get(ctx, key, obj); err != nil {
+		if err := c.Get(read, key, obj); err != nil {
 			if ctx.Err() == nil {
 				return err
 			}

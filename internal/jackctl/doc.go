@@ -3,7 +3,7 @@
 // install, which finds the installed operator and reads its flags the way
 // the operator does. Each verb takes a controller-runtime client built with
 // Scheme, writes what it tells the user to an io.Writer, and is tested
-// against a real API server.
+// against a real API server. ReadContext is for the reads of every wait.
 //
 // Used by cmd/kubectl-jack.
 package jackctl

@@ -32,7 +32,9 @@ import (
 const CertificateWarning = 30 * 24 * time.Hour
 
 // Run checks the installation and the namespace, printing one line per
-// check, and returns how many problems it found. cfg reaches the API
+// check, and returns how many problems it found; the caller says what the
+// count means (the plugin: a closing line, and its exit code), so that it is
+// said once. cfg reaches the API
 // server's discovery, for the CRDs it serves; nil skips that check.
 func Run(ctx context.Context, c client.Client, cfg *rest.Config, namespace string, out io.Writer) (int, error) {
 	r := &report{out: out, now: time.Now()}
@@ -65,11 +67,6 @@ func Run(ctx context.Context, c client.Client, cfg *rest.Config, namespace strin
 	}
 	if err := r.sidecars(ctx, c, namespace, version); err != nil {
 		return r.problems, err
-	}
-	if r.problems == 0 {
-		fmt.Fprintln(out, "No problems found.")
-	} else {
-		fmt.Fprintf(out, "%d problem(s) found.\n", r.problems)
 	}
 	return r.problems, nil
 }
@@ -118,7 +115,7 @@ func (r *report) crds(cfg *rest.Config) error {
 	}
 	if len(missing) > 0 {
 		r.problem(fmt.Sprintf("CRDs: the API server does not serve %s at %s", strings.Join(missing, ", "), gv),
-			"install the CRDs of the operator's version: helm upgrade installs them from the chart's crds.yaml, or kubectl apply --server-side -f config/crd/bases (docs/install.md)")
+			"install the CRDs of the operator's version: a helm upgrade of the release installs them (unless crds.install=false), or kubectl apply --server-side -f charts/jack-operator/files/crds from the chart of that version (docs/install.md)")
 		return nil
 	}
 	r.ok("CRDs: %s served at %s", strings.Join(want, ", "), gv)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jack-io/jack-operator/api/jack"
 	authv1alpha1 "github.com/jack-io/jack-operator/api/v1alpha1"
+	"github.com/jack-io/jack-operator/internal/jackctl"
 )
 
 // pollInterval is how often Rotate reads the SigningKey while it waits: a
@@ -112,9 +113,11 @@ var errLeftRing = errors.New("left the ring")
 func (w *rotationWait) until(ctx context.Context, done func(*authv1alpha1.SigningKey) (bool, error)) error {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
+	read, stop := jackctl.ReadContext(ctx)
+	defer stop()
 	for {
 		k := &authv1alpha1.SigningKey{}
-		if err := w.c.Get(ctx, w.key, k); err != nil {
+		if err := w.c.Get(read, w.key, k); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

@@ -45,12 +45,20 @@ type Env struct {
 // Option changes what Start sets up.
 type Option func(*options)
 
-type options struct{ webhooks bool }
+type options struct {
+	webhooks bool
+	crds     []string
+}
 
 // WithWebhooks installs the admission webhooks of config/webhook, pointed at
 // a local server the caller must run (see Env.Webhook). Without it, objects
 // are admitted without them.
 func WithWebhooks() Option { return func(o *options) { o.webhooks = true } }
+
+// WithCRDs installs only these files of config/crd/bases (such as
+// "auth.jack.io_jackusers.yaml") instead of all of them: for tests of what a
+// cluster without some kind does.
+func WithCRDs(files ...string) Option { return func(o *options) { o.crds = files } }
 
 // WebhookServing is the address and certificate a local webhook server uses.
 type WebhookServing struct {
@@ -86,6 +94,12 @@ func Start(scheme *runtime.Scheme, opts ...Option) (*Env, error) {
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: startTimeout,
 		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	if o.crds != nil {
+		env.CRDDirectoryPaths = nil
+		for _, f := range o.crds {
+			env.CRDDirectoryPaths = append(env.CRDDirectoryPaths, filepath.Join(root, "config", "crd", "bases", f))
+		}
 	}
 	if o.webhooks {
 		env.WebhookInstallOptions = envtest.WebhookInstallOptions{
