@@ -43,7 +43,7 @@ func newUserAddCmd(a *app) *cobra.Command {
 	var (
 		email, role, display string
 		pw                   passwordSource
-		w                    waitFlags
+		w                    = waitFlags{timeout: loginTimeout}
 		out                  outputFlag
 	)
 	cmd := &cobra.Command{
@@ -61,9 +61,13 @@ deletes its password too.
 With --generate the password is printed once, and never again: store it
 or hand it over now.
 
-With --wait, return once the operator says the user can log in (the
-JackUser's Ready condition); if it says why not (a password too short for
-its --min-password-length, an email another user has), that is the error.`,
+With --wait, return once the user can log in at every replica: the
+operator has hashed the password (the JackUser's Ready condition) and every
+ready sidecar has confirmed that it logs the user in with it (the
+Propagated condition; the kubelet brings the user directory to each pod a
+minute or more after the operator writes it). If the operator says why the
+user cannot log in (a password too short for its --min-password-length, an
+email another user has), that is the error.`,
 		Example: `  # A generated password, printed once
   kubectl jack user add alice --email alice@example.com --role manager --name "Alice Liddell" --generate
 
@@ -89,7 +93,7 @@ its --min-password-length, an email another user has), that is the error.`,
 	cmd.Flags().StringVar(&display, "name", "", "The user's display name, shown by Jack (default: NAME)")
 	_ = cmd.RegisterFlagCompletionFunc("role", roleCompletion)
 	pw.addFlags(cmd)
-	w.addFlags(cmd, false, "Wait until the operator says the user can log in (the Ready condition)")
+	w.addFlags(cmd, false, "Wait until the user can log in at every replica (the Ready and Propagated conditions)")
 	out.addFlag(cmd)
 	return cmd
 }
@@ -142,7 +146,7 @@ func (a *app) userAdd(ctx context.Context, name string, spec authv1alpha1.JackUs
 			}
 			return fmt.Errorf("jackuser/%s and its Secret %s were created, but %w", name, secretName, err)
 		}
-		sentence = fmt.Sprintf("jackuser/%s created and ready to log in, with its password in Secret %s", name, secretName)
+		sentence = fmt.Sprintf("jackuser/%s created, with its password in Secret %s; every ready sidecar logs the user in", name, secretName)
 	}
 	if err := out.print(a.streams.Out, user, sentence); err != nil {
 		return err
@@ -153,17 +157,19 @@ func (a *app) userAdd(ctx context.Context, name string, spec authv1alpha1.JackUs
 	return nil
 }
 
-// canLogIn is user add --wait's check: the JackUser's Ready condition. A
-// reason that only a person can change (a password too short, an email or
-// id another user holds, a user directory that is full or not the
-// operator's) ends the wait at once.
+// canLogIn is user add --wait's check: the JackUser is Ready (the operator
+// hashed its password into the user directory) and Propagated for that
+// password (every ready sidecar logs the user in with it). A reason that
+// only a person can change (a password too short, an email or id another
+// user holds, a user directory that is full or not the operator's) ends
+// the wait at once.
 func canLogIn(u *authv1alpha1.JackUser) error {
 	cond := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionReady)
 	switch {
-	case cond == nil:
+	case cond == nil || cond.ObservedGeneration != u.Generation:
 		return errors.New("the operator has not reported on it yet: is it running? (kubectl jack doctor)")
 	case cond.Status == metav1.ConditionTrue:
-		return nil
+		return loggedInEverywhere(u)
 	}
 	why := fmt.Errorf("the user cannot log in (%s): %s", cond.Reason, cond.Message)
 	switch cond.Reason {
@@ -174,6 +180,20 @@ func canLogIn(u *authv1alpha1.JackUser) error {
 		return &givingUp{why}
 	}
 	return why
+}
+
+// loggedInEverywhere is done once every ready sidecar has confirmed that it
+// logs the user in with the password the status names.
+func loggedInEverywhere(u *authv1alpha1.JackUser) error {
+	cond := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionPropagated)
+	switch {
+	case cond == nil:
+		return errors.New("the user can log in once every sidecar has the user directory, and the operator has not asked them yet (no Propagated condition; an operator older than this plugin never does: kubectl jack doctor)")
+	case cond.Status == metav1.ConditionTrue && cond.ObservedGeneration == u.Generation && u.Status.PropagatedPasswordVersion == u.Status.PasswordVersion:
+		return nil
+	}
+	return fmt.Errorf("not every sidecar logs the user in yet (Propagated %s, %s: %s); the kubelet brings the user directory to each pod a minute or more after the operator writes it",
+		cond.Status, cond.Reason, cond.Message)
 }
 
 // ownSecret adds an owner reference from the password Secret to its user,
@@ -192,36 +212,44 @@ func ownSecret(ctx context.Context, c client.Client, user *authv1alpha1.JackUser
 func newUserPasswdCmd(a *app) *cobra.Command {
 	var (
 		pw  passwordSource
+		w   = waitFlags{timeout: loginTimeout}
 		out outputFlag
 	)
 	cmd := &cobra.Command{
-		Use:   "passwd NAME (--password-stdin | --generate)",
+		Use:   "passwd NAME (--password-stdin | --generate) [--wait [--timeout DURATION]]",
 		Short: "Set a new password in the Secret a JackUser names",
 		Long: `Set a new password in the Secret and key the JackUser's passwordSecretRef names
 (creating the Secret, owned by the user, if it is missing). The operator
 hashes it within seconds and ends the user's sessions: tokens issued before
 are refused on every replica.
 
+With --wait, return once the new password works at every replica: the
+operator has hashed it (status.passwordVersion moved on, Ready) and every
+ready sidecar has confirmed that it logs the user in with it (Propagated;
+until the kubelet brings the new user directory to a pod, a minute or
+more, that replica refuses the old password and the new one alike).
+
 With --generate the password is printed once, and never again. -o json|yaml
 prints the JackUser (never the Secret); a generated password then goes to
 standard error.`,
-		Example: `  kubectl jack user passwd alice --generate
+		Example: `  kubectl jack user passwd alice --generate --wait
   printf '%s' "$NEW_PASSWORD" | kubectl jack user passwd alice --password-stdin -o yaml`,
 		Args: exactlyOneName("user passwd", "the JackUser's name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := errors.Join(out.validate(), pw.validate()); err != nil {
+			if err := errors.Join(out.validate(), pw.validate(), w.validate()); err != nil {
 				return err
 			}
-			return a.userPasswd(cmd.Context(), args[0], &pw, &out)
+			return a.userPasswd(cmd.Context(), args[0], &pw, &w, &out)
 		},
 		ValidArgsFunction: a.completeNames(&authv1alpha1.JackUserList{}),
 	}
 	pw.addFlags(cmd)
+	w.addFlags(cmd, false, "Wait until the new password works at every replica (status.passwordVersion moved on, Ready and Propagated)")
 	out.addFlag(cmd)
 	return cmd
 }
 
-func (a *app) userPasswd(ctx context.Context, name string, pw *passwordSource, out *outputFlag) error {
+func (a *app) userPasswd(ctx context.Context, name string, pw *passwordSource, w *waitFlags, out *outputFlag) error {
 	c, ns, err := a.connect()
 	if err != nil {
 		return err
@@ -239,6 +267,9 @@ func (a *app) userPasswd(ctx context.Context, name string, pw *passwordSource, o
 	if err != nil {
 		return err
 	}
+	// What the wait waits for: the operator's hash of this write. Writing
+	// the password the Secret holds already changes nothing to wait for.
+	oldVersion, written := user.Status.PasswordVersion, true
 	secret := &corev1.Secret{}
 	err = c.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, secret)
 	switch {
@@ -263,8 +294,30 @@ func (a *app) userPasswd(ctx context.Context, name string, pw *passwordSource, o
 		if err := c.Patch(ctx, secret, client.MergeFrom(before)); err != nil {
 			return fmt.Errorf("writing the new password into Secret %s of JackUser %s: %w", ref.Name, name, err)
 		}
+		written = secret.ResourceVersion != before.ResourceVersion
 	}
-	if err := out.print(a.streams.Out, user, fmt.Sprintf("jackuser/%s: new password in Secret %s, key %s; the operator ends the user's sessions once it has hashed it", name, ref.Name, key)); err != nil {
+	sentence := fmt.Sprintf("jackuser/%s: new password in Secret %s, key %s; the operator ends the user's sessions once it has hashed it", name, ref.Name, key)
+	if w.wait {
+		err := waitFor(ctx, c, client.ObjectKeyFromObject(user), user, w.timeout, func(u *authv1alpha1.JackUser) error {
+			if written && u.Status.PasswordVersion == oldVersion {
+				why := "the operator has not hashed the new password yet: is it running? (kubectl jack doctor)"
+				if cond := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionReady); cond != nil && cond.Status != metav1.ConditionTrue {
+					why = fmt.Sprintf("the operator has not hashed the new password yet (Ready %s, %s: %s)", cond.Status, cond.Reason, cond.Message)
+				}
+				return errors.New(why)
+			}
+			return canLogIn(u)
+		})
+		if err != nil {
+			if generated {
+				// The password is set: it must not be lost with the wait.
+				printGenerated(a.streams, out, "Password of "+name, password)
+			}
+			return fmt.Errorf("the new password of jackuser/%s is in Secret %s, but %w", name, ref.Name, err)
+		}
+		sentence = fmt.Sprintf("jackuser/%s: new password in Secret %s, key %s; every ready sidecar logs the user in with it", name, ref.Name, key)
+	}
+	if err := out.print(a.streams.Out, user, sentence); err != nil {
 		return err
 	}
 	if generated {

@@ -335,13 +335,12 @@ func TestUserAddWaitReturnsOnceTheUserCanLogIn(t *testing.T) {
 	ns := newNamespace(t)
 	r := mustSucceed(t, ns, "", "user", "add", "lena", "--email", "lena@example.com", "--role", "staff", "--generate", "--wait", "--timeout", "30s")
 	shownOnce(t, r.stdout, "Password of lena")
-	if !strings.Contains(r.stdout, "jackuser/lena created and ready to log in, with its password in Secret lena-password") {
-		t.Errorf("no sentence saying the user is ready:\n%s", r)
+	if !strings.Contains(r.stdout, "jackuser/lena created, with its password in Secret lena-password; every ready sidecar logs the user in") {
+		t.Errorf("no sentence saying the user can log in:\n%s", r)
 	}
-	// Ready when it returned, not some time later.
-	if c := meta.FindStatusCondition(getUser(t, ns, "lena").Status.Conditions, authv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
-		t.Errorf("--wait returned before the user was Ready: %+v", c)
-	}
+	// Ready and Propagated for this password when it returned, not some
+	// time later.
+	loggedInEverywhereNow(t, getUser(t, ns, "lena"))
 
 	// -o prints the ready JackUser; the typed password is nowhere.
 	const typed = "a password long enough to pass"
@@ -434,5 +433,98 @@ func TestUserPasswdPrintsTheJackUserWithOutput(t *testing.T) {
 	mustFail(t, ns, "not this one at all", `--output must be json or yaml, not "wide"`, "user", "passwd", "sami", "--password-stdin", "-o", "wide")
 	if got := string(getSecret(t, ns, "sami-password").Data["password"]); got != typed {
 		t.Error("a refused -o changed the password")
+	}
+}
+
+// loggedInEverywhereNow fails unless u is Ready and Propagated for its
+// current password: what user add and passwd --wait promise on return.
+func loggedInEverywhereNow(t *testing.T, u *authv1alpha1.JackUser) {
+	t.Helper()
+	if c := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("--wait returned before JackUser %s was Ready: %+v", u.Name, c)
+	}
+	if c := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionPropagated); c == nil || c.Status != metav1.ConditionTrue ||
+		u.Status.PropagatedPasswordVersion != u.Status.PasswordVersion {
+		t.Errorf("--wait returned before JackUser %s was Propagated for password version %s (propagated %q): %+v",
+			u.Name, u.Status.PasswordVersion, u.Status.PropagatedPasswordVersion, c)
+	}
+}
+
+func TestUserPasswdWaitReturnsOnceTheNewPasswordWorksEverywhere(t *testing.T) {
+	ns := newNamespace(t)
+	mustSucceed(t, ns, "", "user", "add", "uma", "--email", "uma@example.com", "--role", "staff", "--generate", "--wait")
+	before := getUser(t, ns, "uma").Status.PasswordVersion
+
+	const typed = "uma's brand new password"
+	r := mustSucceed(t, ns, typed, "user", "passwd", "uma", "--password-stdin", "--wait", "-o", "json")
+	noSecretIn(t, r, typed)
+	var u authv1alpha1.JackUser
+	if err := json.Unmarshal([]byte(r.stdout), &u); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, r)
+	}
+	// The JackUser printed is the one the wait ended on: a new version,
+	// hashed and confirmed.
+	if u.Status.PasswordVersion == before || u.Status.PasswordVersion == "" {
+		t.Errorf("passwd --wait returned with passwordVersion %q, the one from before the change", u.Status.PasswordVersion)
+	}
+	loggedInEverywhereNow(t, &u)
+
+	// The same password again changes nothing, and there is nothing to
+	// wait for.
+	start := time.Now()
+	r = mustSucceed(t, ns, typed, "user", "passwd", "uma", "--password-stdin", "--wait")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("writing the password the Secret holds waited %s", took)
+	}
+	if !strings.Contains(r.stdout, "every ready sidecar logs the user in with it") {
+		t.Errorf("no sentence saying the password works:\n%s", r)
+	}
+
+	// A wait that times out still prints the generated password, once.
+	r = mustFail(t, ns, "", "the new password of jackuser/uma is in Secret uma-password, but not within 1ns", "user", "passwd", "uma", "--generate", "--wait", "--timeout", "1ns")
+	if got := string(getSecret(t, ns, "uma-password").Data["password"]); got != shownOnce(t, r.stdout, "Password of uma") {
+		t.Error("the password printed after the timeout is not the Secret's")
+	}
+}
+
+// The checks user add and passwd --wait end on, for each state of the
+// status the operator can write.
+func TestCanLogInNeedsReadyAndPropagatedForTheCurrentPassword(t *testing.T) {
+	cond := func(typ string, status metav1.ConditionStatus, reason string, gen int64) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: status, Reason: reason, ObservedGeneration: gen, Message: "m"}
+	}
+	ready := cond(authv1alpha1.ConditionReady, metav1.ConditionTrue, authv1alpha1.ReasonUserReady, 2)
+	propagated := cond(authv1alpha1.ConditionPropagated, metav1.ConditionTrue, authv1alpha1.ReasonConfirmed, 2)
+	for name, tc := range map[string]struct {
+		conditions        []metav1.Condition
+		propagatedVersion string
+		want              string // "" done; else a part of the error
+		givesUp           bool
+	}{
+		"ready and propagated":             {[]metav1.Condition{ready, propagated}, "v2", "", false},
+		"no condition yet":                 {nil, "", "has not reported on it yet", false},
+		"ready of an older generation":     {[]metav1.Condition{cond(authv1alpha1.ConditionReady, metav1.ConditionTrue, authv1alpha1.ReasonUserReady, 1), propagated}, "v2", "has not reported on it yet", false},
+		"ready, not asked yet":             {[]metav1.Condition{ready}, "", "no Propagated condition", false},
+		"ready, sidecars not there yet":    {[]metav1.Condition{ready, cond(authv1alpha1.ConditionPropagated, metav1.ConditionFalse, authv1alpha1.ReasonAwaitingSidecars, 2)}, "", "not every sidecar logs the user in yet (Propagated False, AwaitingSidecars", false},
+		"propagated for the old password":  {[]metav1.Condition{ready, propagated}, "v1", "not every sidecar logs the user in yet (Propagated True", false},
+		"propagated for an old generation": {[]metav1.Condition{ready, cond(authv1alpha1.ConditionPropagated, metav1.ConditionTrue, authv1alpha1.ReasonConfirmed, 1)}, "v2", "not every sidecar", false},
+		"password too weak":                {[]metav1.Condition{cond(authv1alpha1.ConditionReady, metav1.ConditionFalse, authv1alpha1.ReasonPasswordTooWeak, 2)}, "", "cannot log in (PasswordTooWeak)", true},
+		"email taken":                      {[]metav1.Condition{cond(authv1alpha1.ConditionReady, metav1.ConditionFalse, authv1alpha1.ReasonDuplicateEmail, 2)}, "", "cannot log in (DuplicateEmail)", true},
+		"password Secret missing":          {[]metav1.Condition{cond(authv1alpha1.ConditionReady, metav1.ConditionFalse, authv1alpha1.ReasonPasswordMissing, 2)}, "", "cannot log in (PasswordMissing)", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			u := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: "u", Generation: 2},
+				Status: authv1alpha1.JackUserStatus{Conditions: tc.conditions, PasswordVersion: "v2", PropagatedPasswordVersion: tc.propagatedVersion}}
+			err := canLogIn(u)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("canLogIn = %v, want done", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("canLogIn = %v, want an error with %q", err, tc.want)
+			}
+			if got := errors.As(err, new(*givingUp)); got != tc.givesUp {
+				t.Errorf("gives up = %v, want %v (%v)", got, tc.givesUp, err)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,10 +26,17 @@ type waitFlags struct {
 	timeout time.Duration
 }
 
+// addFlags adds --wait and --timeout; the timeout defaults to w.timeout
+// when set, else defaultTimeout.
 func (w *waitFlags) addFlags(cmd *cobra.Command, waitDefault bool, waitHelp string) {
 	cmd.Flags().BoolVar(&w.wait, "wait", waitDefault, waitHelp)
-	cmd.Flags().DurationVar(&w.timeout, "timeout", defaultTimeout, "How long --wait waits for the operator before giving up (exit 1)")
+	cmd.Flags().DurationVar(&w.timeout, "timeout", cmp.Or(w.timeout, defaultTimeout), "How long --wait waits for the operator before giving up (exit 1)")
 }
+
+// loginTimeout is how long user add and user passwd wait by default: the
+// kubelet brings the user directory to each pod a minute or more after the
+// operator writes it, and only then do the sidecars log the user in.
+const loginTimeout = 3 * time.Minute
 
 func (w *waitFlags) validate() error {
 	if w.timeout <= 0 {
