@@ -61,7 +61,7 @@ verify: manifests generate ## Regenerate everything and fail if the tree changed
 
 .PHONY: test
 test: tools manifests generate vet ## Build the test binaries if missing, then run every test against a real API server (and hack/images' against a real registry).
-	go test $(GO_TEST_FLAGS) $(GO_PACKAGES)
+	JACK_REQUIRE_KREW=1 go test $(GO_TEST_FLAGS) $(GO_PACKAGES)
 ifeq ($(GO_PACKAGES),./...)
 	cd hack/images && JACK_REQUIRE_REGISTRY=1 go test $(GO_TEST_FLAGS) ./...
 endif
@@ -69,7 +69,7 @@ endif
 ##@ Run it locally
 
 .PHONY: demo
-demo: tools manifests ## Start a local Kubernetes built from source, install the operator with Helm, a SigningKey, three users and jack-echo behind the sidecar; prints what to try. Needs root.
+demo: tools manifests ## Start a local Kubernetes built from source, install the operator with Helm, a SigningKey, three users and jack-echo behind the sidecar, build kubectl jack (bin/kubectl-jack); prints what to try. Needs root.
 	@hack/demo.sh up
 
 .PHONY: demo-down
@@ -117,7 +117,7 @@ load-logins: build ## Print the sidecar's idle RSS with 1,000 and 10,000 users, 
 	go run ./hack/loginburst -sidecar $(BIN)/jack-auth $(LOGINS_ARGS)
 
 .PHONY: tools
-tools: ## Build controller-gen, etcd, kube-apiserver, kubectl, helm and the image registry from source into bin/ (skips what is up to date).
+tools: ## Build controller-gen, etcd, kube-apiserver, kubectl, helm, the image registry and krew from source into bin/ (skips what is up to date).
 	@hack/build-tools.sh
 
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod hack/tools/controller-gen/go.sum
@@ -170,8 +170,17 @@ push: ## Push the images and the Helm chart (an OCI artifact, REGISTRY/charts/ja
 	@hack/release.sh push "$(REGISTRY)" "$(VERSION)"
 
 .PHONY: release
-release: ## From a clean tree, push the images as VERSION=x.y.z and the chart VERSION pinning their digests to REGISTRY=host/path; prints the helm install line.
+release: ## From a clean tree, push the images as VERSION=x.y.z and the chart VERSION pinning their digests to REGISTRY=host/path, then build the plugin's files (make plugin-release); prints the helm install line and what to upload.
 	@hack/release.sh release "$(REGISTRY)" "$(VERSION)"
+
+.PHONY: plugin-release
+plugin-release: ## Build kubectl jack's release archives (linux and darwin amd64/arm64, windows/amd64; reproducible), SHA256SUMS and the filled krew manifest jack.yaml as VERSION (default dev) into bin/release/VERSION (PLATFORMS=linux/amd64 for fewer, PLUGIN_URL_BASE for the download URL).
+	@hack/release.sh plugin "$(VERSION)"
+
+.PHONY: test-krew
+test-krew: ## Build krew from source and install the plugin's release archive with it, offline (test/krew; make test runs it too).
+	@hack/build-tools.sh kubectl-krew validate-krew-manifest kubectl
+	JACK_REQUIRE_KREW=1 go test $(GO_TEST_FLAGS) -v ./test/krew/
 
 .PHONY: test-images
 test-images: ## Test hack/images (its own module, which make test does not reach): two builds give the same digests, the config, layer and SBOM, a push to a real registry (bin/registry), the Dockerfile kept in step.

@@ -3,13 +3,24 @@
 # jack-operator, jack-auth and jack-echo, multi-arch, reproducible, with an
 # SBOM) and the Helm chart as an OCI artifact, REGISTRY/charts/jack-operator,
 # whose values.yaml pins the images it was pushed with (image.registry, the
-# tags and image.digest and sidecar.image.digest), its comments kept.
+# tags and image.digest and sidecar.image.digest), its comments kept. A release
+# also builds the kubectl plugin's files to upload (hack/images plugin):
+# kubectl-jack_<os>_<arch>.tar.gz for linux and darwin on amd64 and arm64 and
+# windows/amd64, reproducible, their SHA256SUMS, and jack.yaml, the krew
+# manifest plugins/jack.yaml filled with the version, URLs and sha256s.
 #
 # usage: hack/release.sh push REGISTRY [VERSION]    (make push; VERSION defaults to dev)
-#        hack/release.sh release REGISTRY VERSION   (make release: a clean tree, VERSION x.y.z)
+#        hack/release.sh release REGISTRY VERSION   (make release: a clean tree, VERSION x.y.z;
+#                                                   the images, the chart, then the plugin's files)
 #        hack/release.sh chart REGISTRY VERSION     the chart only, for the images that
 #                                                   hack/cluster/cluster.sh images VERSION pushed
 #                                                   (it reads bin/images/VERSION.env)
+#        hack/release.sh plugin [VERSION]           (make plugin-release) the plugin's files only,
+#                                                   into bin/release/VERSION (or RELEASE_DIR);
+#                                                   PLATFORMS=linux/amd64,... builds fewer, and
+#                                                   PLUGIN_URL_BASE is where the manifest says the
+#                                                   archives are (default the GitHub release
+#                                                   v<VERSION>'s downloads)
 #
 # REGISTRY is a host and path, e.g. ghcr.io/jack-io or localhost:5001/jack.
 # Registries on localhost or 127.0.0.1 are spoken to over plain HTTP, others
@@ -75,6 +86,16 @@ push_chart() {
   published_chart_version=$chart_version
 }
 
+# plugin_release VERSION: kubectl-jack's archives, SHA256SUMS and krew
+# manifest into bin/release/VERSION; hack/images plugin prints what to upload.
+plugin_release() {
+  local version=$1 out=${RELEASE_DIR:-$bin/release/$1} flags=()
+  [ -z "${PLATFORMS:-}" ] || flags+=(-platforms "$PLATFORMS")
+  [ -z "${PLUGIN_URL_BASE:-}" ] || flags+=(-url-base "$PLUGIN_URL_BASE")
+  say "building the kubectl plugin's archives and krew manifest $version into $out..."
+  (cd "$root/hack/images" && go run . plugin -root "$root" -version "$version" -out "$out" "${flags[@]}")
+}
+
 summary() { # REGISTRY VERSION ENV_FILE
   local registry=$1 version=$2
   # shellcheck source=/dev/null
@@ -95,9 +116,14 @@ MSG
 }
 
 mode=${1:-}
+if [ "$mode" = plugin ]; then
+  [ $# -le 2 ] || die "usage: $0 plugin [VERSION]"
+  plugin_release "${2:-dev}"
+  exit 0
+fi
 registry=${2:-}
 version=${3:-}
-[ -n "$registry" ] || die "usage: $0 push|release|chart REGISTRY [VERSION]: give the registry, e.g. REGISTRY=localhost:5001/jack"
+[ -n "$registry" ] || die "usage: $0 push|release|chart REGISTRY [VERSION] (or $0 plugin [VERSION]): give the registry, e.g. REGISTRY=localhost:5001/jack"
 registry=${registry%/}
 case $mode in
   push)
@@ -118,6 +144,8 @@ case $mode in
     push_chart "$registry" "$version" "$env"
     summary "$registry" "$version" "$env"
     rm -f "$env"
+    echo
+    plugin_release "$version"
     ;;
   chart)
     [ -n "$version" ] || die "usage: $0 chart REGISTRY VERSION"
@@ -125,5 +153,5 @@ case $mode in
     [ -f "$env" ] || die "no $env: push the images first (hack/cluster/cluster.sh images $version)"
     push_chart "$registry" "$version" "$env"
     ;;
-  *) die "usage: $0 push|release|chart REGISTRY [VERSION]" ;;
+  *) die "usage: $0 push|release|chart REGISTRY [VERSION], or $0 plugin [VERSION]" ;;
 esac

@@ -49,6 +49,19 @@
 // `values FILE KEY=VALUE...` sets dotted keys (image.digest=sha256:...) of a
 // chart's values.yaml in place, keeping its comments and layout; hack/release.sh
 // uses it to pin the pushed digests in the chart it packages.
+//
+// `plugin [-version dev] [-platforms ...] [-out DIR] [-url-base URL]` builds
+// the kubectl plugin's release instead (hack/release.sh plugin, make
+// plugin-release): kubectl-jack, with the images' build flags, for linux and
+// darwin on amd64 and arm64 and windows/amd64, each packed with README.md
+// (and LICENSE, once the repository has one) as kubectl-jack_<os>_<arch>.tar.gz,
+// reproducibly like the images (every time the commit's, entries sorted, owned
+// by 0:0, a gzip header without a name or a time); SHA256SUMS of them; and
+// jack.yaml, plugins/jack.yaml with the version (v<version>; a build that is
+// not x.y.z[-pre], such as dev, is a pre-release of the chart's version,
+// v0.1.0-dev), each archive's URL under -url-base (default the GitHub
+// release of that version) and its sha256 filled in, the platforms not built
+// left out. All into DIR (default bin/release/<version>).
 package main
 
 import (
@@ -67,6 +80,16 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "values" {
 		if err := setValues(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "images values:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "plugin" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := runPlugin(ctx, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "images plugin:", err)
+			stop()
 			os.Exit(1)
 		}
 		return
