@@ -61,6 +61,12 @@ func (a *app) sentence(err error) string {
 	prefix := strings.TrimSuffix(err.Error(), st.Message)
 	causes := make([]string, 0, len(st.Details.Causes))
 	for _, c := range st.Details.Causes {
+		if strings.Contains(c.Message, notChecked) && len(st.Details.Causes) > 1 {
+			// The API server's note that it skipped the CEL rules because
+			// of the other causes ("<nil>: Invalid value: null: some
+			// validation rules were not checked..."): nothing to fix.
+			continue
+		}
 		msg := invalidValue.ReplaceAllString(c.Message, "")
 		if c.Field != "" {
 			msg = c.Field + ": " + msg
@@ -74,6 +80,10 @@ func (a *app) sentence(err error) string {
 // (`Invalid value: "string": email must be ...`): the value's type, which
 // says nothing to the user. A field's sentence is what follows.
 var invalidValue = regexp.MustCompile(`^Invalid value: "(string|object|array|integer|number|boolean)": `)
+
+// notChecked is what the API server says, as a cause of its own, when an
+// object's schema errors kept it from running the CEL rules.
+const notChecked = "some validation rules were not checked"
 
 // webhookDenied is the API server's preamble to an admission webhook's
 // refusal; what follows is the webhook's sentence.

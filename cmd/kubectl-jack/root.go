@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
@@ -30,6 +31,7 @@ func run(args []string, streams genericiooptions.IOStreams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	root, a := newRoot(streams)
+	a.args = args
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		// One "error: " line per failure (errors.Join puts each on a line).
@@ -46,6 +48,10 @@ type app struct {
 	flags   *genericclioptions.ConfigFlags
 	// now is the clock --expires durations count from.
 	now func() time.Time
+
+	// args are the command line as given, which a group of verbs reads to
+	// refuse a flag it does not know (verbGroup).
+	args []string
 
 	cfg       *rest.Config
 	client    client.Client
@@ -83,7 +89,7 @@ printed only by the verb that generated it, once.`,
 	addOpsCommands(root, a)
 	for _, c := range root.Commands() {
 		if c.HasSubCommands() {
-			verbGroup(c)
+			verbGroup(c, a)
 		}
 	}
 	return root, a
@@ -92,22 +98,61 @@ printed only by the verb that generated it, once.`,
 // verbGroup makes a group of verbs (user, apikey, key, inject) refuse an
 // unknown verb with exit 1, as the root does, instead of printing its help
 // and exiting 0: a typo in a script must fail. Alone, it prints its help.
-func verbGroup(cmd *cobra.Command) {
+func verbGroup(cmd *cobra.Command, a *app) {
 	cmd.Args = cobra.ArbitraryArgs
 	// The mistyped verb's flags are not the group's: name the verb instead.
 	cmd.FParseErrWhitelist.UnknownFlags = true
 	cmd.RunE = func(c *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			return c.Help()
-		}
 		var verbs []string
 		for _, sub := range c.Commands() {
 			if sub.IsAvailableCommand() {
 				verbs = append(verbs, sub.Name())
 			}
 		}
-		return fmt.Errorf("unknown command %q for %q: it has %s (kubectl jack %s --help)", args[0], c.CommandPath(), strings.Join(verbs, ", "), c.Name())
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q: it has %s (kubectl jack %s --help)", args[0], c.CommandPath(), strings.Join(verbs, ", "), c.Name())
+		}
+		// No verb: the whitelist let any flag through, but one the group
+		// does not know is a mistake (kubectl jack user --generate).
+		if flag := unknownFlag(c, a.args); flag != "" {
+			return fmt.Errorf("unknown flag %s for %q, which needs a verb first: %s (kubectl jack %s --help)", flag, c.CommandPath(), strings.Join(verbs, ", "), c.Name())
+		}
+		return c.Help()
 	}
+}
+
+// unknownFlag is the first of args that looks like a flag cmd does not know
+// (its own or an inherited one), or "". A known flag's value is skipped; after
+// "--" nothing is a flag.
+func unknownFlag(cmd *cobra.Command, args []string) string {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			return ""
+		}
+		if len(arg) < 2 || arg[0] != '-' {
+			continue
+		}
+		name, hasValue := strings.TrimLeft(arg, "-"), false
+		if before, _, ok := strings.Cut(name, "="); ok {
+			name, hasValue = before, true
+		}
+		var f *pflag.Flag
+		if strings.HasPrefix(arg, "--") {
+			f = cmd.Flags().Lookup(name)
+		} else {
+			// -n shop, -nshop, -n=shop: the shorthand is the first letter.
+			f = cmd.Flags().ShorthandLookup(name[:1])
+			hasValue = hasValue || len(name) > 1
+		}
+		if f == nil {
+			return arg
+		}
+		if !hasValue && f.NoOptDefVal == "" {
+			i++ // the flag's value
+		}
+	}
+	return ""
 }
 
 func newVersionCmd(a *app) *cobra.Command {

@@ -56,6 +56,16 @@ func TestVersionAndUsageErrors(t *testing.T) {
 	if r = mustSucceed(t, "default", "", "user"); !strings.Contains(r.stdout, "Available Commands:") {
 		t.Errorf("user alone did not print its help:\n%s", r)
 	}
+	// A group given a flag but no verb: a flag it knows (kubectl's own) still
+	// shows the help; one it does not is a mistake, whatever its spelling.
+	for _, args := range [][]string{{"user", "-n", "shop"}, {"key", "--namespace=shop"}, {"-nshop", "apikey"}, {"inject", "--context", "x"}} {
+		if r = mustSucceed(t, "default", "", args...); !strings.Contains(r.stdout, "Available Commands:") {
+			t.Errorf("kubectl jack %s did not print its help:\n%s", strings.Join(args, " "), r)
+		}
+	}
+	for _, args := range [][]string{{"user", "--generate"}, {"apikey", "--bogus=1"}, {"key", "-n", "shop", "-y"}, {"user", "--namespace", "--generate", "--wait"}} {
+		mustFail(t, "default", "", "which needs a verb first", args...)
+	}
 	r = plugin(t, "default", "", "completion", "bash")
 	if r.code != 0 || !strings.Contains(r.stdout, "__start_kubectl-jack") {
 		t.Errorf("no bash completion:\n%s", r)

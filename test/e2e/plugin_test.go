@@ -46,20 +46,24 @@ func (j *journey) plugin(t *testing.T) {
 func (j *journey) pluginUser(t *testing.T) {
 	a, b := sidecarAddr(j.pods[0]), sidecarAddr(j.pods[1])
 	const name, email, password = "eve", "eve@example.com", "eve-e2e-password-1"
+	start := time.Now()
 	out, err := c.tryInput(password+"\n", "kubectl-jack", "-n", shop, "user", "add", name,
 		"--email", email, "--role", "staff", "--password-stdin", "--wait")
 	if err != nil {
 		t.Fatalf("kubectl jack user add --wait: %v\n%s", err, out)
 	}
-	t.Logf("kubectl jack user add:\n%s", out)
+	t.Logf("kubectl jack user add --wait returned after %s (the kubelet brings the user directory to both pods):\n%s", time.Since(start).Round(100*time.Millisecond), out)
 	if strings.Contains(out, password) {
 		t.Errorf("user add printed the password it was given on stdin:\n%s", out)
 	}
-	// --wait returned: the user logs in at one replica, the token verifies
-	// at the other, without a wait.
+	// --wait returned: the user logs in at either replica, and a token of
+	// one verifies at the other, without a wait.
 	tok := c.login(t, a, email, password).session(t).Token
 	if !verifies(t, b, tok) {
 		t.Fatal("a token from one replica is refused at the other right after user add --wait")
+	}
+	if other := c.login(t, b, email, password).session(t).Token; !verifies(t, a, other) {
+		t.Fatal("a token from the second replica is refused at the first right after user add --wait")
 	}
 
 	out = c.run(t, "kubectl-jack", "-n", shop, "key", "status", "jack")

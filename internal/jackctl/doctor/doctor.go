@@ -2,8 +2,8 @@
 // way a platform engineer would by hand — the operator's Deployment and
 // version, its elected leader, the webhook configurations' caBundle against
 // the webhook certificate, the certificate's expiry, the webhook Service's
-// endpoints, the CRDs the API server serves, the SigningKeys of a namespace
-// and the sidecar versions of its pods — and prints each as OK or PROBLEM
+// endpoints, the CRDs the API server serves, the SigningKeys of a namespace,
+// its JackUsers' propagation and the sidecar versions of its pods — and prints each as OK or PROBLEM
 // with the fix. The names it checks (webhook configurations, Secret,
 // Service, Lease) are read from the operator's own flags on its Deployment.
 //
@@ -63,6 +63,9 @@ func Run(ctx context.Context, c client.Client, cfg *rest.Config, namespace strin
 		}
 	}
 	if err := r.signingKeys(ctx, c, namespace); err != nil {
+		return r.problems, err
+	}
+	if err := r.users(ctx, c, namespace); err != nil {
 		return r.problems, err
 	}
 	if err := r.sidecars(ctx, c, namespace, version); err != nil {

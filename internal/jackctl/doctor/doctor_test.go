@@ -146,7 +146,40 @@ func healthyNamespace(t *testing.T, ctx context.Context, ns string) *authv1alpha
 		}
 	}
 	setKeyStatus(t, ctx, k, metav1.ConditionTrue, authv1alpha1.ReasonPropagated, "every ready sidecar (1) holds key k1 and signs with it")
+	u := newUser(t, ctx, ns, "alice")
+	setUserStatus(t, ctx, u, metav1.ConditionTrue, authv1alpha1.ReasonUserReady, metav1.ConditionTrue, time.Now())
 	return k
+}
+
+func newUser(t *testing.T, ctx context.Context, ns, name string) *authv1alpha1.JackUser {
+	t.Helper()
+	u := &authv1alpha1.JackUser{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: authv1alpha1.JackUserSpec{
+		Name: name, Email: name + "@example.com", Role: jack.RoleStaff,
+		PasswordSecretRef: authv1alpha1.PasswordSecretReference{Name: name + "-password", Key: "password"},
+	}}
+	if err := k8s.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// setUserStatus gives u a Ready condition of status and reason, and a
+// Propagated one of status propagated that last changed at since.
+func setUserStatus(t *testing.T, ctx context.Context, u *authv1alpha1.JackUser, ready metav1.ConditionStatus, reason string, propagated metav1.ConditionStatus, since time.Time) {
+	t.Helper()
+	u.Status.ObservedGeneration = u.Generation
+	u.Status.Conditions = []metav1.Condition{
+		{Type: authv1alpha1.ConditionReady, Status: ready, Reason: reason, Message: "as the test says", LastTransitionTime: metav1.NewTime(since)},
+		{Type: authv1alpha1.ConditionPropagated, Status: propagated, Reason: authv1alpha1.ReasonAwaitingSidecars,
+			Message:            "1 of 1 sidecars have not confirmed within 2s that they log " + u.Spec.Email + " in with the current password: jack-0",
+			LastTransitionTime: metav1.NewTime(since)},
+	}
+	if propagated == metav1.ConditionTrue {
+		u.Status.Conditions[1].Reason, u.Status.Conditions[1].Message = authv1alpha1.ReasonConfirmed, "every ready sidecar (1) confirmed"
+	}
+	if err := k8s.Status().Update(ctx, u); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func setKeyStatus(t *testing.T, ctx context.Context, k *authv1alpha1.SigningKey, propagated metav1.ConditionStatus, reason, message string) {
@@ -198,6 +231,7 @@ func TestDoctor(t *testing.T) {
 			"OK       CRDs: jackusers, signingkeys, tokenrevocations, jackapikeys served at auth.jack.io/v1alpha1",
 			"OK       SigningKey shop/jack: Ready, Propagated (1/1 sidecars), active key k1",
 			"OK       sidecars: 1 pod(s) in shop run the sidecar of operator version 0.1.0",
+			"OK       JackUsers: 1 in namespace shop: 1 confirmed by every ready sidecar, 0 disabled, 0 cannot log in",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("doctor printed\n%s\nwithout %q", out, want)
@@ -266,6 +300,25 @@ func TestDoctor(t *testing.T) {
 			},
 			want: []string{"PROBLEM  sidecars: 1 pod(s) in shop run the sidecar of operator version 0.0.9, not 0.1.0: jack-old", "rollout restart"},
 		},
+		"a user whose login a sidecar has not confirmed for six minutes": {
+			brk: func(t *testing.T) {
+				setUserStatus(t, ctx, user(t, ctx, "shop", "alice"), metav1.ConditionTrue, authv1alpha1.ReasonUserReady, metav1.ConditionFalse, time.Now().Add(-6*time.Minute))
+			},
+			fix: func(t *testing.T) {
+				setUserStatus(t, ctx, user(t, ctx, "shop", "alice"), metav1.ConditionTrue, authv1alpha1.ReasonUserReady, metav1.ConditionTrue, time.Now())
+			},
+			want: []string{"PROBLEM  JackUser shop/alice: not Propagated for 6m", "(False AwaitingSidecars): 1 of 1 sidecars have not confirmed",
+				"fix: look at the sidecars it names: their kubelet must bring the user directory Secret"},
+		},
+		"a user directory that is full": {
+			brk: func(t *testing.T) {
+				setUserStatus(t, ctx, user(t, ctx, "shop", "alice"), metav1.ConditionFalse, authv1alpha1.ReasonDirectoryFull, metav1.ConditionTrue, time.Now())
+			},
+			fix: func(t *testing.T) {
+				setUserStatus(t, ctx, user(t, ctx, "shop", "alice"), metav1.ConditionTrue, authv1alpha1.ReasonUserReady, metav1.ConditionTrue, time.Now())
+			},
+			want: []string{"PROBLEM  JackUser shop/alice: cannot log in (False DirectoryFull): as the test says"},
+		},
 		"no ready webhook endpoint": {
 			brk:  func(t *testing.T) { setEndpointReady(t, ctx, false) },
 			fix:  func(t *testing.T) { setEndpointReady(t, ctx, true) },
@@ -289,10 +342,49 @@ func TestDoctor(t *testing.T) {
 			}
 		})
 	}
+	t.Run("users a person must fix, or whose sidecars are still within the grace, are no problem of the installation", func(t *testing.T) {
+		weak := newUser(t, ctx, "shop", "bob")
+		setUserStatus(t, ctx, weak, metav1.ConditionFalse, authv1alpha1.ReasonPasswordTooWeak, metav1.ConditionFalse, time.Now().Add(-time.Hour))
+		fresh := newUser(t, ctx, "shop", "carol")
+		setUserStatus(t, ctx, fresh, metav1.ConditionTrue, authv1alpha1.ReasonUserReady, metav1.ConditionFalse, time.Now().Add(-time.Minute))
+		off := newUser(t, ctx, "shop", "dan")
+		setUserStatus(t, ctx, off, metav1.ConditionFalse, authv1alpha1.ReasonUserDisabled, metav1.ConditionTrue, time.Now())
+		t.Cleanup(func() {
+			for _, u := range []*authv1alpha1.JackUser{weak, fresh, off} {
+				if err := k8s.Delete(ctx, u); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		n, out := doctor(t, "shop")
+		if n != 0 {
+			t.Errorf("%d problems, want none:\n%s", n, out)
+		}
+		for _, want := range []string{
+			"WARNING  JackUser shop/bob: cannot log in (False PasswordTooWeak): as the test says\n         fix: set a password: kubectl jack user passwd bob -n shop --generate --wait",
+			"OK       JackUsers: 4 in namespace shop: 2 confirmed by every ready sidecar, 1 disabled, 1 cannot log in",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("doctor printed\n%s\nwithout %q", out, want)
+			}
+		}
+		if strings.Contains(out, "carol") {
+			t.Errorf("doctor named a user whose sidecars are still within %s:\n%s", UserPropagationGrace, out)
+		}
+	})
 	// A CRD the API server does not serve is tested by the plugin's
 	// TestOnABrokenInstallEveryVerbNamesTheFix (cmd/kubectl-jack), on an API
 	// server of its own: removing one from this shared one would break the
 	// other tests' reads.
+}
+
+func user(t *testing.T, ctx context.Context, ns, name string) *authv1alpha1.JackUser {
+	t.Helper()
+	var u authv1alpha1.JackUser
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &u); err != nil {
+		t.Fatal(err)
+	}
+	return &u
 }
 
 func setCABundle(t *testing.T, ctx context.Context, bundle []byte) {

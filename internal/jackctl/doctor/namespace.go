@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -55,6 +56,71 @@ func (r *report) signingKeys(ctx context.Context, c client.Client, namespace str
 		if !bad {
 			r.ok("%s: Ready, Propagated (%s sidecars), active key %s", name, orDash(k.Status.Propagation), k.Status.ActiveKeyID)
 		}
+	}
+	return nil
+}
+
+// UserPropagationGrace is how long a JackUser's Propagated condition may
+// stay False before doctor calls it a problem: the kubelet brings a changed
+// user directory to a pod within a minute or two, and the operator asks
+// every second meanwhile.
+const UserPropagationGrace = 5 * time.Minute
+
+// users checks the JackUsers of the namespace: a user whose login every
+// ready sidecar has not confirmed for UserPropagationGrace is a problem of
+// the installation (a sidecar the directory does not reach, an ops port the
+// operator cannot); a directory that refuses users is one too. A user who
+// cannot log in for what a person must change in that user alone (a weak or
+// missing password, an email or id another user has) is a warning.
+func (r *report) users(ctx context.Context, c client.Client, namespace string) error {
+	var list authv1alpha1.JackUserList
+	if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return fmt.Errorf("listing the JackUsers of namespace %s: %w", namespace, err)
+	}
+	if len(list.Items) == 0 {
+		r.ok("JackUsers: none in namespace %s", namespace)
+		return nil
+	}
+	slices.SortFunc(list.Items, func(a, b authv1alpha1.JackUser) int { return strings.Compare(a.Name, b.Name) })
+	before := r.problems
+	var propagated, disabled, cannot int
+	for i := range list.Items {
+		u := &list.Items[i]
+		name := fmt.Sprintf("JackUser %s/%s", namespace, u.Name)
+		ready := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionReady)
+		prop := meta.FindStatusCondition(u.Status.Conditions, authv1alpha1.ConditionPropagated)
+		switch {
+		case ready == nil || ready.Status == metav1.ConditionTrue:
+		case ready.Reason == authv1alpha1.ReasonUserDisabled:
+			disabled++
+		case ready.Reason == authv1alpha1.ReasonDirectoryFull || ready.Reason == authv1alpha1.ReasonDirectoryConflict:
+			cannot++
+			r.problem(fmt.Sprintf("%s: cannot log in%s", name, because(ready)),
+				"do what the message says: the user directory is shared by every user of the namespace; kubectl describe jackuser "+u.Name+" shows its events")
+			continue
+		default:
+			cannot++
+			fix := "do what the message says; kubectl describe jackuser " + u.Name + " shows its events"
+			if ready.Reason == authv1alpha1.ReasonPasswordTooWeak || ready.Reason == authv1alpha1.ReasonPasswordMissing {
+				fix = "set a password: kubectl jack user passwd " + u.Name + " -n " + namespace + " --generate --wait"
+			}
+			r.warn(fmt.Sprintf("%s: cannot log in%s", name, because(ready)), fix)
+			continue
+		}
+		if prop == nil || prop.Status == metav1.ConditionTrue {
+			if prop != nil {
+				propagated++
+			}
+			continue
+		}
+		if age := r.now.Sub(prop.LastTransitionTime.Time); age >= UserPropagationGrace {
+			r.problem(fmt.Sprintf("%s: not Propagated for %s%s", name, age.Round(time.Second), because(prop)),
+				"look at the sidecars it names: their kubelet must bring the user directory Secret, and the operator must reach their ops port (TCP 9090; NetworkPolicies must allow it)")
+		}
+	}
+	if r.problems == before {
+		r.ok("JackUsers: %d in namespace %s: %d confirmed by every ready sidecar, %d disabled, %d cannot log in",
+			len(list.Items), namespace, propagated, disabled, cannot)
 	}
 	return nil
 }
