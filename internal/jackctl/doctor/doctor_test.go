@@ -221,7 +221,7 @@ func TestDoctor(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("%d problems in a healthy installation:\n%s", n, out)
 		}
-		for _, want := range []string{
+		printed(t, out,
 			"OK       operator: deployment jack-system/jack-operator, version 0.1.0, 2/2 replicas ready",
 			"OK       leader: jack-operator-7d9f-abcde_1234, renewed ",
 			"OK       webhook certificate: Secret jack-system/jack-operator-webhook-certs, for [jack-operator-webhook.jack-system.svc], expires in 8",
@@ -232,11 +232,7 @@ func TestDoctor(t *testing.T) {
 			"OK       SigningKey shop/jack: Ready, Propagated (1/1 sidecars), active key k1",
 			"OK       sidecars: 1 pod(s) in shop run the sidecar of operator version 0.1.0",
 			"OK       JackUsers: 1 in namespace shop: 1 confirmed by every ready sidecar, 0 disabled, 0 cannot log in",
-		} {
-			if !strings.Contains(out, want) {
-				t.Errorf("doctor printed\n%s\nwithout %q", out, want)
-			}
-		}
+		)
 	})
 
 	// Each break is undone before the next, so each run has exactly one problem.
@@ -331,11 +327,7 @@ func TestDoctor(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d problems, want 1:\n%s", n, out)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("doctor printed\n%s\nwithout %q", out, w)
-				}
-			}
+			printed(t, out, tc.want...)
 			tc.fix(t)
 			if n, out := doctor(t, "shop"); n != 0 {
 				t.Fatalf("after undoing it, %d problems:\n%s", n, out)
@@ -360,14 +352,10 @@ func TestDoctor(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%d problems, want none:\n%s", n, out)
 		}
-		for _, want := range []string{
+		printed(t, out,
 			"WARNING  JackUser shop/bob: cannot log in (False PasswordTooWeak): as the test says\n         fix: set a password: kubectl jack user passwd bob -n shop --generate --wait",
 			"OK       JackUsers: 4 in namespace shop: 2 confirmed by every ready sidecar, 1 disabled, 1 cannot log in",
-		} {
-			if !strings.Contains(out, want) {
-				t.Errorf("doctor printed\n%s\nwithout %q", out, want)
-			}
-		}
+		)
 		if strings.Contains(out, "carol") {
 			t.Errorf("doctor named a user whose sidecars are still within %s:\n%s", UserPropagationGrace, out)
 		}
@@ -376,6 +364,16 @@ func TestDoctor(t *testing.T) {
 	// TestOnABrokenInstallEveryVerbNamesTheFix (cmd/kubectl-jack), on an API
 	// server of its own: removing one from this shared one would break the
 	// other tests' reads.
+}
+
+// printed fails the test for each of wants that out lacks.
+func printed(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor printed\n%s\nwithout %q", out, want)
+		}
+	}
 }
 
 func user(t *testing.T, ctx context.Context, ns, name string) *authv1alpha1.JackUser {
