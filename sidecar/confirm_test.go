@@ -262,6 +262,44 @@ func TestEndingAUsersSessionsIsConfirmedByEverySidecar(t *testing.T) {
 	}
 }
 
+// TestALoginRightAfterTheSessionsEndedWorksAtEveryReplica is what
+// kubectl jack user end-sessions --wait and a user logging in again at
+// once do: the end is rounded up to the second and login times are whole
+// seconds, so a login in the second the sessions ended used to start a
+// session every replica refused. Each round logs in the moment the
+// replica refuses the old token, and the new token must work at both.
+func TestALoginRightAfterTheSessionsEndedWorksAtEveryReplica(t *testing.T) {
+	n := newJackNamespace(t)
+	a, b := n.startSidecar(n.apiHost(), t.TempDir()), n.startSidecar(n.apiHost(), t.TempDir())
+	n.registerPod("jack-a", a)
+	n.registerPod("jack-b", b)
+	synced(t, a, b)
+	const email, pw = "sam@example.com", "first password of sam"
+	tok := loginToken(t, a, email, pw)
+	time.Sleep(time.Second) // the first login in a second before the first end
+
+	for round := range 5 {
+		n.patchUser("sam", fmt.Sprintf(`{"metadata":{"annotations":{"%s":"round-%d"}}}`, jack.AnnotationEndSessions, round))
+		// As soon as the replica logged in at has heard: no wait for the
+		// second to pass, which is what the test is about.
+		poll.Within(t, clusterMaxPropagation, fmt.Sprintf("round %d: b refuses the previous session's token", round), func() bool {
+			return !verifies(b, tok)
+		})
+		start := time.Now()
+		fresh := loginToken(t, b, email, pw)
+		held := time.Since(start)
+		for name, s := range map[string]*sidecar{"a": a, "b": b} {
+			if !verifies(s, fresh) {
+				t.Errorf("round %d: sidecar %s refuses a login made after the sessions ended: %s", round, name, refusal(s, fresh))
+			}
+		}
+		if held > 3*time.Second {
+			t.Errorf("round %d: the login took %s", round, held)
+		}
+		tok = fresh
+	}
+}
+
 // account is a user the loops log in as.
 type account struct{ email, pw string }
 

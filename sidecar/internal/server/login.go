@@ -77,6 +77,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		return
 	}
 
+	cur, ok := s.checkPassword(w, r, users, account, *req.Password, now)
+	if !ok || !s.awaitSessionsEnd(w, r, cur) {
+		return
+	}
+	s.metrics.logins.WithLabelValues("ok").Inc()
+	// The zero Session: a login starts one.
+	s.issue(w, keys, cur, token.Session{}, nil)
+}
+
+// checkPassword checks the password in one of the bounded slots and says
+// who logs in, as of the live view. When it cannot, it has answered.
+func (s *Server) checkPassword(w http.ResponseWriter, r *http.Request, users *Users, account, pw string, now time.Time) (userdir.User, bool) {
 	// A bounded number of checks run at once, each holding its argon2id
 	// memory: past them a login waits a little, then is told to come back,
 	// rather than take the sidecar past its memory limit.
@@ -84,25 +96,62 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, ex *exchange) {
 		if busy != nil {
 			refuse(w, busy)
 		}
-		return
+		return userdir.User{}, false
 	}
 	defer s.checks.release()
 	u, found := users.Index.ByEmail(account)
-	if !s.passwordMatches(u, found, *req.Password) {
+	if !s.passwordMatches(u, found, pw) {
 		s.accountLimit.Take(account, now)
 		s.metrics.logins.WithLabelValues("refused").Inc()
 		refuse(w, errBadCredentials)
-		return
+		return userdir.User{}, false
 	}
 	cur, refusal := s.current(u)
 	if refusal != "" || cur.Disabled {
 		s.metrics.logins.WithLabelValues("refused").Inc()
 		refuse(w, errBadCredentials)
-		return
+		return userdir.User{}, false
 	}
-	s.metrics.logins.WithLabelValues("ok").Inc()
-	// The zero Session: a login starts one.
-	s.issue(w, keys, cur, token.Session{}, nil)
+	return cur, true
+}
+
+// maxSessionsEndHold is the longest a login waits for its user's
+// sessionsValidAfter (awaitSessionsEnd): under a second when the operator's
+// clock and the sidecar's agree, and a second more for skew between them.
+const maxSessionsEndHold = 2 * time.Second
+
+// awaitSessionsEnd holds a login that comes before u's sessionsValidAfter
+// until it has passed, and reports whether the login may go on. The
+// operator rounds the end of a user's sessions up to the second, and a
+// session's login time is a whole second, so a session started in the
+// second the sessions ended — after they ended: this sidecar already knows
+// of it — would be one every replica refuses as begun before the end. A
+// user logging in again right after an admin ended their sessions, or
+// after their own password change, waits for that second instead, with no
+// slot held. A sessionsValidAfter further ahead (the operator's clock runs
+// ahead of this sidecar's) is answered 503 with Retry-After, not a token
+// that no replica would accept.
+func (s *Server) awaitSessionsEnd(w http.ResponseWriter, r *http.Request, u userdir.User) bool {
+	hold := u.SessionsValidAfter.Sub(s.now())
+	if hold <= 0 {
+		return true
+	}
+	if hold <= maxSessionsEndHold {
+		t := time.NewTimer(hold)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+			return false // the client left: no one to answer
+		case <-t.C:
+		}
+		if hold = u.SessionsValidAfter.Sub(s.now()); hold <= 0 {
+			return true
+		}
+	}
+	s.metrics.logins.WithLabelValues("sessions ending").Inc()
+	refuse(w, &api.Error{Code: api.CodeNotReady, RetryAfter: hold,
+		Message: "Your sessions were ended a moment ago; log in again in a few seconds."})
+	return false
 }
 
 func (s *Server) passwordMatches(u *userdir.User, found bool, pw string) bool {
