@@ -228,11 +228,16 @@ func (r *Revocations) Upsert(it TokenRevocation) {
 }
 
 // see notes what the API server holds of a TokenRevocation, from the watch
-// or from a write's answer, whichever comes first; the caller holds mu. An
-// older generation than the one noted is a write's answer overtaking the
-// watch, and is not noted: the watch brings the newer one again.
+// or from a write's answer, whichever comes first; the caller holds mu. A
+// write's answer can be overtaken by the watch — by a later write, or by
+// the operator's confirmation of this one, which takes a round trip to
+// every sidecar but no longer than a busy machine can take to hand the
+// writer its answer — and what it says is older then: an older generation,
+// or the same one less confirmed (confirmedGeneration never goes back for
+// one object). That is not noted: noting it would take back a confirmation
+// that a waiting logout needs, and no later event would bring it again.
 func (r *Revocations) see(name string, s seenRevocation) {
-	if old, ok := r.seen[name]; ok && s.generation < old.generation {
+	if old, ok := r.seen[name]; ok && (s.generation < old.generation || s.generation == old.generation && s.confirmed < old.confirmed) {
 		return
 	}
 	r.seen[name] = s

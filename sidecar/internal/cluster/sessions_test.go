@@ -318,4 +318,18 @@ func TestASessionIsHeldOnceItsRecordIsHereAndConfirmedOnceTheStatusSaysSo(t *tes
 	case <-time.After(5 * time.Second):
 		t.Fatal("ConfirmSession did not return once the status confirmed the generation")
 	}
+
+	// The answer to a write of that generation, handed over after the
+	// watch brought the operator's confirmation of it, does not take the
+	// confirmation back: a logout retried then answers at once.
+	unconfirmed := obj
+	unconfirmed.Status.ConfirmedGeneration = 1
+	r.mu.Lock()
+	r.see(name, seenOf(unconfirmed))
+	r.mu.Unlock()
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := r.ConfirmSession(ctx, e); err != nil {
+		t.Errorf("ConfirmSession once the status confirmed, after a late write's answer: %v; want nil", err)
+	}
 }
